@@ -1,0 +1,44 @@
+# Every target does its own set-up: `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+HUB    := $(VENV)/bin/hub
+STAMP  := $(VENV)/.installed
+PROTOS := $(wildcard proto/hub/v1/*.proto)
+GEN    := hub/v1/.generated
+
+.PHONY: install proto kafka demo test test-unit test-integration clean
+
+install: $(STAMP) $(GEN) kafka
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -U pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# gRPC stubs are generated from proto/ (never committed): `make proto` regenerates them.
+proto $(GEN): $(STAMP) $(PROTOS)
+	rm -rf hub/v1
+	mkdir -p hub/v1
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+	touch hub/v1/__init__.py $(GEN)
+
+# Fetch the pinned Apache Kafka jars from Maven Central into ~/.cache/hub (once).
+kafka: $(STAMP)
+	$(HUB) kafka fetch
+
+demo: install
+	$(HUB) demo
+
+test: install
+	$(PY) -m pytest -rs tests
+
+test-unit: install
+	$(PY) -m pytest -rs tests/unit
+
+test-integration: install
+	$(PY) -m pytest -rs tests/integration
+
+clean:
+	rm -rf $(VENV) hub/v1 build *.egg-info .pytest_cache

@@ -1,0 +1,17 @@
+"""One package per partner-agency kind: its defaults (role, message types, dev members).
+
+Every connector runs the same server (:mod:`hub.rpc.connector`) as
+``hub connector run --agency <id>``; what differs by kind lives here.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from connectors import bank, court
+
+KINDS: tuple[ModuleType, ...] = (court, bank)
+
+
+def for_role(role: str) -> ModuleType | None:
+    return next((k for k in KINDS if str(k.ROLE) == role), None)

@@ -1,0 +1,351 @@
+"""The `hub` command. Every expected failure prints one line and exits non-zero."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hub.config import HubConfig
+from hub.errors import HubError
+
+log = logging.getLogger("hub")
+
+
+class Ctx:
+    def __init__(self, cfg: HubConfig):
+        self.cfg = cfg
+
+    def bootstrap(self) -> str:
+        return self.cfg.resolve_bootstrap()
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--bootstrap", envvar="HUB_KAFKA_BOOTSTRAP", metavar="HOST:PORT",
+              help="Kafka bootstrap servers [env HUB_KAFKA_BOOTSTRAP; default: the local broker of `hub kafka up`].")
+@click.option("--namespace", envvar="HUB_NAMESPACE", default="hub", show_default=True,
+              help="Prefix of every topic name [env HUB_NAMESPACE].")
+@click.option("--home", envvar="HUB_HOME", type=click.Path(path_type=Path),
+              help="State directory: Kafka jars, local broker, dev consortium [env HUB_HOME; default ~/.cache/hub].")
+@click.option("--consortium", envvar="HUB_CONSORTIUM", type=click.Path(path_type=Path),
+              help="Consortium directory: genesis.json and dev keys [env HUB_CONSORTIUM; default HOME/consortium].")
+@click.option("--partitions", envvar="HUB_PARTITIONS", type=int, default=1, show_default=True,
+              help="Ledger partitions P [env HUB_PARTITIONS].")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="judicial-hub")
+@click.pass_context
+def cli(ctx: click.Context, bootstrap: str | None, namespace: str, home: Path | None, consortium: Path | None,
+        partitions: int, verbose: int) -> None:
+    """The judicial interoperability hub: signed messages between courts and partner agencies
+    over Apache Kafka, chained and notarised in a verifiable ledger.
+
+    \b
+    Start here:
+      hub kafka up            start (or find) a Kafka broker
+      hub agency init         create a development consortium (members, keys, policy)
+      hub topics create       create the hub's topics
+      hub sequencer run       notarise inbound messages onto the ledger
+      hub connector run       serve an agency's gRPC connector
+      hub audit               replay the ledger and verify every link and signature
+      hub demo                the whole story end to end
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        logging.getLogger("hub.kafka.librdkafka").setLevel(logging.CRITICAL)
+    ctx.obj = Ctx(HubConfig.from_env(bootstrap=bootstrap, namespace=namespace, home=home, consortium=consortium,
+                                   partitions=partitions))
+
+
+# --- kafka ---------------------------------------------------------------------------------
+
+@cli.group()
+def kafka() -> None:
+    """The Kafka broker: external, a testcontainer, or a local one from Maven Central jars."""
+
+
+@kafka.command("fetch")
+@pass_ctx
+def kafka_fetch(c: Ctx) -> None:
+    """Download the pinned Apache Kafka jars into the cache (HUB_HOME) once."""
+    from hub.kafka.local import fetch, kafka_version
+
+    libs = fetch(c.cfg.home)
+    click.echo(f"Apache Kafka {kafka_version()} jars in {libs}")
+
+
+@kafka.command("up")
+@click.option("--port", type=int, default=19092, show_default=True, help="Port of the local broker (0: any free port).")
+@click.option("--no-docker", is_flag=True, help="Do not try testcontainers even if a Docker engine answers.")
+@pass_ctx
+def kafka_up(c: Ctx, port: int, no_docker: bool) -> None:
+    """Find or start a broker: HUB_KAFKA_BOOTSTRAP, else testcontainers when Docker answers,
+    else a single-node KRaft Kafka from Maven Central jars (kept running; `hub kafka down` stops it)."""
+    import os
+
+    from hub.kafka.provision import provision
+
+    if c.cfg.bootstrap and not os.environ.get("HUB_KAFKA_BOOTSTRAP"):
+        os.environ["HUB_KAFKA_BOOTSTRAP"] = c.cfg.bootstrap
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # the container outlives this command
+    broker = provision(c.cfg.home, c.cfg.broker_dir, port=port or None, use_docker=not no_docker)
+    if broker.kind == "container":
+        c.cfg.broker_dir.mkdir(parents=True, exist_ok=True)
+        (c.cfg.broker_dir / "container").write_text(broker.detail.split()[-1] + "\n")
+        (c.cfg.broker_dir / "bootstrap").write_text(broker.bootstrap + "\n")
+    click.echo(f"Kafka ({broker.kind}) at {broker.bootstrap}: {broker.detail}")
+
+
+@kafka.command("down")
+@click.option("--purge", is_flag=True, help="Also delete the local broker's data (the ledger with it).")
+@pass_ctx
+def kafka_down(c: Ctx, purge: bool) -> None:
+    """Stop the local broker started by `hub kafka up` (by its PID)."""
+    from hub.kafka.local import LocalBroker
+
+    local = LocalBroker(c.cfg.broker_dir)
+    stopped = local.stop()
+    if purge:
+        local.purge()
+    click.echo(("stopped the local broker" if stopped else "no local broker was running")
+               + ("; data deleted" if purge else ""))
+
+
+@kafka.command("status")
+@pass_ctx
+def kafka_status(c: Ctx) -> None:
+    """Say which broker the hub would use and whether it answers."""
+    from hub.kafka.clients import wait_ready
+
+    bootstrap = c.bootstrap()
+    n = wait_ready(bootstrap, timeout=5)
+    click.echo(f"Kafka at {bootstrap}: {n} broker(s) answering")
+
+
+# --- topics --------------------------------------------------------------------------------
+
+@cli.group()
+def topics() -> None:
+    """The hub's topics (names and configs are kept in hub.kafka.topics)."""
+
+
+@topics.command("create")
+@pass_ctx
+def topics_create(c: Ctx) -> None:
+    """Create the hub's topics for the consortium's members (idempotent)."""
+    from hub.consortium import load_membership
+    from hub.kafka.topics import ensure_topics, topic_specs
+
+    membership = load_membership(c.cfg.consortium_dir)
+    specs = topic_specs(c.cfg, list(membership.members))
+    created = ensure_topics(c.bootstrap(), c.cfg, specs)
+    for s in specs:
+        click.echo(f"{'created' if s.name in created else 'exists '} {s.name} ({s.partitions} partition(s))")
+
+
+# --- agency --------------------------------------------------------------------------------
+
+@cli.group()
+def agency() -> None:
+    """Consortium members: their roles, keys and the policy."""
+
+
+@agency.command("init")
+@click.option("--force", is_flag=True, help="Replace an existing consortium (new keys: old ledgers stop verifying).")
+@pass_ctx
+def agency_init(c: Ctx, force: bool) -> None:
+    """Create a development consortium: members, Ed25519 keys and the standard policy."""
+    from hub.consortium import init_dev
+
+    membership, created = init_dev(c.cfg.consortium_dir, force=force)
+    click.echo(f"{'created' if created else 'using existing'} consortium {membership.consortium!r} "
+               f"v{membership.version} in {c.cfg.consortium_dir}")
+    for m in membership.members.values():
+        click.echo(f"  {m.id:22} {','.join(sorted(m.roles)):12} key {m.keys[0].key_id}  {m.name}")
+
+
+@agency.command("list")
+@pass_ctx
+def agency_list(c: Ctx) -> None:
+    """List the consortium's members, roles and keys."""
+    from hub.consortium import load_membership
+
+    membership = load_membership(c.cfg.consortium_dir)
+    for m in membership.members.values():
+        keys = ", ".join(k.key_id for k in m.keys)
+        click.echo(f"{m.id:22} {','.join(sorted(m.roles)):12} keys {keys}  {m.name}")
+
+
+# --- sequencer -----------------------------------------------------------------------------
+
+@cli.group()
+def sequencer() -> None:
+    """The notary: the single writer of a ledger partition."""
+
+
+@sequencer.command("run")
+@click.option("--partition", type=int, default=0, show_default=True, help="Ledger partition to sequence.")
+@pass_ctx
+def sequencer_run(c: Ctx, partition: int) -> None:
+    """Consume hub.inbound[p], validate, chain accepted messages onto hub.ledger[p], route
+    them to recipients' outboxes and rejections to hub.rejected, all in Kafka transactions.
+    Stops cleanly on SIGTERM or Ctrl-C."""
+    from hub.consortium import load_membership
+    from hub.schemas import default_registry
+    from hub.sequencer.runner import Sequencer
+
+    membership = load_membership(c.cfg.consortium_dir)
+    seq = Sequencer(c.cfg, c.bootstrap(), partition, membership, default_registry())
+    seq.install_signal_handlers()
+    ready = threading.Event()
+    threading.Thread(target=lambda: ready.wait() and click.echo(
+        f"sequencer for {c.cfg.namespace}.ledger[{partition}] ready", err=True), daemon=True).start()
+    stats = seq.run(ready)
+    click.echo(f"sequencer stopped: {stats.appended} appended, {stats.refused} rejected, "
+               f"{stats.batches} transactions, {stats.aborts} aborted", err=True)
+
+
+# --- connector -----------------------------------------------------------------------------
+
+@cli.group()
+def connector() -> None:
+    """An agency's gRPC connector (API: proto/hub/v1/connector.proto)."""
+
+
+@connector.command("run")
+@click.option("--agency", "member_id", required=True, help="Member id of the agency this connector serves.")
+@click.option("--listen", default="127.0.0.1:50051", show_default=True, help="host:port to serve on (port 0: any).")
+@click.option("--port-file", type=click.Path(path_type=Path), help="Write the bound port here once serving.")
+@pass_ctx
+def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None) -> None:
+    """Serve the agency's connector: Publish signs and publishes, Subscribe streams what is
+    addressed to the agency and the receipts of what it sent, Ack commits the cursor.
+    Plaintext on the given address (development)."""
+    from hub.consortium import load_membership, load_signing_key
+    from hub.errors import ConfigError
+    from hub.kafka.topics import Topics
+    from hub.rpc.connector import SERVICE_NAME, Agency, ConnectorService
+    from hub.rpc.server import create_server, set_serving
+    from hub.schemas import default_registry
+    from hub.v1 import connector_pb2_grpc as pb_grpc
+
+    membership = load_membership(c.cfg.consortium_dir)
+    if membership.member(member_id) is None:
+        raise ConfigError(f"{member_id} is not a member of the consortium (see `hub agency list`)")
+    agency = Agency(member_id, load_signing_key(c.cfg.consortium_dir, member_id), membership,
+                    default_registry(), Topics(c.cfg.namespace), c.bootstrap())
+    from hub.kafka.clients import wait_ready
+
+    wait_ready(agency.bootstrap, timeout=10)
+    server, port, health = create_server(listen, [SERVICE_NAME])
+    service = ConnectorService(agency)
+    pb_grpc.add_ConnectorServicer_to_server(service, server)
+    server.start()
+    set_serving(health, [SERVICE_NAME])
+    if port_file:
+        port_file.write_text(f"{port}\n")
+    host = listen.rsplit(":", 1)[0]
+    click.echo(f"connector for {member_id} listening on {host}:{port}", err=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    server.stop(grace=2).wait()
+    service.close()
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--partition", "partitions", type=int, multiple=True, help="Ledger partition(s); default: all.")
+@click.option("--ledger-topic", help="Audit this topic instead of <namespace>.ledger (e.g. a copy).")
+@click.option("--report", type=click.Path(path_type=Path), help="Write the JSON report here.")
+@click.option("--quiet", is_flag=True, help="Print only the verdict.")
+@pass_ctx
+def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report: Path | None,
+          quiet: bool) -> None:
+    """Replay the ledger from index 0 and verify every entry: contiguous indexes, every
+    previous-hash link, every envelope's signature, schema and policy against the membership
+    it names. Exit 0 verified, 1 violations found, 2 could not run."""
+    from hub.audit import PartitionAudit
+    from hub.consortium import load_memberships
+    from hub.kafka.reader import read_partition
+    from hub.kafka.topics import Topics
+    from hub.schemas import default_registry
+
+    bootstrap = c.bootstrap()
+    topic = ledger_topic or Topics(c.cfg.namespace).ledger
+    memberships = load_memberships(c.cfg.consortium_dir)
+    registry = default_registry()
+    results = []
+    for p in partitions or range(c.cfg.partitions):
+        pa = PartitionAudit(p, memberships, registry)
+        for rec in read_partition(bootstrap, topic, p):
+            pa.add(rec.offset, rec.value)
+        results.append(pa.finish())
+    violations = [v for r in results for v in r.violations]
+    if not quiet:
+        for r in results:
+            click.echo(f"{topic}[{r.partition}]: {r.entries} entries replayed; Merkle tree size {r.tree_size}, "
+                       f"root {r.root_hash}")
+        for v in violations:
+            click.echo(f"  VIOLATION {v.line()}")
+    if report:
+        report.write_text(json.dumps({"topic": topic, "verified": not violations,
+                                      "partitions": [r.to_dict() for r in results]}, indent=2) + "\n")
+    total = sum(r.entries for r in results)
+    if violations:
+        first = violations[0]
+        click.echo(f"AUDIT FAILED: {len(violations)} violation(s) in {total} entries; first at partition "
+                   f"{first.partition} index {first.index}: {first.finding}")
+        sys.exit(1)
+    click.echo(f"AUDIT VERIFIED: {total} entries, every hash link and signature valid")
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+@cli.command()
+@pass_ctx
+def demo(c: Ctx) -> None:
+    """Run the freeze-order story end to end on real processes and a real broker, then audit.
+    Exits 0 only if the audit verifies."""
+    from hub.demo import run_demo
+
+    sys.exit(run_demo(c.cfg))
+
+
+def main(argv: list[str] | None = None) -> Any:
+    import os
+
+    # gRPC's C core logs to stderr on its own; the hub reports its errors itself
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    try:
+        return cli.main(args=argv, prog_name="hub", standalone_mode=False)
+    except HubError as exc:
+        click.echo(f"hub: error: {exc.diagnostics()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("hub: aborted", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "hub"
+        click.echo(f"hub: error: {exc.format_message()} (see `{where} --help`)", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"hub: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""A consortium on disk: its membership document and, for development, its members' keys.
+
+Layout of a consortium directory::
+
+    genesis.json          the membership, version 1 (hub.membership)
+    keys/<member>.pem     a member's Ed25519 signing key (development only; 0600)
+
+``init_dev`` creates a development consortium with one member per entry of the
+connector packages' ``DEV_MEMBERS`` and the standard policy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hub.errors import ConfigError
+from hub.identity import SigningKey
+from hub.membership import Member, MemberKey, Membership, Role
+from hub.policy import standard_policy
+from hub.timeutil import now_us
+
+GENESIS = "genesis.json"
+
+
+def load_membership(directory: Path) -> Membership:
+    path = directory / GENESIS
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no consortium at {directory}: run `hub agency init` first") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    return Membership.from_json(text)
+
+
+def load_memberships(directory: Path) -> dict[int, Membership]:
+    m = load_membership(directory)
+    return {m.version: m}
+
+
+def key_path(directory: Path, member_id: str) -> Path:
+    return directory / "keys" / f"{member_id}.pem"
+
+
+def load_signing_key(directory: Path, member_id: str) -> SigningKey:
+    path = key_path(directory, member_id)
+    if not path.exists():
+        raise ConfigError(f"no signing key for {member_id} at {path}")
+    return SigningKey.load(path)
+
+
+def dev_members() -> list[tuple[str, str, Role]]:
+    """(id, name, role) of the development consortium, from each connector package."""
+    from connectors import KINDS
+
+    return [(mid, name, kind.ROLE) for kind in KINDS for mid, name in kind.DEV_MEMBERS]
+
+
+def init_dev(directory: Path, *, consortium: str = "dev", force: bool = False) -> tuple[Membership, bool]:
+    """Create the development consortium unless it exists; (membership, created)."""
+    if (directory / GENESIS).exists() and not force:
+        return load_membership(directory), False
+    start = now_us() - 3600 * 1_000_000  # valid from an hour ago: tolerate clock skew
+    members = {}
+    for mid, name, role in dev_members():
+        key = SigningKey.generate()
+        key.save(key_path(directory, mid))
+        members[mid] = Member(mid, name, frozenset({role}), (MemberKey(key.public, start),))
+    membership = Membership(1, consortium, members, {r.type: r for r in standard_policy()})
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / GENESIS).write_text(membership.to_json(), encoding="utf-8")
+    return membership, True

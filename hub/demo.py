@@ -1,0 +1,239 @@
+"""`hub demo`: a freeze order from a court to a bank and the bank's feedback, on real
+processes and a real broker, ending with the auditor's verdict.
+
+The court's and the bank's own systems are played here as plain gRPC clients; the
+sequencer and the two connectors are separate `hub` processes, stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+import grpc
+
+from hub.config import HubConfig
+from hub.consortium import init_dev
+from hub.errors import HubError
+from hub.kafka.provision import provision
+from hub.kafka.topics import ensure_topics, topic_specs
+from hub.v1 import connector_pb2 as pb
+from hub.v1 import connector_pb2_grpc as pb_grpc
+
+COURT = "court-bj-chaoyang"
+BANK = "bank-icbc-bj"
+FREEZE_ORDER = "cn.judicial.hub.enforcement.FreezeOrder"
+FREEZE_FEEDBACK = "cn.judicial.hub.enforcement.FreezeFeedback"
+CST = timezone(timedelta(hours=8))
+
+
+def say(who: str, text: str) -> None:
+    click.echo(f"{click.style(f'[{who}]', bold=True):<24} {text}")
+
+
+def hub_cmd(cfg: HubConfig, bootstrap: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "hub.cli", "--bootstrap", bootstrap, "--namespace", cfg.namespace,
+            "--home", str(cfg.home), "--consortium", str(cfg.consortium_dir), "--partitions", str(cfg.partitions), *args]
+
+
+class Processes:
+    """Child `hub` processes, each with its own log file, stopped by SIGTERM on exit."""
+
+    def __init__(self, logdir: Path):
+        self.logdir = logdir
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.logdir / f"{name}.log", "wb")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.procs.append((name, proc))
+        return proc
+
+    def check(self) -> None:
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                tail = (self.logdir / f"{name}.log").read_text(errors="replace").strip().splitlines()[-1:]
+                raise HubError(f"{name} exited with code {proc.returncode}: {' '.join(tail)}")
+
+    def stop_all(self) -> None:
+        for _, proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _, proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_port_file(procs: Processes, path: Path, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs.check()
+        if path.exists() and path.read_text().strip():
+            return int(path.read_text())
+        time.sleep(0.1)
+    raise HubError(f"a connector did not start within {timeout:.0f}s")
+
+
+@contextmanager
+def channel(port: int) -> Iterator[pb_grpc.ConnectorStub]:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        grpc.channel_ready_future(ch).result(timeout=30)
+        yield pb_grpc.ConnectorStub(ch)
+
+
+def freeze_order(case_no: str, now: datetime) -> dict[str, object]:
+    return {
+        "case_number": case_no,
+        "document_number": case_no.replace("执", "执") + "之一",
+        "court_name": "北京市朝阳区人民法院",
+        "judge": "王建国",
+        "subject": {"name": "北京某某贸易有限公司", "id_type": "UNIFIED_SOCIAL_CREDIT_CODE",
+                    "id_number": "91110105MA01ABCD2X"},
+        "account_number": "0200001234567890123",
+        "amount": "1286400.50",
+        "currency": "CNY",
+        "freeze_from": now.isoformat(),
+        "freeze_until": (now + timedelta(days=365)).isoformat(),
+        "legal_basis": "《中华人民共和国民事诉讼法》第二百五十三条",
+        "response_deadline": (now + timedelta(days=1)).isoformat(),
+    }
+
+
+def run_demo(cfg: HubConfig) -> int:
+    t0 = time.monotonic()
+    click.echo("== The judicial interoperability hub: a freeze order and its feedback ==")
+    broker = provision(cfg.home, cfg.broker_dir, port=19092 if not cfg.bootstrap else None)
+    bootstrap = broker.bootstrap
+    say("hub", f"Kafka ({broker.kind}) at {bootstrap}")
+    membership, created = init_dev(cfg.consortium_dir)
+    say("hub", f"{'created' if created else 'using'} consortium {membership.consortium!r} in {cfg.consortium_dir}")
+    for m in membership.members.values():
+        say("hub", f"  member {m.id} ({', '.join(sorted(m.roles))}) {m.name}, key {m.keys[0].key_id}")
+    ensure_topics(bootstrap, cfg, topic_specs(cfg, list(membership.members)))
+
+    logdir = Path(tempfile.mkdtemp(prefix="hub-demo-"))
+    procs = Processes(logdir)
+    try:
+        procs.start("sequencer", hub_cmd(cfg, bootstrap, "sequencer", "run", "--partition", "0"))
+        ports = {}
+        for member in (COURT, BANK):
+            pf = logdir / f"{member}.port"
+            procs.start(member, hub_cmd(cfg, bootstrap, "connector", "run", "--agency", member,
+                                        "--listen", "127.0.0.1:0", "--port-file", str(pf)))
+            ports[member] = wait_port_file(procs, pf)
+            say("hub", f"connector for {member} serving gRPC on 127.0.0.1:{ports[member]} (pid "
+                       f"{procs.procs[-1][1].pid})")
+        say("hub", f"sequencer for {cfg.namespace}.ledger[0] running (pid {procs.procs[0][1].pid}); logs in {logdir}")
+        verdict = _story(cfg, ports, procs)
+    finally:
+        procs.stop_all()
+    if verdict != 0:
+        return verdict
+    click.echo("")
+    say("auditor", "hub audit: replaying the ledger from index 0")
+    audit = subprocess.run(hub_cmd(cfg, bootstrap, "audit"), capture_output=True, text=True)
+    for line in (audit.stdout + audit.stderr).strip().splitlines():
+        say("auditor", line)
+    click.echo(f"\n(demo took {time.monotonic() - t0:.1f}s; the broker keeps running: `hub kafka down` stops it)")
+    return audit.returncode
+
+
+def _story(cfg: HubConfig, ports: dict[str, int], procs: Processes) -> int:
+    now = datetime.now(CST).replace(microsecond=0)
+    case_no = f"（{now.year}）京0105执{now.strftime('%H%M%S')}号"
+    feedback_seen: queue.Queue[pb.Message] = queue.Queue()
+    errors: list[BaseException] = []
+
+    with channel(ports[COURT]) as court, channel(ports[BANK]) as bank:
+        stop = threading.Event()
+
+        def bank_system() -> None:
+            try:
+                for d in bank.Subscribe(pb.SubscribeRequest()):
+                    if stop.is_set():
+                        return
+                    if d.WhichOneof("item") == "message" and d.message.type == FREEZE_ORDER:
+                        m = d.message
+                        order = json.loads(m.payload_json)
+                        say("bank system", f"received {m.type.rsplit('.', 1)[1]} {m.message_id} from {m.sender}: "
+                                           f"{order['case_number']}, freeze ¥{order['amount']} in account "
+                                           f"{order['account_number']} (ledger index {m.ledger_index})")
+                        fb = {
+                            "case_number": order["case_number"], "account_number": order["account_number"],
+                            "status": "FROZEN", "frozen_amount": order["amount"], "currency": "CNY",
+                            "executed_at": datetime.now(CST).isoformat(),
+                            "bank_reference": f"ICBC-DJ-{m.ledger_index:08d}", "note": "已按通知书冻结",
+                        }
+                        r = bank.Publish(pb.PublishRequest(type=FREEZE_FEEDBACK, recipients=[m.sender],
+                                                           correlation_id=m.message_id,
+                                                           payload_json=json.dumps(fb, ensure_ascii=False),
+                                                           wait_for_receipt=True), timeout=30)
+                        say("bank system", f"answered with FreezeFeedback {r.message_id} (FROZEN ¥{fb['frozen_amount']}): "
+                                           f"ledger index {r.receipt.ledger_index}, leaf {r.receipt.leaf_hash[:16]}…")
+                    bank.Ack(pb.AckRequest(cursor=d.cursor))
+            except grpc.RpcError as exc:
+                if not stop.is_set() and exc.code() != grpc.StatusCode.CANCELLED:
+                    errors.append(exc)
+
+        def court_system() -> None:
+            try:
+                for d in court.Subscribe(pb.SubscribeRequest()):
+                    if d.WhichOneof("item") == "message" and d.message.type == FREEZE_FEEDBACK:
+                        feedback_seen.put(d.message)
+                    court.Ack(pb.AckRequest(cursor=d.cursor))
+            except grpc.RpcError as exc:
+                if not stop.is_set() and exc.code() != grpc.StatusCode.CANCELLED:
+                    errors.append(exc)
+
+        threads = [threading.Thread(target=bank_system, daemon=True),
+                   threading.Thread(target=court_system, daemon=True)]
+        for t in threads:
+            t.start()
+
+        order = freeze_order(case_no, now)
+        say("court system", f"{COURT} orders {BANK} to freeze ¥{order['amount']} of {order['subject']['name']}"
+                            f" ({case_no})")  # type: ignore[index]
+        r = court.Publish(pb.PublishRequest(type=FREEZE_ORDER, recipients=[BANK],
+                                            payload_json=json.dumps(order, ensure_ascii=False),
+                                            wait_for_receipt=True), timeout=30)
+        if r.receipt.status != pb.Receipt.ACCEPTED:
+            say("court system", f"REJECTED: {r.receipt.reason} {r.receipt.detail}")
+            return 1
+        say("court system", f"FreezeOrder {r.message_id} signed by the court's connector and notarised: "
+                            f"ledger index {r.receipt.ledger_index}, leaf {r.receipt.leaf_hash[:16]}…, "
+                            f"at {r.receipt.notarised_at}")
+        order_id = r.message_id
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            procs.check()
+            if errors:
+                raise HubError(f"an agency system's stream failed: {errors[0]}")
+            try:
+                fb = feedback_seen.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if fb.correlation_id != order_id:
+                continue  # feedback to an order of an earlier run
+            payload = json.loads(fb.payload_json)
+            say("court system", f"received FreezeFeedback {fb.message_id} from {fb.sender} for order {order_id}: "
+                                f"{payload['status']} ¥{payload['frozen_amount']} ({payload['bank_reference']}), "
+                                f"ledger index {fb.ledger_index}")
+            stop.set()
+            return 0
+        stop.set()
+        raise HubError("the court received no feedback within 60 s")
+

@@ -1,0 +1,157 @@
+"""The signed envelope every cross-agency message travels in (docs/standard.md).
+
+Bytes: the Avro binary encoding of ``schemas/hub/Envelope.v1.avsc``. Signing input:
+``b"judicial-hub/envelope/v1" + b"\\x00"`` followed by the envelope's bytes up to, not
+including, the ``signature`` field (the Avro encoding of every other field, in order).
+Pure: no I/O, no clock (times are arguments).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from hub import avro
+from hub.errors import DecodeError, EncodeError
+from hub.identity import SIGNATURE_SIZE, SigningKey, VerifyingKey
+from hub.schemas import hub_record
+from hub.timeutil import to_us
+
+ENVELOPE_VERSION = 1
+DOMAIN = b"judicial-hub/envelope/v1\x00"
+
+#: A C2SP tlog-tiles entry holds at most 65,535 bytes; a ledger entry wraps the envelope
+#: with at most ENTRY_OVERHEAD bytes of its own (index, previous hash, time, source with a
+#: topic name of up to 249 characters, membership version, and the envelope's length).
+MAX_LEDGER_ENTRY = 65_535
+ENTRY_OVERHEAD = 10 + 32 + 10 + (2 + 249 + 5 + 10) + 10 + 3
+MAX_ENVELOPE_SIZE = MAX_LEDGER_ENTRY - ENTRY_OVERHEAD
+
+
+class EnvelopeTooLargeError(DecodeError, EncodeError):
+    """An envelope over MAX_ENVELOPE_SIZE bytes."""
+
+
+def uuid7(unix_ms: int, rand: bytes | None = None) -> uuid.UUID:
+    """A UUIDv7 (RFC 9562 section 5.7): 48-bit Unix milliseconds, then 74 random bits."""
+    rand = rand if rand is not None else os.urandom(10)
+    if len(rand) != 10:
+        raise EncodeError("uuid7 needs 10 random bytes")
+    value = (unix_ms & ((1 << 48) - 1)) << 80 | int.from_bytes(rand, "big") & ((1 << 80) - 1)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant 10
+    return uuid.UUID(int=value)
+
+
+def _signature_field_size(signature: bytes) -> int:
+    n = len(signature)
+    zz = n << 1
+    size = 1
+    while zz >= 0x80:
+        zz >>= 7
+        size += 1
+    return size + n
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A decoded envelope with the exact bytes it came from (``raw``)."""
+
+    message_id: uuid.UUID
+    type: str
+    schema_fingerprint: bytes
+    sender: str
+    sender_key_id: str
+    recipients: tuple[str, ...]
+    created_at: int  # microseconds since the epoch, UTC
+    correlation_id: uuid.UUID | None
+    payload: bytes
+    signature: bytes
+    version: int = ENVELOPE_VERSION
+    raw: bytes = field(default=b"", repr=False, compare=False)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Envelope:
+        """Decode strictly; DecodeError (EnvelopeTooLargeError when oversized) otherwise."""
+        if len(raw) > MAX_ENVELOPE_SIZE:
+            raise EnvelopeTooLargeError(f"envelope of {len(raw)} bytes exceeds {MAX_ENVELOPE_SIZE}")
+        rec = avro.decode(hub_record("Envelope"), raw)
+        if rec["version"] != ENVELOPE_VERSION:
+            raise DecodeError(f"unsupported envelope version {rec['version']}")
+        corr = rec["correlation_id"]
+        return cls(
+            message_id=uuid.UUID(bytes=rec["message_id"]),
+            type=rec["type"],
+            schema_fingerprint=rec["schema_fingerprint"],
+            sender=rec["sender"],
+            sender_key_id=rec["sender_key_id"],
+            recipients=tuple(rec["recipients"]),
+            created_at=to_us(rec["created_at"]),
+            correlation_id=uuid.UUID(bytes=corr) if corr is not None else None,
+            payload=rec["payload"],
+            signature=rec["signature"],
+            version=rec["version"],
+            raw=raw,
+        )
+
+    def _record(self, signature: bytes) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "message_id": self.message_id.bytes,
+            "type": self.type,
+            "schema_fingerprint": self.schema_fingerprint,
+            "sender": self.sender,
+            "sender_key_id": self.sender_key_id,
+            "recipients": list(self.recipients),
+            "created_at": self.created_at,
+            "correlation_id": self.correlation_id.bytes if self.correlation_id else None,
+            "payload": self.payload,
+            "signature": signature,
+        }
+
+    def signing_input(self) -> bytes:
+        """DOMAIN followed by the Avro encoding of every field but the signature."""
+        if self.raw:
+            return DOMAIN + self.raw[: len(self.raw) - _signature_field_size(self.signature)]
+        return DOMAIN + avro.encode(hub_record("Envelope"), self._record(b""))[:-1]
+
+    def verify(self, key: VerifyingKey) -> bool:
+        return key.key_id == self.sender_key_id and key.verify(self.signature, self.signing_input())
+
+
+def seal(
+    *,
+    type: str,
+    schema_fingerprint: bytes,
+    sender: str,
+    key: SigningKey,
+    recipients: Sequence[str],
+    payload: bytes,
+    created_at: int,
+    correlation_id: uuid.UUID | None = None,
+    message_id: uuid.UUID | None = None,
+) -> Envelope:
+    """Build and sign an envelope; EnvelopeTooLargeError if it would not fit a ledger entry."""
+    unsigned = Envelope(
+        message_id=message_id or uuid7(created_at // 1000),
+        type=type,
+        schema_fingerprint=schema_fingerprint,
+        sender=sender,
+        sender_key_id=key.key_id,
+        recipients=tuple(recipients),
+        created_at=created_at,
+        correlation_id=correlation_id,
+        payload=payload,
+        signature=b"",
+    )
+    signature = key.sign(unsigned.signing_input())
+    assert len(signature) == SIGNATURE_SIZE
+    raw = avro.encode(hub_record("Envelope"), unsigned._record(signature))
+    if len(raw) > MAX_ENVELOPE_SIZE:
+        raise EnvelopeTooLargeError(
+            f"envelope of {len(raw)} bytes exceeds {MAX_ENVELOPE_SIZE}: put large documents on the "
+            "ledger as their SHA-256"
+        )
+    return Envelope(**{**unsigned.__dict__, "signature": signature, "raw": raw})

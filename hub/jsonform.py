@@ -1,0 +1,183 @@
+"""Payloads as plain JSON for agency systems, converted by schema to and from Avro values.
+
+Agency systems send and receive payloads as ordinary JSON objects; the connector maps
+them by the schema: ``decimal`` as a string of digits ("1234567.89", never a float),
+``timestamp-micros`` as RFC 3339 text ("2026-11-22T08:00:00Z") or integer microseconds,
+enums as their symbol, unions as the plain value (null or the first branch that fits),
+``bytes``/``fixed`` as lowercase hex. Problems are reported per field path.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from hub.timeutil import from_us, iso, to_us
+
+
+class FieldProblems(Exception):
+    """Raised internally with (path, message) pairs; callers turn it into their own error."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{p}: {m}" for p, m in problems))
+        self.problems = problems
+
+
+def _kind(schema: Any) -> str:
+    if isinstance(schema, str):
+        return schema
+    if isinstance(schema, list):
+        return "union"
+    return str(schema.get("logicalType") or schema["type"])
+
+
+def from_json(schema: Any, value: Any, path: str = "") -> Any:
+    """Plain JSON value -> Avro value for fastavro; FieldProblems naming every bad field."""
+    problems: list[tuple[str, str]] = []
+    out = _from(schema, value, path or "$", problems)
+    if problems:
+        raise FieldProblems(problems)
+    return out
+
+
+def _from(schema: Any, value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+    kind = _kind(schema)
+    if kind == "union":
+        if value is None and "null" in schema:
+            return None
+        for branch in schema:
+            if branch == "null":
+                continue
+            trial: list[tuple[str, str]] = []
+            out = _from(branch, value, path, trial)
+            if not trial:
+                return out
+        problems.append((path, "does not match any branch of the union"))
+        return None
+    if kind == "record":
+        if not isinstance(value, dict):
+            problems.append((path, "expected an object"))
+            return None
+        names = {f["name"] for f in schema["fields"]}
+        for extra in sorted(set(value) - names):
+            problems.append((f"{path}.{extra}", "unknown field"))
+        out = {}
+        for f in schema["fields"]:
+            sub = f"{path}.{f['name']}"
+            if f["name"] in value:
+                out[f["name"]] = _from(f["type"], value[f["name"]], sub, problems)
+            elif "default" in f:
+                out[f["name"]] = f["default"]
+            else:
+                problems.append((sub, "missing required field"))
+        return out
+    if kind == "decimal":
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            problems.append((path, "expected a decimal as a string such as \"1234.56\""))
+            return None
+        try:
+            d = Decimal(str(value))
+        except InvalidOperation:
+            problems.append((path, f"{value!r} is not a decimal number"))
+            return None
+        scale = schema.get("scale", 0)
+        if not d.is_finite() or d.as_tuple().exponent < -scale:  # type: ignore[operator]
+            problems.append((path, f"{value!r} has more than {scale} decimal places"))
+            return None
+        if len(d.quantize(Decimal(1).scaleb(-scale)).as_tuple().digits) > schema.get("precision", 38):
+            problems.append((path, f"{value!r} exceeds precision {schema.get('precision')}"))
+            return None
+        return d.quantize(Decimal(1).scaleb(-scale))
+    if kind in ("timestamp-micros", "timestamp-millis"):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value if kind == "timestamp-micros" else value
+        if isinstance(value, str):
+            try:
+                dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                problems.append((path, f"{value!r} is not an RFC 3339 time"))
+                return None
+            if dt.tzinfo is None:
+                problems.append((path, f"{value!r} needs a time zone (e.g. Z or +08:00)"))
+                return None
+            return to_us(dt.astimezone(timezone.utc))
+        problems.append((path, "expected an RFC 3339 time string"))
+        return None
+    if kind == "enum":
+        if value not in schema["symbols"]:
+            problems.append((path, f"{value!r} is not one of {', '.join(schema['symbols'])}"))
+        return value
+    if kind == "array":
+        if not isinstance(value, list):
+            problems.append((path, "expected an array"))
+            return None
+        return [_from(schema["items"], v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if kind == "map":
+        if not isinstance(value, dict):
+            problems.append((path, "expected an object"))
+            return None
+        return {k: _from(schema["values"], v, f"{path}.{k}", problems) for k, v in value.items()}
+    if kind in ("bytes", "fixed"):
+        try:
+            raw = bytes.fromhex(value) if isinstance(value, str) else None
+        except ValueError:
+            raw = None
+        if raw is None:
+            problems.append((path, "expected hex text"))
+            return None
+        if kind == "fixed" and len(raw) != schema["size"]:
+            problems.append((path, f"expected {schema['size']} bytes, got {len(raw)}"))
+        return raw
+    checks: dict[str, tuple[type | tuple[type, ...], str]] = {
+        "string": (str, "a string"),
+        "boolean": (bool, "true or false"),
+        "int": (int, "an integer"),
+        "long": (int, "an integer"),
+        "float": ((int, float), "a number"),
+        "double": ((int, float), "a number"),
+        "null": (type(None), "null"),
+    }
+    if kind in checks:
+        types, what = checks[kind]
+        if not isinstance(value, types) or (kind in ("int", "long", "float", "double") and isinstance(value, bool)):
+            problems.append((path, f"expected {what}"))
+            return None
+        if kind == "int" and not -(2**31) <= value < 2**31:
+            problems.append((path, "out of range for a 32-bit int"))
+        if kind == "long" and not -(2**63) <= value < 2**63:
+            problems.append((path, "out of range for a 64-bit long"))
+        return value
+    problems.append((path, f"unsupported schema type {kind}"))
+    return None
+
+
+def to_json(schema: Any, value: Any) -> Any:
+    """Avro value (as fastavro decodes it) -> plain JSON value, the inverse of from_json."""
+    kind = _kind(schema)
+    if kind == "union":
+        if value is None:
+            return None
+        for branch in schema:
+            if branch != "null":
+                try:
+                    return to_json(branch, value)
+                except (TypeError, KeyError, AttributeError, ValueError):
+                    continue
+        return value
+    if kind == "record":
+        return {f["name"]: to_json(f["type"], value[f["name"]]) for f in schema["fields"]}
+    if kind == "decimal":
+        return format(value, "f")
+    if kind == "timestamp-micros":
+        return iso(to_us(value)) if not isinstance(value, int) else iso(value)
+    if kind == "array":
+        return [to_json(schema["items"], v) for v in value]
+    if kind == "map":
+        return {k: to_json(schema["values"], v) for k, v in value.items()}
+    if kind in ("bytes", "fixed"):
+        return bytes(value).hex()
+    return value
+
+
+__all__ = ["FieldProblems", "from_json", "to_json", "from_us"]

@@ -1,0 +1,1 @@
+"""Everything that touches Apache Kafka: topics, client settings, the local broker."""

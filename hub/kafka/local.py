@@ -1,0 +1,285 @@
+"""A single-node KRaft Apache Kafka from Maven Central jars, for development and tests.
+
+``fetch`` copies the jars named by ``hub/kafka/pom.xml`` (a pinned Kafka 4.x and the
+log4j binding its POM leaves out) into ``$HUB_HOME/kafka-<version>/libs`` once.
+``start`` formats the storage if needed and runs ``kafka.Kafka`` with its output in
+``<dir>/broker.log``; the PID is kept in ``<dir>/broker.pid`` and ``stop`` signals that
+PID only (after checking it is still our broker), never a process found by name.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.errors import BrokerUnavailableError, HubError, PortInUseError, ToolMissingError
+
+log = logging.getLogger(__name__)
+
+POM = Path(__file__).with_name("pom.xml")
+DEFAULT_PORT = 19092
+
+
+def kafka_version() -> str:
+    m = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", POM.read_text())
+    assert m, "hub/kafka/pom.xml names no kafka.version"
+    return m.group(1)
+
+
+def jars_dir(home: Path) -> Path:
+    return home / f"kafka-{kafka_version()}" / "libs"
+
+
+def _need(tool: str, what: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise ToolMissingError(f"`{tool}` is not installed: {what}")
+    return path
+
+
+def check_java() -> str:
+    java = _need("java", "install a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)")
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    m = re.search(r'version "(\d+)', out)
+    if m and int(m.group(1)) < 17:
+        raise ToolMissingError(f"Kafka 4 needs Java 17 or newer; `java -version` says {m.group(1)}")
+    return java
+
+
+def fetch(home: Path) -> Path:
+    """Download the pinned Kafka jars once; the directory holding them."""
+    libs = jars_dir(home)
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    mvn = _need("mvn", "install Apache Maven (e.g. apt-get install maven) to fetch Kafka from Maven Central")
+    libs.mkdir(parents=True, exist_ok=True)
+    log.info("fetching Apache Kafka %s jars from Maven Central into %s", kafka_version(), libs)
+    proc = subprocess.run(
+        [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        raise ToolMissingError(f"Maven could not fetch Kafka {kafka_version()}: {' | '.join(tail)}")
+    marker.touch()
+    return libs
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LocalBroker:
+    """The local broker whose state lives in ``directory``."""
+
+    directory: Path
+    host: str = "127.0.0.1"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.directory / "broker.pid"
+
+    @property
+    def bootstrap_file(self) -> Path:
+        return self.directory / "bootstrap"
+
+    @property
+    def log_file(self) -> Path:
+        return self.directory / "broker.log"
+
+    @property
+    def properties_file(self) -> Path:
+        return self.directory / "server.properties"
+
+    def _pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        # the PID must still be *our* broker: kafka.Kafka with our properties file
+        if b"kafka.Kafka" in cmdline and str(self.properties_file).encode() in cmdline:
+            return pid
+        return None
+
+    def running_bootstrap(self) -> str | None:
+        if self._pid() is None:
+            return None
+        try:
+            return self.bootstrap_file.read_text().strip() or None
+        except OSError:
+            return None
+
+    def start(self, home: Path, port: int | None = DEFAULT_PORT, timeout: float = 90.0) -> str:
+        """Start (or find running) the broker; its bootstrap address. ``port=None`` picks free ports."""
+        running = self.running_bootstrap()
+        if running:
+            return running
+        java = check_java()
+        libs = fetch(home)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        data = self.directory / "data"
+        if port is None:
+            port = free_port(self.host)
+        if not port_free(self.host, port):
+            raise PortInUseError(
+                f"port {port} on {self.host} is in use: stop what holds it or choose another with --port"
+            )
+        meta = data / "meta.properties"
+        if meta.exists():
+            # a KRaft voter's endpoint is part of its formatted state: keep the controller port
+            controller = self._formatted_controller_port()
+            if controller is None:
+                raise HubError(f"{data} holds Kafka data but no controller port: `hub kafka down --purge`")
+            if not port_free(self.host, controller):
+                raise PortInUseError(f"the local broker's controller port {controller} is in use")
+        else:
+            controller = free_port(self.host)
+        self._write_config(port, controller, data)
+        if not meta.exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            proc = subprocess.run(
+                [java, "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format", "--standalone",
+                 "-t", cluster_id, "-c", str(self.properties_file)],
+                capture_output=True, text=True,
+            )
+            if proc.returncode != 0:
+                raise HubError(f"formatting Kafka storage failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
+        with open(self.directory / "stdout.log", "ab") as out:
+            proc2 = subprocess.Popen(
+                [java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                 f"-Dlog4j2.configurationFile={self.directory / 'log4j2.properties'}",
+                 "-cp", f"{libs}/*", "kafka.Kafka", str(self.properties_file)],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        self.pid_file.write_text(f"{proc2.pid}\n")
+        bootstrap = f"{self.host}:{port}"
+        self._await_ready(bootstrap, proc2, timeout)
+        self.bootstrap_file.write_text(bootstrap + "\n")
+        return bootstrap
+
+    def _await_ready(self, bootstrap: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+        from hub.kafka.clients import wait_ready
+
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise BrokerUnavailableError(
+                    f"the local Kafka broker exited with code {proc.returncode}; see {self.log_file}"
+                )
+            try:
+                wait_ready(bootstrap, timeout=2.0)
+                return
+            except BrokerUnavailableError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise BrokerUnavailableError(
+                        f"the local Kafka broker did not answer within {timeout:.0f}s; see {self.log_file}"
+                    ) from None
+                time.sleep(0.2)
+
+    def _formatted_controller_port(self) -> int | None:
+        try:
+            return int((self.directory / "controller").read_text().strip().rsplit(":", 1)[1])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _write_config(self, port: int, controller: int, data: Path) -> None:
+        (self.directory / "controller").write_text(f"{self.host}:{controller}\n")
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.bootstrap.servers": f"{self.host}:{controller}",
+            "listeners": f"PLAINTEXT://{self.host}:{port},CONTROLLER://{self.host}:{controller}",
+            "advertised.listeners": f"PLAINTEXT://{self.host}:{port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(data),
+            "num.partitions": "1",
+            "auto.create.topics.enable": "false",
+            # one node: internal topics with one replica, or transactions never initialise
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "unclean.leader.election.enable": "false",
+            "log.flush.interval.messages": str(2**63 - 1),
+        }
+        self.properties_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        (self.directory / "log4j2.properties").write_text(
+            "rootLogger.level=INFO\n"
+            "rootLogger.appenderRef.f.ref=F\n"
+            "appender.f.type=File\n"
+            "appender.f.name=F\n"
+            f"appender.f.fileName={self.log_file}\n"
+            "appender.f.layout.type=PatternLayout\n"
+            "appender.f.layout.pattern=[%d] %p %m (%c)%n\n"
+            "logger.kafka.name=kafka\nlogger.kafka.level=INFO\n"
+            "logger.state.name=state.change.logger\nlogger.state.level=WARN\n"
+        )
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM our broker's PID, SIGKILL after ``timeout``; False if none was running."""
+        pid = self._pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not Path(f"/proc/{pid}").exists() or _zombie(pid):
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        self.pid_file.unlink(missing_ok=True)
+        self.bootstrap_file.unlink(missing_ok=True)
+        return True
+
+    def purge(self) -> None:
+        """Delete the broker's data (it must be stopped)."""
+        shutil.rmtree(self.directory / "data", ignore_errors=True)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True

@@ -1,0 +1,87 @@
+"""Find or start a real Apache Kafka, in this order:
+
+1. an external cluster named by ``HUB_KAFKA_BOOTSTRAP``;
+2. testcontainers' Kafka module, when a Docker engine answers;
+3. the local single-node KRaft broker from Maven Central jars (:mod:`hub.kafka.local`).
+
+If none is possible, one line says what to install.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.errors import HubError, ToolMissingError
+from hub.kafka.clients import wait_ready
+from hub.kafka.local import LocalBroker
+
+log = logging.getLogger(__name__)
+
+KAFKA_IMAGE = "apache/kafka:4.1.1"
+
+
+@dataclass
+class Broker:
+    bootstrap: str
+    kind: str  # "external", "container" or "local"
+    stop: Callable[[], None]
+    detail: str = ""
+
+
+def docker_engine_answers() -> bool:
+    """True when a Docker engine answers a ping (not merely a `docker` client on PATH)."""
+    try:
+        import docker  # installed with testcontainers
+    except ImportError:
+        return False
+    try:
+        client = docker.from_env(timeout=3)
+        return bool(client.ping())
+    except Exception:  # the docker SDK raises many kinds when no engine is there
+        return False
+
+
+def start_container() -> Broker:
+    from testcontainers.kafka import KafkaContainer
+
+    container = KafkaContainer(KAFKA_IMAGE).with_kraft()
+    container.with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+    container.with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+    container.with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+    container.start()
+    bootstrap = container.get_bootstrap_server()
+    wait_ready(bootstrap, timeout=60)
+    return Broker(bootstrap, "container", container.stop, f"container {container.get_wrapped_container().id[:12]}")
+
+
+def provision(home: Path, broker_dir: Path, *, port: int | None = None, use_docker: bool = True) -> Broker:
+    """A running broker, found or started; ``stop`` undoes only what this call started."""
+    external = os.environ.get("HUB_KAFKA_BOOTSTRAP")
+    if external:
+        wait_ready(external, timeout=15)
+        return Broker(external, "external", lambda: None, "HUB_KAFKA_BOOTSTRAP")
+    if use_docker and docker_engine_answers():
+        log.info("a Docker engine answers: starting Kafka with testcontainers")
+        return start_container()
+    local = LocalBroker(broker_dir)
+    already = local.running_bootstrap()
+    try:
+        bootstrap = local.start(home, port=port)
+    except ToolMissingError as exc:
+        raise ToolMissingError(
+            f"no Kafka available: set HUB_KAFKA_BOOTSTRAP, start a Docker engine, or {exc.diagnostics()}"
+        ) from exc
+    if already:
+        return Broker(bootstrap, "local", lambda: None, f"already running, {broker_dir}")
+    return Broker(bootstrap, "local", lambda: _stop_quietly(local), f"{broker_dir}, log {local.log_file}")
+
+
+def _stop_quietly(local: LocalBroker) -> None:
+    try:
+        local.stop()
+    except (OSError, HubError) as exc:
+        log.warning("stopping the local broker: %s", exc)

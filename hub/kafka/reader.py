@@ -1,0 +1,88 @@
+"""Reading committed records of one topic partition (read_committed, no consumer group)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
+
+from hub.kafka.clients import consumer_config, translate
+
+
+@dataclass(frozen=True)
+class Record:
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+def _consumer(bootstrap: str) -> Consumer:
+    return Consumer(consumer_config(bootstrap, f"hub.reader.{uuid.uuid4()}", **{"enable.partition.eof": True}))
+
+
+def watermarks(bootstrap: str, topic: str, partition: int, timeout: float = 10.0) -> tuple[int, int]:
+    c = _consumer(bootstrap)
+    try:
+        low, high = c.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+        return int(low), int(high)
+    except KafkaException as exc:
+        raise translate(exc, f"reading offsets of {topic}[{partition}]", bootstrap) from exc
+    finally:
+        c.close()
+
+
+def read_partition(
+    bootstrap: str, topic: str, partition: int, start: int = 0, timeout: float = 30.0
+) -> Iterator[Record]:
+    """Every committed record from ``start`` to the end as of now (the end of the partition)."""
+    c = _consumer(bootstrap)
+    try:
+        try:
+            low, high = c.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+        except KafkaException as exc:
+            raise translate(exc, f"reading offsets of {topic}[{partition}]", bootstrap) from exc
+        if high <= max(low, start):
+            return
+        c.assign([TopicPartition(topic, partition, max(low, start))])
+        idle = 0.0
+        while True:
+            msgs = c.consume(num_messages=1000, timeout=1.0)
+            if not msgs:
+                idle += 1.0
+                if idle >= timeout:
+                    raise translate(KafkaException(KafkaError(KafkaError._TIMED_OUT)),
+                                    f"reading {topic}[{partition}]", bootstrap)
+                continue
+            idle = 0.0
+            for m in msgs:
+                err = m.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        return
+                    raise translate(KafkaException(err), f"reading {topic}[{partition}]", bootstrap)
+                yield Record(m.offset(), m.key(), m.value(), dict(m.headers() or ()))
+    finally:
+        c.close()
+
+
+def last_record(bootstrap: str, topic: str, partition: int, window: int = 64) -> Record | None:
+    """The last committed record of a partition, reading a widening window before its end.
+
+    Commit markers take offsets too, so the high watermark minus one is usually a marker;
+    the window widens until it holds a record or covers the whole partition.
+    """
+    low, high = watermarks(bootstrap, topic, partition)
+    while True:
+        start = max(low, high - window)
+        last = None
+        for rec in read_partition(bootstrap, topic, partition, start):
+            last = rec
+        if last is not None or start == low:
+            return last
+        window *= 4
+
+
+__all__ = ["Record", "read_partition", "last_record", "watermarks", "OFFSET_END"]

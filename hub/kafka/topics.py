@@ -1,0 +1,146 @@
+"""Every topic of the hub: names and configs in one place, created with the AdminClient.
+
+The ledger, the rejections and the checkpoints never delete or compact: they are
+evidence. Unclean leader election is off everywhere, and ``min.insync.replicas`` comes
+from configuration (``HUB_MIN_ISR``), so with ``acks=all`` a write is on that many
+replicas before anyone reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import ConfigResource, NewTopic
+
+from hub.config import HubConfig
+from hub.errors import ConfigError, KafkaOperationError
+from hub.kafka.clients import admin_client, translate
+
+log = logging.getLogger(__name__)
+
+#: inbound and outbox records are operational copies: kept 30 days by default
+OPERATIONAL_RETENTION_MS = 30 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names of one hub namespace."""
+
+    namespace: str = "hub"
+
+    @property
+    def inbound(self) -> str:
+        return f"{self.namespace}.inbound"
+
+    @property
+    def ledger(self) -> str:
+        return f"{self.namespace}.ledger"
+
+    @property
+    def rejected(self) -> str:
+        return f"{self.namespace}.rejected"
+
+    @property
+    def checkpoints(self) -> str:
+        return f"{self.namespace}.checkpoints"
+
+    def outbox(self, member_id: str) -> str:
+        return f"{self.namespace}.outbox.{member_id}"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def _evidence(cfg: HubConfig) -> dict[str, str]:
+    return {
+        "retention.ms": "-1",
+        "retention.bytes": "-1",
+        "cleanup.policy": "delete",
+        "unclean.leader.election.enable": "false",
+        "min.insync.replicas": str(cfg.min_insync_replicas),
+    }
+
+
+def _operational(cfg: HubConfig) -> dict[str, str]:
+    return {**_evidence(cfg), "retention.ms": str(OPERATIONAL_RETENTION_MS)}
+
+
+def topic_specs(cfg: HubConfig, member_ids: list[str]) -> list[TopicSpec]:
+    """The hub's topics: inbound and ledger with P partitions each, one outbox per member."""
+    t = Topics(cfg.namespace)
+    p = cfg.partitions
+    specs = [
+        TopicSpec(t.inbound, p, _operational(cfg)),
+        TopicSpec(t.ledger, p, _evidence(cfg)),
+        TopicSpec(t.rejected, p, _evidence(cfg)),
+        TopicSpec(t.checkpoints, p, _evidence(cfg)),
+    ]
+    for member in sorted(member_ids):
+        specs.append(TopicSpec(t.outbox(member), 1, _operational(cfg)))
+    return specs
+
+
+def ensure_topics(bootstrap: str, cfg: HubConfig, specs: list[TopicSpec], timeout: float = 30.0) -> list[str]:
+    """Create the missing topics; check existing ones have the partitions expected. Returns created names."""
+    admin = admin_client(bootstrap)
+    try:
+        existing = admin.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise translate(exc, "listing topics", bootstrap) from exc
+    missing = [s for s in specs if s.name not in existing]
+    for s in specs:
+        if s.name in existing and len(existing[s.name].partitions) != s.partitions:
+            raise ConfigError(
+                f"topic {s.name} has {len(existing[s.name].partitions)} partitions, "
+                f"the configuration says {s.partitions}"
+            )
+    created = []
+    if missing:
+        futures = admin.create_topics(
+            [NewTopic(s.name, s.partitions, cfg.replication, config=s.config) for s in missing],
+            operation_timeout=timeout, request_timeout=timeout,
+        )
+        for name, fut in futures.items():
+            try:
+                fut.result()
+                created.append(name)
+            except KafkaException as exc:
+                if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    continue
+                raise translate(exc, f"creating topic {name}", bootstrap) from exc
+        _await_metadata(admin, [s.name for s in missing], timeout)
+    return created
+
+
+def _await_metadata(admin: object, names: list[str], timeout: float) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        md = admin.list_topics(timeout=timeout)  # type: ignore[attr-defined]
+        ready = all(
+            n in md.topics and md.topics[n].error is None
+            and all(p.leader >= 0 for p in md.topics[n].partitions.values())
+            for n in names
+        )
+        if ready:
+            return
+        time.sleep(0.1)
+    raise KafkaOperationError(f"topics {', '.join(names)} were created but have no leader after {timeout:.0f}s")
+
+
+def describe_configs(bootstrap: str, name: str, timeout: float = 10.0) -> dict[str, str]:
+    """A topic's effective configuration (for operators and tests)."""
+    admin = admin_client(bootstrap)
+    res = ConfigResource(ConfigResource.Type.TOPIC, name)
+    try:
+        entries = admin.describe_configs([res], request_timeout=timeout)[res].result()
+    except KafkaException as exc:
+        raise translate(exc, f"describing topic {name}", bootstrap) from exc
+    return {k: v.value for k, v in entries.items()}

@@ -1,0 +1,80 @@
+"""Ledger entries: the notarised form of an accepted envelope (schemas/hub/LedgerEntry.v1.avsc)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hub import avro
+from hub.errors import DecodeError
+from hub.ledger.merkle import leaf_hash
+from hub.schemas import hub_record
+from hub.timeutil import to_us
+
+ZERO_HASH = bytes(32)
+
+
+@dataclass(frozen=True)
+class Source:
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    index: int
+    prev_leaf_hash: bytes
+    notarised_at: int  # microseconds since the epoch, UTC
+    source: Source
+    membership_version: int
+    envelope: bytes
+    raw: bytes = field(default=b"", repr=False, compare=False)
+
+    def to_bytes(self) -> bytes:
+        if self.raw:
+            return self.raw
+        return avro.encode(hub_record("LedgerEntry"), {
+            "index": self.index,
+            "prev_leaf_hash": self.prev_leaf_hash,
+            "notarised_at": self.notarised_at,
+            "source": {"topic": self.source.topic, "partition": self.source.partition,
+                       "offset": self.source.offset},
+            "membership_version": self.membership_version,
+            "envelope": self.envelope,
+        })
+
+    @property
+    def leaf_hash(self) -> bytes:
+        """RFC 9162 leaf hash of the entry's bytes: SHA-256(0x00 || entry)."""
+        return leaf_hash(self.to_bytes())
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> LedgerEntry:
+        rec = avro.decode(hub_record("LedgerEntry"), raw)
+        if rec["index"] < 0:
+            raise DecodeError(f"negative ledger index {rec['index']}")
+        src = rec["source"]
+        return cls(rec["index"], rec["prev_leaf_hash"], to_us(rec["notarised_at"]),
+                   Source(src["topic"], src["partition"], src["offset"]), rec["membership_version"],
+                   rec["envelope"], raw)
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """Where the next entry of a ledger partition goes: its index and the previous leaf hash."""
+
+    next_index: int = 0
+    prev_leaf_hash: bytes = ZERO_HASH
+
+    @classmethod
+    def after(cls, entry: LedgerEntry) -> ChainHead:
+        return cls(entry.index + 1, entry.leaf_hash)
+
+    def link_problem(self, entry: LedgerEntry) -> str | None:
+        """None if ``entry`` is the next link of this chain, else what is wrong."""
+        if entry.index != self.next_index:
+            return f"index {entry.index} where {self.next_index} was expected"
+        if entry.prev_leaf_hash != self.prev_leaf_hash:
+            return (f"previous-hash link broken: entry says {entry.prev_leaf_hash.hex()}, "
+                    f"entry {self.next_index - 1} hashes to {self.prev_leaf_hash.hex()}")
+        return None

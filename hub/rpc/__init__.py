@@ -1,0 +1,1 @@
+"""gRPC servers: the partner agencies' connectors (API in proto/hub/v1)."""

@@ -1,0 +1,1 @@
+"""The sequencer: the single writer of a ledger partition (pure core + Kafka runner)."""

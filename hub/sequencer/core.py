@@ -1,0 +1,173 @@
+"""The notary's pure core: one inbound record in, the records to write out.
+
+:class:`Notary` holds a ledger partition's chain head and replay window. ``sequence``
+validates a record (:func:`hub.validation.validate`) and returns either an
+:class:`Appended` (the ledger entry, its copies for each recipient's outbox and the
+sender's receipt) or a :class:`Refused` (the rejection record and, when the sender is a
+member, its receipt). Nothing here touches Kafka; the runner writes what it returns in
+one transaction, and on abort restores the :meth:`snapshot` taken before the batch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from hub import avro
+from hub.envelope import Envelope
+from hub.ledger.entry import ChainHead, LedgerEntry, Source
+from hub.membership import Membership
+from hub.schemas import SchemaRegistry, hub_record
+from hub.validation import Accepted, Limits, Rejected, validate
+
+
+class ReplayMemory:
+    """Message ids sequenced within the window (by created_at), oldest evicted first."""
+
+    def __init__(self, window_us: int):
+        self.window_us = window_us
+        self._ids: OrderedDict[uuid.UUID, int] = OrderedDict()
+
+    def seen(self, message_id: uuid.UUID) -> bool:
+        return message_id in self._ids
+
+    def add(self, message_id: uuid.UUID, created_at: int, now_us: int) -> None:
+        self._ids[message_id] = created_at
+        horizon = now_us - self.window_us
+        while self._ids:
+            oldest_id, oldest_at = next(iter(self._ids.items()))
+            if oldest_at >= horizon:
+                break
+            del self._ids[oldest_id]
+
+    def copy(self) -> ReplayMemory:
+        other = ReplayMemory(self.window_us)
+        other._ids = self._ids.copy()
+        return other
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+@dataclass(frozen=True)
+class InboundRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Appended:
+    entry: LedgerEntry
+    envelope: Envelope
+    entry_bytes: bytes
+    leaf_hash: bytes
+    receipt: bytes
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+    detail: str
+    rejection: bytes
+    #: member to tell (its outbox gets the receipt), None when the sender is unknown
+    notify: str | None
+    receipt: bytes | None
+
+
+Outcome = Appended | Refused
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    head: ChainHead
+    replay: ReplayMemory
+
+
+class Notary:
+    def __init__(
+        self,
+        partition: int,
+        head: ChainHead,
+        membership: Membership,
+        registry: SchemaRegistry,
+        limits: Limits = Limits(),
+        replay: ReplayMemory | None = None,
+    ):
+        self.partition = partition
+        self.head = head
+        self.membership = membership
+        self.registry = registry
+        self.limits = limits
+        # a message older than max_age is STALE anyway, so the window need not be longer
+        self.replay = replay or ReplayMemory(limits.max_age_us + limits.max_skew_us)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.head, self.replay.copy())
+
+    def restore(self, snap: Snapshot) -> None:
+        self.head = snap.head
+        self.replay = snap.replay
+
+    def sequence(self, rec: InboundRecord, now_us: int) -> Outcome:
+        verdict = validate(rec.value, self.membership, self.registry, self.replay, now_us, self.limits)
+        source = Source(rec.topic, rec.partition, rec.offset)
+        if isinstance(verdict, Accepted):
+            env = verdict.envelope
+            entry = LedgerEntry(self.head.next_index, self.head.prev_leaf_hash, now_us, source,
+                                self.membership.version, rec.value)
+            raw = entry.to_bytes()
+            entry = LedgerEntry(entry.index, entry.prev_leaf_hash, entry.notarised_at, entry.source,
+                                entry.membership_version, entry.envelope, raw)
+            leaf = entry.leaf_hash
+            self.head = ChainHead(entry.index + 1, leaf)
+            self.replay.add(env.message_id, env.created_at, now_us)
+            receipt = _receipt(env.message_id, "ACCEPTED", self.partition, entry.index, leaf, None, "", now_us)
+            return Appended(entry, env, raw, leaf, receipt)
+        assert isinstance(verdict, Rejected)
+        env = verdict.envelope
+        sender = env.sender if env else _key_text(rec.key)
+        rejection = avro.encode(hub_record("Rejection"), {
+            "reason": str(verdict.reason),
+            "detail": verdict.detail,
+            "source": {"topic": source.topic, "partition": source.partition, "offset": source.offset},
+            "rejected_at": now_us,
+            "membership_version": self.membership.version,
+            "sender": sender,
+            "message_id": env.message_id.bytes if env else None,
+            "key": rec.key,
+            "original": rec.value,
+        })
+        notify = sender if sender is not None and self.membership.member(sender) is not None else None
+        receipt = (
+            _receipt(env.message_id, "REJECTED", self.partition, None, None, str(verdict.reason),
+                     verdict.detail, now_us)
+            if notify and env else None
+        )
+        return Refused(str(verdict.reason), verdict.detail, rejection, notify, receipt)
+
+
+def _key_text(key: bytes | None) -> str | None:
+    if not key:
+        return None
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _receipt(message_id: uuid.UUID, status: str, partition: int, index: int | None, leaf: bytes | None,
+             reason: str | None, detail: str, now_us: int) -> bytes:
+    return avro.encode(hub_record("Receipt"), {
+        "message_id": message_id.bytes,
+        "status": status,
+        "ledger_partition": partition,
+        "ledger_index": index,
+        "leaf_hash": leaf,
+        "reason": reason,
+        "detail": detail,
+        "notarised_at": now_us,
+    })

@@ -1,0 +1,30 @@
+"""Time as the hub stores it: integer microseconds since the Unix epoch, UTC."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICRO = timedelta(microseconds=1)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def to_us(value: datetime | int) -> int:
+    if isinstance(value, int):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return (value - EPOCH) // _MICRO
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def iso(us: int) -> str:
+    """RFC 3339 text in UTC with microseconds, e.g. 2026-11-22T08:00:00.000000Z."""
+    return from_us(us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

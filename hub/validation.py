@@ -1,0 +1,117 @@
+"""Validation of an inbound message: a pure function returning a verdict.
+
+``validate(raw, membership, registry, replay, now)`` never raises for bad input; it
+returns :class:`Accepted` or :class:`Rejected` with a stable :class:`Reason` code
+(docs/standard.md lists them). The sequencer calls it for every inbound record and the
+auditor calls it again for every ledger entry with the entry's notarised time as
+``now``, so both reach the same verdict from the same bytes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from hub import avro
+from hub.envelope import Envelope, EnvelopeTooLargeError
+from hub.errors import DecodeError
+from hub.membership import Membership
+from hub.schemas import SchemaRegistry
+
+
+class Reason(StrEnum):
+    """Stable rejection codes. Never renumber or reuse; add new ones at the end."""
+
+    MALFORMED = "MALFORMED"
+    TOO_LARGE = "TOO_LARGE"
+    UNKNOWN_SCHEMA = "UNKNOWN_SCHEMA"
+    INVALID_PAYLOAD = "INVALID_PAYLOAD"
+    UNKNOWN_SENDER = "UNKNOWN_SENDER"
+    UNKNOWN_KEY = "UNKNOWN_KEY"
+    BAD_SIGNATURE = "BAD_SIGNATURE"
+    KEY_NOT_VALID = "KEY_NOT_VALID"
+    KEY_REVOKED = "KEY_REVOKED"
+    POLICY_DENIED = "POLICY_DENIED"
+    REPLAYED = "REPLAYED"
+    STALE = "STALE"
+    FROM_FUTURE = "FROM_FUTURE"
+
+
+class ReplayWindow(Protocol):
+    def seen(self, message_id: uuid.UUID) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    #: how old (by its created_at) a message may be when it reaches the sequencer
+    max_age_us: int = 24 * 3600 * 1_000_000
+    #: how far in the future its created_at may be (clock skew between agencies)
+    max_skew_us: int = 5 * 60 * 1_000_000
+
+
+@dataclass(frozen=True)
+class Accepted:
+    envelope: Envelope
+    ok = True
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: Reason
+    detail: str
+    envelope: Envelope | None = None
+    ok = False
+
+
+Verdict = Accepted | Rejected
+
+
+def validate(
+    raw: bytes,
+    membership: Membership,
+    registry: SchemaRegistry,
+    replay: ReplayWindow,
+    now_us: int,
+    limits: Limits = Limits(),
+) -> Verdict:
+    try:
+        env = Envelope.from_bytes(raw)
+    except EnvelopeTooLargeError as exc:
+        return Rejected(Reason.TOO_LARGE, str(exc))
+    except DecodeError as exc:
+        return Rejected(Reason.MALFORMED, str(exc))
+
+    member = membership.member(env.sender)
+    if member is None:
+        return Rejected(Reason.UNKNOWN_SENDER, f"{env.sender} is not a member", env)
+    mkey = member.key(env.sender_key_id)
+    if mkey is None:
+        return Rejected(Reason.UNKNOWN_KEY, f"{env.sender} has no key {env.sender_key_id}", env)
+    if not env.verify(mkey.key):
+        return Rejected(Reason.BAD_SIGNATURE, f"signature does not verify with key {env.sender_key_id}", env)
+    if mkey.revoked_at is not None and env.created_at >= mkey.revoked_at:
+        return Rejected(Reason.KEY_REVOKED, f"key {env.sender_key_id} of {env.sender} is revoked", env)
+    if env.created_at < mkey.not_before or (mkey.not_after is not None and env.created_at > mkey.not_after):
+        return Rejected(Reason.KEY_NOT_VALID, f"key {env.sender_key_id} is not valid at created_at", env)
+    if env.created_at > now_us + limits.max_skew_us:
+        return Rejected(Reason.FROM_FUTURE, "created_at is ahead of the hub's clock beyond the allowed skew", env)
+    if env.created_at < now_us - limits.max_age_us:
+        return Rejected(Reason.STALE, "created_at is older than the hub accepts", env)
+    if replay.seen(env.message_id):
+        return Rejected(Reason.REPLAYED, f"message {env.message_id} was already sequenced", env)
+
+    schema = registry.by_fingerprint(env.schema_fingerprint)
+    if schema is None or schema.full_name != env.type:
+        return Rejected(Reason.UNKNOWN_SCHEMA, f"no schema {env.type} with fingerprint "
+                        f"{env.schema_fingerprint.hex()[:16]}…", env)
+    try:
+        avro.decode(schema.schema, env.payload)
+    except DecodeError as exc:
+        return Rejected(Reason.INVALID_PAYLOAD, str(exc), env)
+
+    denied = membership.check_policy(env.sender, env.type, env.recipients, env.correlation_id is not None)
+    if denied:
+        return Rejected(Reason.POLICY_DENIED, denied, env)
+    return Accepted(env)

@@ -1,0 +1,127 @@
+"""One real Kafka broker per test session, and helpers to run real `hub` processes.
+
+The broker comes from hub.kafka.provision, the same code as `hub kafka up`: an external
+cluster (HUB_KAFKA_BOOTSTRAP), else testcontainers when a Docker engine answers, else a
+local KRaft broker from Maven Central jars on free ports in a temporary directory.
+Each test module gets its own topic namespace and consortium, so tests never share data.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import pytest
+
+from hub.config import HubConfig, default_home
+from hub.consortium import init_dev
+from hub.kafka.provision import Broker, provision
+from hub.kafka.topics import ensure_topics, topic_specs
+from hub.v1 import connector_pb2_grpc as pb_grpc
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    b = provision(default_home(), tmp_path_factory.mktemp("broker"), port=None)
+    yield b
+    b.stop()
+
+
+@dataclass
+class Hub:
+    """A hub namespace on the session broker with its own consortium and child processes."""
+
+    bootstrap: str
+    namespace: str
+    consortium: Path
+    workdir: Path
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    @property
+    def cfg(self) -> HubConfig:
+        return HubConfig(bootstrap=self.bootstrap, namespace=self.namespace, consortium=self.consortium)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "HUB_KAFKA_BOOTSTRAP": self.bootstrap, "HUB_NAMESPACE": self.namespace,
+                "HUB_CONSORTIUM": str(self.consortium), "HUB_HOME": str(self.workdir / "home"),
+                "PYTHONUNBUFFERED": "1"}
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hub.cli", *args], env=self.env, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.workdir / f"{name}.log", "ab")
+        p = subprocess.Popen([sys.executable, "-m", "hub.cli", *args], env=self.env, stdout=log,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.procs.append((name, p))
+        return p
+
+    def log(self, name: str) -> str:
+        return (self.workdir / f"{name}.log").read_text(errors="replace")
+
+    def sequencer(self, partition: int = 0, name: str | None = None) -> subprocess.Popen[bytes]:
+        name = name or f"sequencer-{partition}"
+        p = self.start(name, "sequencer", "run", "--partition", str(partition))
+        self.wait_for(lambda: "ready" in self.log(name), f"{name} ready", p)
+        return p
+
+    def connector(self, member: str) -> tuple[subprocess.Popen[bytes], int]:
+        pf = self.workdir / f"{member}.port"
+        pf.unlink(missing_ok=True)
+        p = self.start(member, "connector", "run", "--agency", member, "--listen", "127.0.0.1:0",
+                       "--port-file", str(pf))
+        self.wait_for(lambda: pf.exists() and pf.read_text().strip() != "", f"{member} port", p)
+        return p, int(pf.read_text())
+
+    def wait_for(self, cond, what: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if cond():
+                return
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError(f"process exited ({proc.returncode}) before {what}:\n"
+                                     + "\n".join(self.log(n)[-2000:] for n, p in self.procs if p is proc))
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def stop_all(self) -> None:
+        for _, p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for _, p in self.procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs.clear()
+
+
+def make_hub(broker: Broker, tmp: Path) -> Hub:
+    hub = Hub(broker.bootstrap, f"t{uuid.uuid4().hex[:10]}", tmp / "consortium", tmp)
+    membership, _ = init_dev(hub.consortium)
+    ensure_topics(hub.bootstrap, hub.cfg, topic_specs(hub.cfg, list(membership.members)))
+    return hub
+
+
+@pytest.fixture(scope="module")
+def hub(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    h = make_hub(broker, tmp_path_factory.mktemp("hub"))
+    yield h
+    h.stop_all()
+
+
+def stub(port: int) -> pb_grpc.ConnectorStub:
+    ch = grpc.insecure_channel(f"127.0.0.1:{port}")
+    grpc.channel_ready_future(ch).result(timeout=30)
+    return pb_grpc.ConnectorStub(ch)

@@ -1,0 +1,20 @@
+"""`hub demo` on the session's broker, twice in a row: both end with the audit verdict and exit 0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+
+def test_demo_runs_twice_in_a_row(broker, tmp_path):
+    env = {**os.environ, "HUB_KAFKA_BOOTSTRAP": broker.bootstrap, "HUB_NAMESPACE": f"demo{uuid.uuid4().hex[:8]}",
+           "HUB_HOME": str(tmp_path)}
+    for run in (1, 2):
+        proc = subprocess.run([sys.executable, "-m", "hub.cli", "demo"], env=env, capture_output=True, text=True,
+                              timeout=240)
+        assert proc.returncode == 0, f"run {run}:\n{proc.stdout}\n{proc.stderr}"
+        assert "received FreezeFeedback" in proc.stdout
+        assert "AUDIT VERIFIED" in proc.stdout
+    assert "using consortium" in proc.stdout  # the second run reuses the first's members and keys

@@ -1,0 +1,138 @@
+"""The walking skeleton on a real broker with real processes: court -> bank -> court, then audit."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+
+import grpc
+import pytest
+
+from hub.kafka.reader import read_partition
+from hub.kafka.topics import Topics, describe_configs
+from hub.ledger.entry import LedgerEntry
+from hub.v1 import connector_pb2 as pb
+from tests.integration.conftest import Hub, stub
+
+COURT, BANK, OTHER_BANK = "court-bj-chaoyang", "bank-icbc-bj", "bank-ccb-bj"
+ORDER = "cn.judicial.hub.enforcement.FreezeOrder"
+FEEDBACK = "cn.judicial.hub.enforcement.FreezeFeedback"
+
+ORDER_JSON = {
+    "case_number": "（2026）京0105执1234号", "document_number": "（2026）京0105执1234号之一",
+    "court_name": "北京市朝阳区人民法院", "judge": "王建国",
+    "subject": {"name": "北京某某贸易有限公司", "id_type": "UNIFIED_SOCIAL_CREDIT_CODE",
+                "id_number": "91110105MA01ABCD2X"},
+    "account_number": "0200001234567890123", "amount": "1286400.50",
+    "freeze_from": "2026-11-22T09:00:00+08:00", "freeze_until": "2027-11-22T09:00:00+08:00",
+    "legal_basis": "《中华人民共和国民事诉讼法》第二百五十三条", "response_deadline": "2026-11-23T09:00:00+08:00",
+}
+
+
+def feedback_json(order: dict) -> dict:
+    return {"case_number": order["case_number"], "account_number": order["account_number"], "status": "FROZEN",
+            "frozen_amount": order["amount"], "executed_at": "2026-11-22T10:15:00+08:00",
+            "bank_reference": "ICBC-DJ-00000001"}
+
+
+@pytest.fixture(scope="module")
+def running(hub: Hub):
+    hub.sequencer(0)
+    ports = {m: hub.connector(m)[1] for m in (COURT, BANK)}
+    return {m: stub(p) for m, p in ports.items()}
+
+
+def next_message(it, type_: str, timeout: float = 30.0):
+    """The next delivered message of ``type_`` from a Subscribe iterator (in a thread, with a timeout)."""
+    out: queue.Queue = queue.Queue()
+
+    def pump():
+        try:
+            for d in it:
+                if d.WhichOneof("item") == "message" and d.message.type == type_:
+                    out.put(d)
+                    return
+        except grpc.RpcError as exc:
+            out.put(exc)
+
+    threading.Thread(target=pump, daemon=True).start()
+    got = out.get(timeout=timeout)
+    if isinstance(got, Exception):
+        raise got
+    return got
+
+
+def test_freeze_order_reaches_the_bank_and_its_feedback_reaches_the_court(hub: Hub, running):
+    court, bank = running[COURT], running[BANK]
+    r = court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(ORDER_JSON),
+                                        wait_for_receipt=True), timeout=30)
+    assert r.receipt.status == pb.Receipt.ACCEPTED, r.receipt
+    order_id = r.message_id
+
+    bank_stream = bank.Subscribe(pb.SubscribeRequest())
+    d = next_message(bank_stream, ORDER)
+    assert d.message.message_id == order_id
+    assert d.message.sender == COURT
+    assert d.message.ledger_index == r.receipt.ledger_index
+    assert json.loads(d.message.payload_json)["amount"] == "1286400.50"
+    bank.Ack(pb.AckRequest(cursor=d.cursor))
+    bank_stream.cancel()
+
+    fb = bank.Publish(pb.PublishRequest(type=FEEDBACK, recipients=[COURT], correlation_id=order_id,
+                                        payload_json=json.dumps(feedback_json(ORDER_JSON)),
+                                        wait_for_receipt=True), timeout=30)
+    assert fb.receipt.status == pb.Receipt.ACCEPTED
+    assert fb.receipt.ledger_index == r.receipt.ledger_index + 1
+
+    court_stream = court.Subscribe(pb.SubscribeRequest())
+    got = next_message(court_stream, FEEDBACK)
+    court_stream.cancel()
+    assert got.message.correlation_id == order_id
+    assert json.loads(got.message.payload_json)["status"] == "FROZEN"
+
+    # the ledger holds both, chained
+    entries = [LedgerEntry.from_bytes(rec.value) for rec in read_partition(hub.bootstrap, Topics(hub.namespace).ledger, 0)]
+    assert [e.index for e in entries] == list(range(len(entries)))
+    assert entries[-1].prev_leaf_hash == entries[-2].leaf_hash
+
+    audit = hub.run("audit")
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "AUDIT VERIFIED" in audit.stdout
+
+
+def test_the_other_bank_never_receives_the_order(hub: Hub, running):
+    court = running[COURT]
+    r = court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(ORDER_JSON),
+                                        wait_for_receipt=True), timeout=30)
+    assert r.receipt.status == pb.Receipt.ACCEPTED
+    outbox = [rec.value for rec in read_partition(hub.bootstrap, Topics(hub.namespace).outbox(OTHER_BANK), 0)]
+    assert outbox == []
+
+
+def test_bad_requests_get_the_right_status_and_reach_no_topic(hub: Hub, running):
+    court, bank = running[COURT], running[BANK]
+    inbound = Topics(hub.namespace).inbound
+    before = len(list(read_partition(hub.bootstrap, inbound, 0)))
+    bad = dict(ORDER_JSON, amount="12.345")
+    with pytest.raises(grpc.RpcError) as exc:
+        court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(bad)), timeout=10)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "payload.amount" in exc.value.details()
+    with pytest.raises(grpc.RpcError) as exc:
+        court.Publish(pb.PublishRequest(type="cn.judicial.hub.Nope", recipients=[BANK], payload_json="{}"), timeout=10)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as exc:
+        bank.Publish(pb.PublishRequest(type=ORDER, recipients=[OTHER_BANK], payload_json=json.dumps(ORDER_JSON)),
+                     timeout=10)
+    assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert len(list(read_partition(hub.bootstrap, inbound, 0))) == before
+
+
+def test_ledger_topic_never_deletes_or_compacts(hub: Hub):
+    cfg = describe_configs(hub.bootstrap, Topics(hub.namespace).ledger)
+    assert cfg["retention.ms"] == "-1"
+    assert cfg["retention.bytes"] == "-1"
+    assert cfg["cleanup.policy"] == "delete"
+    assert cfg["unclean.leader.election.enable"] == "false"
+    assert cfg["min.insync.replicas"] == "1"

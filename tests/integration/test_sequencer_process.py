@@ -1,0 +1,81 @@
+"""The sequencer process on a real broker: rejections kept, receipts, restart after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+from confluent_kafka import Producer
+
+from hub import avro
+from hub.kafka.clients import producer_config
+from hub.kafka.reader import read_partition
+from hub.kafka.topics import Topics
+from hub.ledger.entry import LedgerEntry
+from hub.schemas import hub_record
+from hub.v1 import connector_pb2 as pb
+from tests.integration.conftest import Hub, stub
+from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON
+
+
+def records(hub: Hub, topic: str):
+    return list(read_partition(hub.bootstrap, topic, 0))
+
+
+def publish(court, n: int):
+    ids = []
+    for _ in range(n):
+        r = court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(ORDER_JSON),
+                                            wait_for_receipt=True), timeout=30)
+        assert r.receipt.status == pb.Receipt.ACCEPTED, r.receipt
+        ids.append(r.message_id)
+    return ids
+
+
+def test_bad_records_are_kept_in_rejected_with_reason_and_bytes_and_the_sender_is_told(hub: Hub):
+    t = Topics(hub.namespace)
+    seq = hub.sequencer(0)
+    _, port = hub.connector(COURT)
+    court = stub(port)
+    [first] = publish(court, 1)
+    # replay the court's accepted envelope byte for byte, and send garbage
+    envelope = LedgerEntry.from_bytes(records(hub, t.ledger)[-1].value).envelope
+    p = Producer(producer_config(hub.bootstrap))
+    p.produce(t.inbound, envelope, key=COURT.encode())
+    p.produce(t.inbound, b"\x00\xffnot an envelope", key=b"someone")
+    assert p.flush(30) == 0
+    hub.wait_for(lambda: len(records(hub, t.rejected)) >= 2, "two rejections", seq)
+    rejections = [avro.decode(hub_record("Rejection"), r.value) for r in records(hub, t.rejected)]
+    assert {r["reason"] for r in rejections} == {"REPLAYED", "MALFORMED"}
+    assert {bytes(r["original"]) for r in rejections} == {envelope, b"\x00\xffnot an envelope"}
+    receipts = [avro.decode(hub_record("Receipt"), r.value) for r in records(hub, t.outbox(COURT))
+                if r.headers.get("hub-kind") == b"receipt"]
+    assert any(r["status"] == "REJECTED" and r["reason"] == "REPLAYED" for r in receipts)
+    # nothing consumed is lost: inbound = ledger + rejected
+    assert len(records(hub, t.inbound)) == len(records(hub, t.ledger)) + len(records(hub, t.rejected))
+    hub.stop_all()
+
+
+def test_a_sigkilled_sequencer_restarts_at_the_committed_head(hub: Hub):
+    t = Topics(hub.namespace)
+    seq = hub.sequencer(0, name="seq-a")
+    _, port = hub.connector(COURT)
+    court = stub(port)
+    publish(court, 3)
+    seq.send_signal(signal.SIGKILL)
+    seq.wait()
+    # published while no sequencer runs: waits in inbound
+    pending = court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(ORDER_JSON)),
+                            timeout=30)
+    hub.sequencer(0, name="seq-b")
+    publish(court, 2)
+    entries = [LedgerEntry.from_bytes(r.value) for r in records(hub, t.ledger)]
+    assert [e.index for e in entries] == list(range(len(entries)))
+    for a, b in zip(entries, entries[1:]):
+        assert b.prev_leaf_hash == a.leaf_hash
+    ids = [str(__import__("uuid").UUID(bytes=r.key)) for r in records(hub, t.ledger)]
+    assert pending.message_id in ids
+    assert len(ids) == len(set(ids))
+    audit = hub.run("audit")
+    assert audit.returncode == 0, audit.stdout
+    hub.stop_all()

@@ -1,0 +1,108 @@
+"""The sequencer's pure core and the auditor's replay, without a broker."""
+
+import uuid
+
+from hub import avro
+from hub.audit import Finding, PartitionAudit
+from hub.ledger.entry import ZERO_HASH, ChainHead, LedgerEntry
+from hub.ledger.merkle import root_from_leaf_hashes
+from hub.schemas import hub_record
+from hub.sequencer.core import Appended, InboundRecord, Notary, Refused
+from tests.unit.factories import FEEDBACK, NOW, freeze_feedback, world
+
+
+def rec(offset, value, key=b"court-bj-chaoyang"):
+    return InboundRecord("hub.inbound", 0, offset, key, value)
+
+
+def notarise(w, n=4):
+    notary = Notary(0, ChainHead(), w.membership, w.registry)
+    outs = [notary.sequence(rec(i, w.order().raw), NOW + i) for i in range(n)]
+    return notary, outs
+
+
+def test_entries_chain_by_index_and_previous_leaf_hash():
+    w = world()
+    _, outs = notarise(w)
+    assert all(isinstance(o, Appended) for o in outs)
+    assert [o.entry.index for o in outs] == [0, 1, 2, 3]
+    assert outs[0].entry.prev_leaf_hash == ZERO_HASH
+    for a, b in zip(outs, outs[1:]):
+        assert b.entry.prev_leaf_hash == a.leaf_hash
+    assert LedgerEntry.from_bytes(outs[2].entry_bytes).source.offset == 2
+
+
+def test_a_replayed_message_is_refused_with_a_receipt_for_the_sender():
+    w = world()
+    notary = Notary(0, ChainHead(), w.membership, w.registry)
+    env = w.order()
+    assert isinstance(notary.sequence(rec(0, env.raw), NOW), Appended)
+    out = notary.sequence(rec(1, env.raw), NOW + 1)
+    assert isinstance(out, Refused) and out.reason == "REPLAYED"
+    assert out.notify == "court-bj-chaoyang"
+    receipt = avro.decode(hub_record("Receipt"), out.receipt)
+    assert receipt["status"] == "REJECTED" and receipt["reason"] == "REPLAYED"
+    rejection = avro.decode(hub_record("Rejection"), out.rejection)
+    assert rejection["original"] == env.raw and rejection["source"]["offset"] == 1
+    assert notary.head.next_index == 1
+
+
+def test_garbage_is_kept_as_a_rejection_with_its_bytes_and_notifies_no_one():
+    w = world()
+    notary = Notary(0, ChainHead(), w.membership, w.registry)
+    out = notary.sequence(rec(0, b"\x00\x01garbage", key=b"nobody"), NOW)
+    assert isinstance(out, Refused) and out.reason == "MALFORMED" and out.notify is None
+    assert avro.decode(hub_record("Rejection"), out.rejection)["original"] == b"\x00\x01garbage"
+
+
+def test_restore_undoes_an_aborted_batch():
+    w = world()
+    notary, _ = notarise(w, 2)
+    snap = notary.snapshot()
+    env = w.order()
+    notary.sequence(rec(2, env.raw), NOW)
+    notary.restore(snap)
+    assert notary.head == snap.head
+    assert isinstance(notary.sequence(rec(2, env.raw), NOW), Appended)  # not a replay after the abort
+
+
+def audit(w, raws):
+    pa = PartitionAudit(0, {1: w.membership}, w.registry)
+    for i, raw in enumerate(raws):
+        pa.add(i, raw)
+    return pa.finish()
+
+
+def test_a_clean_ledger_verifies_and_its_root_is_the_merkle_root():
+    w = world()
+    _, outs = notarise(w, 5)
+    result = audit(w, [o.entry_bytes for o in outs])
+    assert result.violations == []
+    assert result.root_hash == root_from_leaf_hashes([o.leaf_hash for o in outs]).hex()
+
+
+def test_a_flipped_payload_byte_is_named_by_index():
+    w = world()
+    _, outs = notarise(w, 5)
+    raws = [o.entry_bytes for o in outs]
+    tampered = bytearray(raws[2])
+    tampered[-70] ^= 0x01  # inside the envelope's payload, before the signature
+    raws[2] = bytes(tampered)
+    result = audit(w, raws)
+    found = {(v.index, v.finding) for v in result.violations}
+    assert (2, Finding.ENVELOPE_INVALID) in found
+    assert (3, Finding.HASH_LINK_BROKEN) in found
+
+
+def test_a_dropped_entry_is_a_gap():
+    w = world()
+    _, outs = notarise(w, 4)
+    result = audit(w, [outs[0].entry_bytes, outs[1].entry_bytes, outs[3].entry_bytes])
+    assert [(v.index, v.finding) for v in result.violations] == [(3, Finding.INDEX_GAP)]
+
+
+def test_feedback_is_accepted_with_a_correlation_id():
+    w = world()
+    notary = Notary(0, ChainHead(), w.membership, w.registry)
+    env = w.seal("bank-icbc-bj", FEEDBACK, freeze_feedback(), ["court-bj-chaoyang"], correlation_id=uuid.uuid4())
+    assert isinstance(notary.sequence(rec(0, env.raw, b"bank-icbc-bj"), NOW), Appended)
