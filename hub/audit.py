@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-from hub.errors import DecodeError
+from hub.errors import DecodeError, HubError
+from hub.ledger.checkpoint import open_checkpoint
+from hub.ledger.note import NoteVerifier
 from hub.ledger.entry import ChainHead, LedgerEntry
 from hub.ledger.merkle import CompactRange
 from hub.membership import Membership
@@ -27,6 +29,10 @@ class Finding(StrEnum):
     HASH_LINK_BROKEN = "HASH_LINK_BROKEN"
     UNKNOWN_MEMBERSHIP = "UNKNOWN_MEMBERSHIP"
     ENVELOPE_INVALID = "ENVELOPE_INVALID"
+    CHECKPOINT_INVALID = "CHECKPOINT_INVALID"
+    CHECKPOINT_ORDER = "CHECKPOINT_ORDER"
+    CHECKPOINT_ROOT_MISMATCH = "CHECKPOINT_ROOT_MISMATCH"
+    CHECKPOINT_BEYOND_LEDGER = "CHECKPOINT_BEYOND_LEDGER"
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,9 @@ class PartitionResult:
     tree_size: int = 0
     root_hash: str = ""
     head_leaf_hash: str = ""
+    checkpoints: int = 0
+    checkpoints_verified: int = 0
+    last_checkpoint_size: int = 0
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -67,6 +76,26 @@ class PartitionAudit:
         self.replay = ReplayMemory(limits.max_age_us + limits.max_skew_us)
         self.tree = CompactRange()
         self.result = PartitionResult(partition)
+        #: tree size -> (root hash, checkpoint record offset) still to compare
+        self._pending: dict[int, tuple[bytes, int]] = {}
+
+    def expect_checkpoints(self, records: list[tuple[int, bytes]], log_key: NoteVerifier) -> None:
+        """Signed checkpoints (record offset, note bytes) to check against the replayed tree."""
+        last = -1
+        for offset, raw in records:
+            self.result.checkpoints += 1
+            try:
+                cp, _ = open_checkpoint(raw, log_key, origin=log_key.name)
+            except HubError as exc:
+                self._flag(-1, offset, Finding.CHECKPOINT_INVALID,
+                           f"checkpoint at offset {offset} does not verify: {exc.diagnostics()}")
+                continue
+            if cp.size <= last:
+                self._flag(cp.size - 1, offset, Finding.CHECKPOINT_ORDER,
+                           f"checkpoint of size {cp.size} follows one of size {last}: the log went backwards")
+                continue
+            last = cp.size
+            self._pending[cp.size] = (cp.root_hash, offset)
 
     def _flag(self, index: int, offset: int, finding: Finding, detail: str) -> None:
         self.result.violations.append(Violation(self.partition, index, offset, finding, detail))
@@ -81,6 +110,7 @@ class PartitionAudit:
             # keep counting: the next entry is expected to follow this position
             self.head = ChainHead(expected + 1, b"\xff" * 32)
             self.tree.append(_leaf(raw))
+            self._check_checkpoint()
             return
         if entry.index != expected:
             self._flag(entry.index, offset, Finding.INDEX_GAP,
@@ -103,8 +133,28 @@ class PartitionAudit:
                 self.replay.add(verdict.envelope.message_id, verdict.envelope.created_at, entry.notarised_at)
         self.head = ChainHead.after(entry)
         self.tree.append(entry.leaf_hash)
+        self._check_checkpoint()
+
+    def _check_checkpoint(self) -> None:
+        want = self._pending.pop(self.tree.size, None)
+        if want is None:
+            return
+        root, offset = want
+        got = self.tree.root()
+        if got != root:
+            self._flag(self.tree.size - 1, offset, Finding.CHECKPOINT_ROOT_MISMATCH,
+                       f"the signed checkpoint of size {self.tree.size} has root {root.hex()[:16]}… but the "
+                       f"first {self.tree.size} entries hash to {got.hex()[:16]}…: history was rewritten")
+        else:
+            self.result.checkpoints_verified += 1
+            self.result.last_checkpoint_size = self.tree.size
 
     def finish(self) -> PartitionResult:
+        for size, (_, offset) in sorted(self._pending.items()):
+            self._flag(size - 1, offset, Finding.CHECKPOINT_BEYOND_LEDGER,
+                       f"a signed checkpoint covers {size} entries but the ledger holds {self.tree.size}: "
+                       "entries were removed")
+        self._pending.clear()
         self.result.tree_size = self.tree.size
         self.result.root_hash = self.tree.root().hex()
         self.result.head_leaf_hash = self.head.prev_leaf_hash.hex()

@@ -194,24 +194,36 @@ def sequencer() -> None:
 
 @sequencer.command("run")
 @click.option("--partition", type=int, default=0, show_default=True, help="Ledger partition to sequence.")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True,
+              help="Most inbound records per transaction.")
+@click.option("--checkpoint-period", type=click.FloatRange(0.01), default=1.0, show_default=True,
+              help="Seconds between signed checkpoints (when the tree grew).")
+@click.option("--checkpoint-entries", type=click.IntRange(1), default=10_000, show_default=True,
+              help="Sign a checkpoint after this many new entries even before the period ends.")
 @pass_ctx
-def sequencer_run(c: Ctx, partition: int) -> None:
+def sequencer_run(c: Ctx, partition: int, batch_size: int, checkpoint_period: float,
+                  checkpoint_entries: int) -> None:
     """Consume hub.inbound[p], validate, chain accepted messages onto hub.ledger[p], route
     them to recipients' outboxes and rejections to hub.rejected, all in Kafka transactions.
     Stops cleanly on SIGTERM or Ctrl-C."""
-    from hub.consortium import load_membership
+    from hub.consortium import load_membership, load_signing_key
     from hub.schemas import default_registry
+    from hub.sequencer.checkpoints import SEQUENCER_MEMBER, CheckpointPolicy
     from hub.sequencer.runner import Sequencer
 
     membership = load_membership(c.cfg.consortium_dir)
-    seq = Sequencer(c.cfg, c.bootstrap(), partition, membership, default_registry())
+    seq = Sequencer(c.cfg, c.bootstrap(), partition, membership, default_registry(),
+                    load_signing_key(c.cfg.consortium_dir, SEQUENCER_MEMBER),
+                    batch_size=batch_size,
+                    checkpoint_policy=CheckpointPolicy(period_us=int(checkpoint_period * 1e6),
+                                                       every_entries=checkpoint_entries))
     seq.install_signal_handlers()
     ready = threading.Event()
     threading.Thread(target=lambda: ready.wait() and click.echo(
         f"sequencer for {c.cfg.namespace}.ledger[{partition}] ready", err=True), daemon=True).start()
     stats = seq.run(ready)
     click.echo(f"sequencer stopped: {stats.appended} appended, {stats.refused} rejected, "
-               f"{stats.batches} transactions, {stats.aborts} aborted", err=True)
+               f"{stats.checkpoints} checkpoints, {stats.batches} transactions, {stats.aborts} aborted", err=True)
 
 
 # --- connector -----------------------------------------------------------------------------
@@ -275,20 +287,31 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
           quiet: bool) -> None:
     """Replay the ledger from index 0 and verify every entry: contiguous indexes, every
     previous-hash link, every envelope's signature, schema and policy against the membership
-    it names. Exit 0 verified, 1 violations found, 2 could not run."""
+    it names, and every signed checkpoint (signature, order, root of the replayed tree).
+    Exit 0 verified, 1 violations found, 2 could not run."""
     from hub.audit import PartitionAudit
     from hub.consortium import load_memberships
+    from hub.errors import ConfigError
+    from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
     from hub.kafka.reader import read_partition
     from hub.kafka.topics import Topics
     from hub.schemas import default_registry
 
     bootstrap = c.bootstrap()
-    topic = ledger_topic or Topics(c.cfg.namespace).ledger
+    topics_ = Topics(c.cfg.namespace)
+    topic = ledger_topic or topics_.ledger
     memberships = load_memberships(c.cfg.consortium_dir)
     registry = default_registry()
     results = []
     for p in partitions or range(c.cfg.partitions):
         pa = PartitionAudit(p, memberships, registry)
+        membership = max(memberships.items())[1]
+        log_member = membership.member(SEQUENCER_MEMBER)
+        if log_member is None:
+            raise ConfigError(f"the membership has no {SEQUENCER_MEMBER} member whose key signs checkpoints")
+        verifier = log_verifier(log_member.keys[-1].key.raw, origin(membership.consortium, c.cfg.namespace, p))
+        pa.expect_checkpoints([(r.offset, r.value) for r in read_partition(bootstrap, topics_.checkpoints, p)],
+                              verifier)
         for rec in read_partition(bootstrap, topic, p):
             pa.add(rec.offset, rec.value)
         results.append(pa.finish())
@@ -297,6 +320,8 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
         for r in results:
             click.echo(f"{topic}[{r.partition}]: {r.entries} entries replayed; Merkle tree size {r.tree_size}, "
                        f"root {r.root_hash}")
+            click.echo(f"{topics_.checkpoints}[{r.partition}]: {r.checkpoints} signed checkpoints, "
+                       f"{r.checkpoints_verified} match the replayed tree (latest covers {r.last_checkpoint_size})")
         for v in violations:
             click.echo(f"  VIOLATION {v.line()}")
     if report:
@@ -308,7 +333,7 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
         click.echo(f"AUDIT FAILED: {len(violations)} violation(s) in {total} entries; first at partition "
                    f"{first.partition} index {first.index}: {first.finding}")
         sys.exit(1)
-    click.echo(f"AUDIT VERIFIED: {total} entries, every hash link and signature valid")
+    click.echo(f"AUDIT VERIFIED: {total} entries, every hash link, signature and checkpoint valid")
 
 
 # --- demo ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from hub.errors import ConfigError
 from hub.identity import SigningKey
 from hub.membership import Member, MemberKey, Membership, Role
 from hub.policy import standard_policy
+from hub.sequencer.checkpoints import SEQUENCER_MEMBER
 from hub.timeutil import now_us
 
 GENESIS = "genesis.json"
@@ -62,7 +63,7 @@ def init_dev(directory: Path, *, consortium: str = "dev", force: bool = False) -
         return load_membership(directory), False
     start = now_us() - 3600 * 1_000_000  # valid from an hour ago: tolerate clock skew
     members = {}
-    for mid, name, role in dev_members():
+    for mid, name, role in [(SEQUENCER_MEMBER, "司法区块链互通枢纽（定序服务）", Role.HUB_SERVICE), *dev_members()]:
         key = SigningKey.generate()
         key.save(key_path(directory, mid))
         members[mid] = Member(mid, name, frozenset({role}), (MemberKey(key.public, start),))

@@ -143,6 +143,15 @@ def run_demo(cfg: HubConfig) -> int:
         procs.stop_all()
     if verdict != 0:
         return verdict
+    from hub.kafka.reader import last_record
+    from hub.kafka.topics import Topics
+
+    cp = last_record(bootstrap, Topics(cfg.namespace).checkpoints, 0)
+    if cp is not None:
+        click.echo("")
+        say("sequencer", "latest signed checkpoint (C2SP tlog-checkpoint, signed note):")
+        for line in cp.value.decode().splitlines():
+            say("sequencer", f"  {line}")
     click.echo("")
     say("auditor", "hub audit: replaying the ledger from index 0")
     audit = subprocess.run(hub_cmd(cfg, bootstrap, "audit"), capture_output=True, text=True)

@@ -108,5 +108,10 @@ class SigningKey:
     def key_id(self) -> str:
         return self.public.key_id
 
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        """The ``cryptography`` key, for signers of other formats (C2SP signed notes)."""
+        return self._private
+
     def sign(self, message: bytes) -> bytes:
         return self._private.sign(message)

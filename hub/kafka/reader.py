@@ -17,6 +17,7 @@ class Record:
     key: bytes | None
     value: bytes
     headers: dict[str, bytes]
+    timestamp_ms: int = 0
 
 
 def _consumer(bootstrap: str) -> Consumer:
@@ -30,6 +31,20 @@ def watermarks(bootstrap: str, topic: str, partition: int, timeout: float = 10.0
         return int(low), int(high)
     except KafkaException as exc:
         raise translate(exc, f"reading offsets of {topic}[{partition}]", bootstrap) from exc
+    finally:
+        c.close()
+
+
+def offset_for_time(bootstrap: str, topic: str, partition: int, ts_ms: int, timeout: float = 10.0) -> int:
+    """The first offset whose record timestamp is at or after ``ts_ms`` (the end if none)."""
+    c = _consumer(bootstrap)
+    try:
+        [tp] = c.offsets_for_times([TopicPartition(topic, partition, ts_ms)], timeout=timeout)
+        if tp.offset < 0:
+            return c.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)[1]
+        return int(tp.offset)
+    except KafkaException as exc:
+        raise translate(exc, f"looking up a time in {topic}[{partition}]", bootstrap) from exc
     finally:
         c.close()
 
@@ -63,9 +78,17 @@ def read_partition(
                     if err.code() == KafkaError._PARTITION_EOF:
                         return
                     raise translate(KafkaException(err), f"reading {topic}[{partition}]", bootstrap)
-                yield Record(m.offset(), m.key(), m.value(), dict(m.headers() or ()))
+                yield Record(m.offset() or 0, m.key(), m.value() or b"", _headers(m.headers()), m.timestamp()[1])
     finally:
         c.close()
+
+
+def _headers(raw: object) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for k, v in raw or ():  # type: ignore[attr-defined]
+        if isinstance(v, bytes):
+            out[k] = v
+    return out
 
 
 def last_record(bootstrap: str, topic: str, partition: int, window: int = 64) -> Record | None:

@@ -17,34 +17,54 @@ from dataclasses import dataclass
 from hub import avro
 from hub.envelope import Envelope
 from hub.ledger.entry import ChainHead, LedgerEntry, Source
+from hub.ledger.merkle import CompactRange
 from hub.membership import Membership
 from hub.schemas import SchemaRegistry, hub_record
 from hub.validation import Accepted, Limits, Rejected, validate
 
 
 class ReplayMemory:
-    """Message ids sequenced within the window (by created_at), oldest evicted first."""
+    """Message ids sequenced within the window (by created_at), oldest evicted first.
+
+    Changes since :meth:`mark` are journaled so an aborted batch can be undone with
+    :meth:`rollback` without copying the whole window.
+    """
 
     def __init__(self, window_us: int):
         self.window_us = window_us
-        self._ids: OrderedDict[uuid.UUID, int] = OrderedDict()
+        self._ids: OrderedDict[bytes, int] = OrderedDict()
+        self._added: list[bytes] = []
+        self._evicted: list[tuple[bytes, int]] = []
 
     def seen(self, message_id: uuid.UUID) -> bool:
-        return message_id in self._ids
+        return message_id.bytes in self._ids
 
     def add(self, message_id: uuid.UUID, created_at: int, now_us: int) -> None:
-        self._ids[message_id] = created_at
+        key = message_id.bytes
+        if key not in self._ids:
+            self._ids[key] = created_at
+            self._added.append(key)
         horizon = now_us - self.window_us
-        while self._ids:
-            oldest_id, oldest_at = next(iter(self._ids.items()))
+        ids = self._ids
+        while ids:
+            oldest_id, oldest_at = next(iter(ids.items()))
             if oldest_at >= horizon:
                 break
-            del self._ids[oldest_id]
+            ids.popitem(last=False)
+            self._evicted.append((oldest_id, oldest_at))
 
-    def copy(self) -> ReplayMemory:
-        other = ReplayMemory(self.window_us)
-        other._ids = self._ids.copy()
-        return other
+    def mark(self) -> None:
+        """Start a new journal: what follows can be rolled back."""
+        self._added.clear()
+        self._evicted.clear()
+
+    def rollback(self) -> None:
+        for key in self._added:
+            self._ids.pop(key, None)
+        for key, at in reversed(self._evicted):
+            self._ids[key] = at
+            self._ids.move_to_end(key, last=False)
+        self.mark()
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -84,7 +104,7 @@ Outcome = Appended | Refused
 @dataclass(frozen=True)
 class Snapshot:
     head: ChainHead
-    replay: ReplayMemory
+    tree: bytes  # CompactRange.to_bytes()
 
 
 class Notary:
@@ -96,9 +116,14 @@ class Notary:
         registry: SchemaRegistry,
         limits: Limits = Limits(),
         replay: ReplayMemory | None = None,
+        tree: CompactRange | None = None,
     ):
         self.partition = partition
         self.head = head
+        #: the Merkle frontier of every entry so far (RFC 9162 tree of leaf hashes)
+        self.tree = tree if tree is not None else CompactRange()
+        if self.tree.size != head.next_index:
+            raise ValueError(f"Merkle frontier of size {self.tree.size} does not match chain head {head.next_index}")
         self.membership = membership
         self.registry = registry
         self.limits = limits
@@ -106,11 +131,14 @@ class Notary:
         self.replay = replay or ReplayMemory(limits.max_age_us + limits.max_skew_us)
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(self.head, self.replay.copy())
+        """The state to return to if the batch that follows is aborted."""
+        self.replay.mark()
+        return Snapshot(self.head, self.tree.to_bytes())
 
     def restore(self, snap: Snapshot) -> None:
         self.head = snap.head
-        self.replay = snap.replay
+        self.replay.rollback()
+        self.tree = CompactRange.from_bytes(snap.tree)
 
     def sequence(self, rec: InboundRecord, now_us: int) -> Outcome:
         verdict = validate(rec.value, self.membership, self.registry, self.replay, now_us, self.limits)
@@ -124,6 +152,7 @@ class Notary:
                                 entry.membership_version, entry.envelope, raw)
             leaf = entry.leaf_hash
             self.head = ChainHead(entry.index + 1, leaf)
+            self.tree.append(leaf)
             self.replay.add(env.message_id, env.created_at, now_us)
             receipt = _receipt(env.message_id, "ACCEPTED", self.partition, entry.index, leaf, None, "", now_us)
             return Appended(entry, env, raw, leaf, receipt)

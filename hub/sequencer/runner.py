@@ -1,11 +1,17 @@
 """The sequencer process: inbound partition p -> ledger partition p, in Kafka transactions.
 
 One batch = one transaction holding the ledger entries, their outbox copies, the
-senders' receipts, the rejections and the consumed inbound offsets. Retriable errors are
-retried; an abortable error aborts, rewinds the consumer to the batch's first offset and
-restores the chain head to the last committed one; a fatal error (for instance being
-fenced by a newer sequencer with the same ``transactional.id``) ends the process for its
+senders' receipts, the rejections, a checkpoint when one is due, and the consumed
+inbound offsets. Retriable errors are retried; an abortable error aborts, rewinds the
+consumer to the batch's first offset and restores the chain head, Merkle frontier and
+replay window to the last committed state; a fatal error (for instance being fenced by
+a newer sequencer with the same ``transactional.id``) ends the process for its
 supervisor to restart it.
+
+Recovery reads only the tail: the last committed ledger record carries the Merkle
+frontier in its ``hub-frontier`` header (the last record of every transaction does),
+the last checkpoint gives the last signed size, and the replay window is rebuilt from
+the ledger records of the window (by Kafka timestamp), never the whole ledger.
 """
 
 from __future__ import annotations
@@ -19,19 +25,25 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from hub.config import HubConfig
-from hub.errors import HubError, KafkaOperationError
+from hub.errors import DecodeError, HubError, KafkaOperationError
+from hub.identity import SigningKey
 from hub.kafka.clients import consumer_config, producer_config, translate
-from hub.kafka.reader import last_record
+from hub.kafka.reader import last_record, offset_for_time, read_partition
 from hub.kafka.topics import Topics, ensure_topics, topic_specs
+from hub.ledger.checkpoint import open_checkpoint
 from hub.ledger.entry import ChainHead, LedgerEntry
+from hub.ledger.merkle import CompactRange
+from hub.ledger.note import NoteVerifier
 from hub.membership import Membership
 from hub.schemas import SchemaRegistry
-from hub.sequencer.core import Appended, InboundRecord, Notary, Refused
+from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpoint, origin
+from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused, ReplayMemory
 from hub.timeutil import now_us
 
 log = logging.getLogger(__name__)
 
 KIND_HEADER = "hub-kind"
+FRONTIER_HEADER = "hub-frontier"
 
 
 @dataclass
@@ -40,6 +52,7 @@ class SequencerStats:
     refused: int = 0
     batches: int = 0
     aborts: int = 0
+    checkpoints: int = 0
 
 
 def transactional_id(namespace: str, partition: int) -> str:
@@ -47,12 +60,56 @@ def transactional_id(namespace: str, partition: int) -> str:
     return f"{namespace}.sequencer.{partition}"
 
 
-def recover_head(bootstrap: str, topics: Topics, partition: int) -> ChainHead:
-    """The chain head after the last committed ledger entry of ``partition``."""
+@dataclass(frozen=True)
+class Recovered:
+    head: ChainHead
+    tree: CompactRange
+    checkpoint_size: int
+
+
+def recover(bootstrap: str, topics: Topics, partition: int, log_key: NoteVerifier) -> Recovered:
+    """The committed state of a ledger partition, read from its tail."""
+    cp_size = 0
+    cp = last_record(bootstrap, topics.checkpoints, partition)
+    if cp is not None:
+        cp_size = open_checkpoint(cp.value, log_key, origin=log_key.name)[0].size
     rec = last_record(bootstrap, topics.ledger, partition)
     if rec is None:
-        return ChainHead()
-    return ChainHead.after(LedgerEntry.from_bytes(rec.value))
+        return Recovered(ChainHead(), CompactRange(), cp_size)
+    entry = LedgerEntry.from_bytes(rec.value)
+    head = ChainHead.after(entry)
+    frontier = rec.headers.get(FRONTIER_HEADER)
+    if frontier is not None:
+        try:
+            tree = CompactRange.from_bytes(frontier)
+            if tree.size == head.next_index:
+                return Recovered(head, tree, cp_size)
+        except DecodeError:
+            pass
+    log.warning("%s[%d]: no usable Merkle frontier on the last entry: rebuilding from index 0",
+                topics.ledger, partition)
+    tree = CompactRange()
+    for r in read_partition(bootstrap, topics.ledger, partition):
+        tree.append(LedgerEntry.from_bytes(r.value).leaf_hash)
+    return Recovered(head, tree, cp_size)
+
+
+def recover_replay(bootstrap: str, topics: Topics, partition: int, window_us: int) -> ReplayMemory:
+    """Message ids of the ledger entries of the last ``window_us`` (by record timestamp)."""
+    import uuid
+
+    memory = ReplayMemory(window_us)
+    now = now_us()
+    start = offset_for_time(bootstrap, topics.ledger, partition, (now - window_us) // 1000)
+    for r in read_partition(bootstrap, topics.ledger, partition, start):
+        if r.key and len(r.key) == 16:
+            # the record timestamp is at or after the envelope's created_at: keeps ids a little longer
+            memory.add(uuid.UUID(bytes=r.key), r.timestamp_ms * 1000, now)
+    return memory
+
+
+class _Rewound(Exception):
+    """The batch was aborted and the consumer rewound; the loop reads it again."""
 
 
 class Sequencer:
@@ -63,9 +120,11 @@ class Sequencer:
         partition: int,
         membership: Membership,
         registry: SchemaRegistry,
+        log_key: SigningKey,
         *,
         batch_size: int = 500,
         poll_timeout: float = 0.05,
+        checkpoint_policy: CheckpointPolicy | None = None,
     ):
         if not 0 <= partition < cfg.partitions:
             raise HubError(f"partition {partition} is outside 0..{cfg.partitions - 1}")
@@ -75,8 +134,10 @@ class Sequencer:
         self.topics = Topics(cfg.namespace)
         self.membership = membership
         self.registry = registry
+        self.signer = log_signer(log_key, origin(membership.consortium, cfg.namespace, partition))
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
+        self.policy = checkpoint_policy or CheckpointPolicy()
         self.stats = SequencerStats()
         self._stop = threading.Event()
         self.notary: Notary | None = None
@@ -97,11 +158,15 @@ class Sequencer:
         except KafkaException as exc:
             raise translate(exc, "initialising the sequencer's transactions", self.bootstrap) from exc
         # init_transactions has fenced any predecessor and finished its open transaction:
-        # what is committed now is the ledger's true head.
-        head = recover_head(self.bootstrap, self.topics, self.partition)
-        self.notary = Notary(self.partition, head, self.membership, self.registry)
-        log.info("sequencer for %s[%d] starts at index %d (head %s)", self.topics.ledger, self.partition,
-                 head.next_index, head.prev_leaf_hash.hex()[:16])
+        # what is committed now is the ledger's true state.
+        state = recover(self.bootstrap, self.topics, self.partition, self.signer.verifier())
+        notary = Notary(self.partition, state.head, self.membership, self.registry, tree=state.tree)
+        notary.replay = recover_replay(self.bootstrap, self.topics, self.partition, notary.replay.window_us)
+        self.notary = notary
+        self.policy.last_size = state.checkpoint_size
+        log.info("sequencer for %s[%d] starts at index %d (head %s, last checkpoint %d, %d ids in the replay window)",
+                 self.topics.ledger, self.partition, state.head.next_index, state.head.prev_leaf_hash.hex()[:16],
+                 state.checkpoint_size, len(notary.replay))
         consumer = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer"))
         consumer.assign([TopicPartition(self.topics.inbound, self.partition)])
         if ready is not None:
@@ -110,55 +175,73 @@ class Sequencer:
             while not self._stop.is_set():
                 msgs = consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
                 records = [m for m in msgs if not _skip(m)]
-                if records:
-                    try:
-                        self._commit_batch(producer, consumer, records)
-                    except _Rewound:
-                        continue
+                if not records and not self.policy.due(notary.tree.size, now_us()):
+                    continue
+                try:
+                    self._transaction(producer, consumer, records)
+                except _Rewound:
+                    continue
+            if notary.tree.size > self.policy.last_size:
+                # a clean stop leaves every entry covered by a signed checkpoint
+                self.policy.last_at = -self.policy.period_us
+                try:
+                    self._transaction(producer, consumer, [])
+                except _Rewound:
+                    log.warning("the final checkpoint's transaction was aborted")
         finally:
             consumer.close()
             producer.flush(10)
         log.info("sequencer for %s[%d] stopped at index %d", self.topics.ledger, self.partition,
-                 self.notary.head.next_index)
+                 notary.head.next_index)
         return self.stats
 
-    def _commit_batch(self, producer: Producer, consumer: Consumer, msgs: list[Message]) -> None:
-        assert self.notary is not None
-        snap = self.notary.snapshot()
-        first_offset = msgs[0].offset()
-        while True:
-            try:
-                producer.begin_transaction()
-                self._produce_batch(producer, msgs)
-                next_offset = msgs[-1].offset() + 1
+    def _transaction(self, producer: Producer, consumer: Consumer, msgs: list[Message]) -> None:
+        notary = self.notary
+        assert notary is not None
+        snap = notary.snapshot()
+        policy_before = (self.policy.last_size, self.policy.last_at)
+        counts = (self.stats.appended, self.stats.refused, self.stats.checkpoints)
+        try:
+            producer.begin_transaction()
+            self._produce_batch(producer, msgs)
+            if msgs:
                 producer.send_offsets_to_transaction(
-                    [TopicPartition(self.topics.inbound, self.partition, next_offset)],
+                    [TopicPartition(self.topics.inbound, self.partition, (msgs[-1].offset() or 0) + 1)],
                     consumer.consumer_group_metadata(), 30,
                 )
-                _commit(producer)
-                self.stats.batches += 1
-                return
-            except KafkaException as exc:
-                err = exc.args[0]
-                if err.txn_requires_abort():
-                    log.warning("aborting a batch of %d: %s", len(msgs), err.str())
-                    self.stats.aborts += 1
-                    producer.abort_transaction(30)
-                    self.notary.restore(snap)
-                    consumer.seek(TopicPartition(self.topics.inbound, self.partition, first_offset))
-                    raise _Rewound() from None
+            _commit(producer)
+            self.stats.batches += 1
+        except KafkaException as exc:
+            err = exc.args[0]
+            if not err.txn_requires_abort():
                 raise translate(exc, "committing a ledger batch", self.bootstrap) from exc
+            log.warning("aborting a batch of %d: %s", len(msgs), err.str())
+            self.stats.aborts += 1
+            producer.abort_transaction(30)
+            notary.restore(snap)
+            self.policy.last_size, self.policy.last_at = policy_before
+            self.stats.appended, self.stats.refused, self.stats.checkpoints = counts
+            if msgs:
+                consumer.seek(TopicPartition(self.topics.inbound, self.partition, msgs[0].offset() or 0))
+            raise _Rewound() from None
 
     def _produce_batch(self, producer: Producer, msgs: list[Message]) -> None:
-        assert self.notary is not None
+        notary = self.notary
+        assert notary is not None
         t = self.topics
+        outcomes: list[tuple[InboundRecord, Outcome]] = []
         for m in msgs:
-            rec = InboundRecord(m.topic(), m.partition(), m.offset(), m.key(), m.value() or b"")
-            out = self.notary.sequence(rec, now_us())
+            rec = InboundRecord(m.topic() or t.inbound, m.partition() or 0, m.offset() or 0, m.key(),
+                                m.value() or b"")
+            outcomes.append((rec, notary.sequence(rec, now_us())))
+        last_appended = max((i for i, (_, o) in enumerate(outcomes) if isinstance(o, Appended)), default=-1)
+        for i, (rec, out) in enumerate(outcomes):
             if isinstance(out, Appended):
                 mid = out.envelope.message_id.bytes
-                producer.produce(t.ledger, out.entry_bytes, key=mid, partition=self.partition,
-                                 headers={KIND_HEADER: b"entry"})
+                headers = {KIND_HEADER: b"entry"}
+                if i == last_appended:
+                    headers[FRONTIER_HEADER] = notary.tree.to_bytes()
+                producer.produce(t.ledger, out.entry_bytes, key=mid, partition=self.partition, headers=headers)
                 for recipient in out.envelope.recipients:
                     producer.produce(t.outbox(recipient), out.entry_bytes, key=mid,
                                      headers={KIND_HEADER: b"entry"})
@@ -174,10 +257,12 @@ class Sequencer:
                          out.detail)
                 self.stats.refused += 1
             producer.poll(0)
-
-
-class _Rewound(Exception):
-    """The batch was aborted and the consumer rewound; the loop reads it again."""
+        now = now_us()
+        if self.policy.due(notary.tree.size, now):
+            _, signed = make_checkpoint(notary.tree, self.signer)
+            producer.produce(t.checkpoints, signed, key=self.signer.name.encode(), partition=self.partition)
+            self.policy.record(notary.tree.size, now)
+            self.stats.checkpoints += 1
 
 
 def _commit(producer: Producer) -> None:
