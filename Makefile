@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/hub/v1/*.proto)
 GEN    := hub/v1/.generated
 
-.PHONY: install proto kafka demo test test-unit test-integration clean
+.PHONY: install proto kafka demo test test-unit test-integration chaos bench clean
 
 install: $(STAMP) $(GEN) kafka
 
@@ -39,6 +39,14 @@ test-unit: install
 
 test-integration: install
 	$(PY) -m pytest -rs tests/integration
+
+# The full crash test: 20 SIGKILLs of the sequencer during a 20,000-message load.
+chaos: install
+	HUB_CHAOS_KILLS=20 HUB_CHAOS_MESSAGES=20000 $(PY) -m pytest -rs -v tests/integration/test_crash.py
+
+# Speed and memory, as ratios against baselines measured in the same run (not part of `make test`).
+bench: install
+	$(PY) bench/bench.py
 
 clean:
 	rm -rf $(VENV) hub/v1 build *.egg-info .pytest_cache

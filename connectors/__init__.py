@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from connectors import bank, court
+from connectors import (
+    bank,
+    court,
+    credit_platform,
+    justice_bureau,
+    procuratorate,
+    property_registry,
+    public_security,
+)
 
-KINDS: tuple[ModuleType, ...] = (court, bank)
+KINDS: tuple[ModuleType, ...] = (
+    court, bank, procuratorate, public_security, property_registry, credit_platform, justice_bureau,
+)
 
 
 def for_role(role: str) -> ModuleType | None:

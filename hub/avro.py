@@ -71,6 +71,22 @@ def decode(schema: Schema, data: bytes) -> Any:
     return datum
 
 
+def zigzag(n: int) -> bytes:
+    """Avro's int/long encoding: zig-zag, then little-endian base-128 varint (minimal)."""
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
+def avro_bytes(b: bytes) -> bytes:
+    """Avro ``bytes``/``string`` encoding: the length as a long, then the bytes."""
+    return zigzag(len(b)) + b
+
+
 def validate(schema: Schema, datum: Any) -> list[str]:
     """Field-level problems of ``datum`` against ``schema``; empty when valid."""
     from fastavro.validation import ValidationError, validate as _validate

@@ -40,10 +40,11 @@ class VerifyingKey:
         if len(self.raw) != PUBLIC_KEY_SIZE:
             raise DecodeError(f"an Ed25519 public key has {PUBLIC_KEY_SIZE} bytes, not {len(self.raw)}")
         object.__setattr__(self, "_key", Ed25519PublicKey.from_public_bytes(self.raw))
+        object.__setattr__(self, "_key_id", key_id(self.raw))
 
     @property
     def key_id(self) -> str:
-        return key_id(self.raw)
+        return self._key_id  # type: ignore[attr-defined, no-any-return]
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         if len(signature) != SIGNATURE_SIZE:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka.admin import AdminClient
 
 from hub.errors import BrokerUnavailableError, HubError, KafkaOperationError
@@ -42,6 +42,10 @@ def producer_config(bootstrap: str, *, transactional_id: str | None = None, **ex
     if transactional_id:
         cfg["transactional.id"] = transactional_id
         cfg["transaction.timeout.ms"] = 60_000
+        # the next transaction's first request meets CONCURRENT_TRANSACTIONS until the last one's
+        # markers are written; librdkafka's default 100 ms back-off would then cap a sequencer at
+        # ~9 transactions per second (measured: 110 ms -> 30 ms per transaction)
+        cfg["retry.backoff.ms"] = 10
     cfg.update(extra)
     return cfg
 
@@ -54,9 +58,23 @@ def consumer_config(bootstrap: str, group_id: str, **extra: Any) -> dict[str, An
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
+        # a read_committed fetch otherwise waits up to 500 ms for data a commit has just released
+        "fetch.wait.max.ms": 20,
     }
     cfg.update(extra)
     return cfg
+
+
+def consume_available(consumer: Consumer, max_records: int, timeout: float) -> list[Message]:
+    """Wait up to ``timeout`` for one record, then take what else is already fetched.
+
+    ``Consumer.consume(n, timeout)`` waits until it has ``n`` records or the timeout
+    passes, which adds the whole timeout to every record's latency under light load.
+    """
+    first = consumer.consume(num_messages=1, timeout=timeout)
+    if not first or max_records <= 1:
+        return list(first)
+    return list(first) + list(consumer.consume(num_messages=max_records - 1, timeout=0))
 
 
 def admin_client(bootstrap: str) -> AdminClient:

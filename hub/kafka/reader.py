@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,13 +25,23 @@ def _consumer(bootstrap: str) -> Consumer:
     return Consumer(consumer_config(bootstrap, f"hub.reader.{uuid.uuid4()}", **{"enable.partition.eof": True}))
 
 
+_SETTLING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART,
+             KafkaError.LEADER_NOT_AVAILABLE}
+
+
 def watermarks(bootstrap: str, topic: str, partition: int, timeout: float = 10.0) -> tuple[int, int]:
+    """(low, high) offsets; retries while a new topic's leadership settles."""
     c = _consumer(bootstrap)
     try:
-        low, high = c.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-        return int(low), int(high)
-    except KafkaException as exc:
-        raise translate(exc, f"reading offsets of {topic}[{partition}]", bootstrap) from exc
+        for attempt in range(50):
+            try:
+                low, high = c.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+                return int(low), int(high)
+            except KafkaException as exc:
+                if exc.args[0].code() not in _SETTLING or attempt == 49:
+                    raise translate(exc, f"reading offsets of {topic}[{partition}]", bootstrap) from exc
+                time.sleep(0.1)
+        raise AssertionError("unreachable")
     finally:
         c.close()
 
@@ -55,10 +66,7 @@ def read_partition(
     """Every committed record from ``start`` to the end as of now (the end of the partition)."""
     c = _consumer(bootstrap)
     try:
-        try:
-            low, high = c.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-        except KafkaException as exc:
-            raise translate(exc, f"reading offsets of {topic}[{partition}]", bootstrap) from exc
+        low, high = watermarks(bootstrap, topic, partition, timeout)
         if high <= max(low, start):
             return
         c.assign([TopicPartition(topic, partition, max(low, start))])

@@ -26,7 +26,7 @@ from hub.envelope import Envelope, EnvelopeTooLargeError, seal
 from hub.errors import DecodeError, EncodeError, HubError
 from hub.identity import SigningKey
 from hub.jsonform import FieldProblems, from_json, to_json
-from hub.kafka.clients import consumer_config, producer_config, translate
+from hub.kafka.clients import consume_available, consumer_config, producer_config, translate
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
 from hub.membership import Membership
@@ -106,7 +106,7 @@ class ReceiptWatcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            for m in self._consumer.consume(num_messages=100, timeout=0.2):
+            for m in consume_available(self._consumer, 500, 0.2):
                 if m.error() is not None:
                     if m.error().code() != KafkaError._PARTITION_EOF:
                         log.warning("receipt watcher: %s", m.error().str())
@@ -241,7 +241,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
                 tp = TopicPartition(a.outbox, 0, request.after_cursor + 1)
             consumer.assign([tp])
             while context.is_active():
-                for m in consumer.consume(num_messages=100, timeout=0.2):
+                for m in consume_available(consumer, 500, 0.2):
                     if m.error() is not None:
                         if m.error().code() != KafkaError._PARTITION_EOF:
                             context.abort(grpc.StatusCode.UNAVAILABLE, m.error().str())

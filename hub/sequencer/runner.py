@@ -27,7 +27,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from hub.config import HubConfig
 from hub.errors import DecodeError, HubError, KafkaOperationError
 from hub.identity import SigningKey
-from hub.kafka.clients import consumer_config, producer_config, translate
+from hub.kafka.clients import consume_available, consumer_config, producer_config, translate
 from hub.kafka.reader import last_record, offset_for_time, read_partition
 from hub.kafka.topics import Topics, ensure_topics, topic_specs
 from hub.ledger.checkpoint import open_checkpoint
@@ -173,7 +173,8 @@ class Sequencer:
             ready.set()
         try:
             while not self._stop.is_set():
-                msgs = consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
+                # one record waits for no one, and a backlog fills the batch
+                msgs = consume_available(consumer, self.batch_size, self.poll_timeout)
                 records = [m for m in msgs if not _skip(m)]
                 if not records and not self.policy.due(notary.tree.size, now_us()):
                     continue

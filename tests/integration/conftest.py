@@ -43,16 +43,19 @@ class Hub:
     namespace: str
     consortium: Path
     workdir: Path
+    partitions: int = 1
     procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
     @property
     def cfg(self) -> HubConfig:
-        return HubConfig(bootstrap=self.bootstrap, namespace=self.namespace, consortium=self.consortium)
+        return HubConfig(bootstrap=self.bootstrap, namespace=self.namespace, consortium=self.consortium,
+                         partitions=self.partitions)
 
     @property
     def env(self) -> dict[str, str]:
         return {**os.environ, "HUB_KAFKA_BOOTSTRAP": self.bootstrap, "HUB_NAMESPACE": self.namespace,
                 "HUB_CONSORTIUM": str(self.consortium), "HUB_HOME": str(self.workdir / "home"),
+                "HUB_PARTITIONS": str(self.partitions),
                 "PYTHONUNBUFFERED": "1"}
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -107,8 +110,8 @@ class Hub:
         self.procs.clear()
 
 
-def make_hub(broker: Broker, tmp: Path) -> Hub:
-    hub = Hub(broker.bootstrap, f"t{uuid.uuid4().hex[:10]}", tmp / "consortium", tmp)
+def make_hub(broker: Broker, tmp: Path, partitions: int = 1) -> Hub:
+    hub = Hub(broker.bootstrap, f"t{uuid.uuid4().hex[:10]}", tmp / "consortium", tmp, partitions=partitions)
     membership, _ = init_dev(hub.consortium)
     ensure_topics(hub.bootstrap, hub.cfg, topic_specs(hub.cfg, list(membership.members)))
     return hub

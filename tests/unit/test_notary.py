@@ -106,3 +106,35 @@ def test_feedback_is_accepted_with_a_correlation_id():
     notary = Notary(0, ChainHead(), w.membership, w.registry)
     env = w.seal("bank-icbc-bj", FEEDBACK, freeze_feedback(), ["court-bj-chaoyang"], correlation_id=uuid.uuid4())
     assert isinstance(notary.sequence(rec(0, env.raw, b"bank-icbc-bj"), NOW), Appended)
+
+
+def test_hand_assembled_entry_and_receipt_bytes_equal_fastavros():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from hub.ledger.entry import Source
+    from hub.sequencer.core import _receipt
+
+    longs = st.integers(-(2**63), 2**63 - 1)
+
+    @settings(max_examples=300)
+    @given(longs, st.binary(min_size=32, max_size=32), longs, st.text(max_size=30), st.integers(-(2**31), 2**31 - 1),
+           longs, longs, st.binary(max_size=300))
+    def entries(index, prev, at, topic, part, off, mv, env):
+        e = LedgerEntry(index, prev, at, Source(topic, part, off), mv, env)
+        assert e.to_bytes() == avro.encode(hub_record("LedgerEntry"), {
+            "index": index, "prev_leaf_hash": prev, "notarised_at": at,
+            "source": {"topic": topic, "partition": part, "offset": off}, "membership_version": mv,
+            "envelope": env})
+
+    @settings(max_examples=300)
+    @given(st.uuids(), st.sampled_from(["ACCEPTED", "REJECTED"]), st.integers(0, 2**31 - 1),
+           st.one_of(st.none(), longs), st.one_of(st.none(), st.binary(min_size=32, max_size=32)),
+           st.one_of(st.none(), st.text(max_size=20)), st.text(max_size=40), longs)
+    def receipts(mid, status, part, index, leaf, reason, detail, at):
+        assert _receipt(mid, status, part, index, leaf, reason, detail, at) == avro.encode(hub_record("Receipt"), {
+            "message_id": mid.bytes, "status": status, "ledger_partition": part, "ledger_index": index,
+            "leaf_hash": leaf, "reason": reason, "detail": detail, "notarised_at": at})
+
+    entries()
+    receipts()

@@ -1,0 +1,286 @@
+"""`make bench`: the sequencer's speed and memory against baselines measured in the same run.
+
+Figures (printed, and written to bench/out/latest.json under these keys):
+
+verify_core_per_s       single-core Ed25519 verifications per second of real envelopes
+baseline_per_s          a plain Python loop: consume inbound, verify each signature, produce; nothing else
+sequencer_per_s         notarised ledger entries per second, sustained, one partition (`hub sequencer run`)
+sequencer_p50_ms/p99_ms inbound produce -> committed ledger entry visible to a read_committed reader,
+                        at half the sustained rate
+ratio_vs_verify         sequencer_per_s / verify_core_per_s
+ratio_vs_baseline       sequencer_per_s / baseline_per_s
+sequencer_rss_100k_mb   the sequencer process's RSS once the ledger holds 100,000 entries
+sequencer_rss_1m_mb     ... and 1,000,000 entries (BENCH_RSS_ENTRIES changes the second mark)
+
+Everything runs against a real broker: HUB_KAFKA_BOOTSTRAP, or a local one started for the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from hub.config import HubConfig, default_home
+from hub.consortium import init_dev, load_signing_key
+from hub.envelope import DOMAIN, Envelope
+from hub.identity import VerifyingKey
+from hub.kafka.clients import consume_available, consumer_config, producer_config
+from hub.kafka.provision import provision
+from hub.kafka.reader import watermarks
+from hub.kafka.topics import TopicSpec, Topics, ensure_topics, topic_specs
+from hub.loadgen import freeze_orders, produce
+from hub.schemas import default_registry
+
+COURT, BANK = "court-bj-chaoyang", "bank-icbc-bj"
+OUT = Path(__file__).parent / "out"
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class Bench:
+    def __init__(self, bootstrap: str, workdir: Path):
+        self.bootstrap = bootstrap
+        self.workdir = workdir
+        self.namespace = f"bench{uuid.uuid4().hex[:8]}"
+        self.consortium = workdir / "consortium"
+        self.cfg = HubConfig(bootstrap=bootstrap, namespace=self.namespace, consortium=self.consortium)
+        membership, _ = init_dev(self.consortium)
+        ensure_topics(bootstrap, self.cfg, topic_specs(self.cfg, list(membership.members)))
+        self.topics = Topics(self.namespace)
+        self.key = load_signing_key(self.consortium, COURT)
+        self.registry = default_registry()
+
+    def items(self, n: int, seed: int = 1):
+        return freeze_orders(self.registry, COURT, self.key, [BANK], n, seed=seed)
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "HUB_KAFKA_BOOTSTRAP": self.bootstrap, "HUB_NAMESPACE": self.namespace,
+                "HUB_CONSORTIUM": str(self.consortium), "PYTHONUNBUFFERED": "1"}
+
+    def start_sequencer(self, name: str) -> subprocess.Popen[bytes]:
+        logf = open(self.workdir / f"{name}.log", "wb")
+        proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "sequencer", "run", "--partition", "0"],
+                                env=self.env(), stdout=logf, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while "ready" not in (self.workdir / f"{name}.log").read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"sequencer did not start: {(self.workdir / f'{name}.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+        return proc
+
+    def ledger_end(self) -> int:
+        return watermarks(self.bootstrap, self.topics.ledger, 0)[1]
+
+    def committed_inbound(self) -> int:
+        c = Consumer(consumer_config(self.bootstrap, f"{self.namespace}.sequencer"))
+        try:
+            [tp] = c.committed([TopicPartition(self.topics.inbound, 0)], timeout=10)
+            return max(tp.offset, 0)
+        finally:
+            c.close()
+
+    def wait_consumed(self, target: int, proc: subprocess.Popen[bytes], on_progress=None, timeout: float = 3600) -> None:
+        deadline = time.monotonic() + timeout
+        while self.committed_inbound() < target:
+            if proc.poll() is not None:
+                raise SystemExit("the sequencer exited during the benchmark")
+            if time.monotonic() > deadline:
+                raise SystemExit("the sequencer did not keep up within the time limit")
+            if on_progress:
+                on_progress()
+            time.sleep(0.2)
+
+
+def bench_verify(b: Bench, n: int = 20_000) -> float:
+    envs = [Envelope.from_bytes(i.value) for i in b.items(2000)]
+    key = VerifyingKey(b.key.public.raw)
+    pairs = [(e.signature, e.signing_input()) for e in envs]
+    start = time.perf_counter()
+    done = 0
+    while done < n:
+        for sig, msg in pairs:
+            if not key.verify(sig, msg):
+                raise SystemExit("a benchmark signature did not verify")
+        done += len(pairs)
+    return done / (time.perf_counter() - start)
+
+
+def bench_baseline(b: Bench, n: int) -> float:
+    """Consume, verify, produce: the least any sequencer must do per message."""
+    src = f"{b.namespace}.baseline-in"
+    dst = f"{b.namespace}.baseline-out"
+    ensure_topics(b.bootstrap, b.cfg, [TopicSpec(src, 1, {}), TopicSpec(dst, 1, {})])
+    produce(b.bootstrap, src, b.items(n, seed=3))
+    key = VerifyingKey(b.key.public.raw)
+    c = Consumer(consumer_config(b.bootstrap, f"{b.namespace}.baseline"))
+    c.assign([TopicPartition(src, 0, 0)])
+    p = Producer(producer_config(b.bootstrap))
+    done = 0
+    start = None
+    while done < n:
+        for m in c.consume(num_messages=500, timeout=1.0):
+            if m.error():
+                continue
+            if start is None:
+                start = time.perf_counter()
+            raw = m.value()
+            # the signature is the envelope's last 64 bytes, after its 2-byte Avro length
+            if not key.verify(raw[-64:], DOMAIN + raw[:-66]):
+                raise SystemExit("baseline: a signature did not verify")
+            p.produce(dst, raw, key=m.key())
+            p.poll(0)
+            done += 1
+    p.flush(60)
+    c.close()
+    return done / (time.perf_counter() - start)
+
+
+def bench_sequencer(b: Bench, n: int) -> float:
+    inbound_before = watermarks(b.bootstrap, b.topics.inbound, 0)[1]
+    produce(b.bootstrap, b.topics.inbound, b.items(n, seed=4))
+    target = inbound_before + n
+    proc = b.start_sequencer("seq-throughput")
+    start_entries = b.ledger_end()
+    t0 = time.perf_counter()
+    b.wait_consumed(target, proc)
+    elapsed = time.perf_counter() - t0
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    log(f"sequencer: {n} entries in {elapsed:.1f}s (ledger end offset {start_entries} -> {b.ledger_end()})")
+    return n / elapsed
+
+
+def bench_latency(b: Bench, rate: float, seconds: float = 20.0) -> tuple[float, float]:
+    proc = b.start_sequencer("seq-latency")
+    sent: dict[bytes, float] = {}
+    seen: dict[bytes, float] = {}
+    stop = threading.Event()
+
+    def tail() -> None:
+        c = Consumer(consumer_config(b.bootstrap, f"{b.namespace}.latency"))
+        _, high = watermarks(b.bootstrap, b.topics.ledger, 0)
+        c.assign([TopicPartition(b.topics.ledger, 0, high)])
+        while not stop.is_set():
+            for m in consume_available(c, 500, 0.1):
+                if not m.error():
+                    seen[m.key()] = time.perf_counter()
+        c.close()
+
+    t = threading.Thread(target=tail, daemon=True)
+    t.start()
+    time.sleep(1.0)
+    n = int(rate * seconds)
+    items = list(b.items(n, seed=5))
+    p = Producer(producer_config(b.bootstrap, **{"linger.ms": 0}))
+    warm = f"{b.namespace}.warm-up"
+    ensure_topics(b.bootstrap, b.cfg, [TopicSpec(warm, 1, {})])
+    p.produce(warm, b"warm-up")  # the producer id is acquired before the clock starts
+    p.flush(30)
+    start = time.perf_counter()
+    for i, item in enumerate(items):
+        ahead = i / rate - (time.perf_counter() - start)
+        if ahead > 0:
+            time.sleep(ahead)
+        mid = Envelope.from_bytes(item.value).message_id.bytes
+        sent[mid] = time.perf_counter()
+        p.produce(b.topics.inbound, item.value, key=item.key)
+        p.poll(0)
+    p.flush(60)
+    deadline = time.monotonic() + 60
+    while len(seen.keys() & sent.keys()) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    t.join()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    lat = sorted((seen[k] - sent[k]) * 1000 for k in sent if k in seen)
+    if len(lat) < len(sent):
+        raise SystemExit(f"latency run: only {len(lat)} of {len(sent)} entries arrived")
+    return statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise SystemExit("no VmRSS")
+
+
+def bench_rss(b: Bench, marks: tuple[int, int]) -> tuple[float, float]:
+    """Load marks[1] entries while one sequencer runs; its RSS when the ledger passes each mark."""
+    base = b.ledger_end()
+    total = marks[1]
+    proc = b.start_sequencer("seq-rss")
+    loader = threading.Thread(target=produce, args=(b.bootstrap, b.topics.inbound, b.items(total, seed=6)),
+                              kwargs={"rate": 20_000.0}, daemon=True)
+    loader.start()
+    results: list[float] = []
+    last_log = [0.0]
+    while len(results) < 2:
+        if proc.poll() is not None:
+            raise SystemExit("the sequencer exited during the RSS run")
+        # ledger offsets count commit markers too: count committed inbound instead
+        consumed = b.committed_inbound()
+        done = consumed - (base and 0)
+        if done >= marks[len(results)]:
+            results.append(rss_mb(proc.pid))
+            log(f"RSS at {marks[len(results) - 1]:,} entries: {results[-1]:.1f} MB")
+        if time.monotonic() - last_log[0] > 30:
+            log(f"RSS run: {done:,} of {total:,} sequenced, RSS {rss_mb(proc.pid):.1f} MB")
+            last_log[0] = time.monotonic()
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    return results[0], results[1]
+
+
+def main() -> None:
+    n = int(os.environ.get("BENCH_MESSAGES", "50000"))
+    rss_total = int(os.environ.get("BENCH_RSS_ENTRIES", "1000000"))
+    workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    broker = provision(default_home(), workdir / "broker", port=None)
+    try:
+        log(f"Kafka ({broker.kind}) at {broker.bootstrap}; work dir {workdir}")
+        results: dict[str, float] = {}
+        b = Bench(broker.bootstrap, workdir)
+        results["verify_core_per_s"] = bench_verify(b)
+        log(f"verify_core_per_s {results['verify_core_per_s']:.0f}")
+        results["baseline_per_s"] = bench_baseline(b, n)
+        log(f"baseline_per_s {results['baseline_per_s']:.0f}")
+        results["sequencer_per_s"] = bench_sequencer(b, n)
+        log(f"sequencer_per_s {results['sequencer_per_s']:.0f}")
+        p50, p99 = bench_latency(Bench(broker.bootstrap, workdir / "lat"), results["sequencer_per_s"] / 2)
+        results["sequencer_p50_ms"], results["sequencer_p99_ms"] = p50, p99
+        log(f"sequencer_p50_ms {p50:.1f} sequencer_p99_ms {p99:.1f}")
+        results["ratio_vs_verify"] = results["sequencer_per_s"] / results["verify_core_per_s"]
+        results["ratio_vs_baseline"] = results["sequencer_per_s"] / results["baseline_per_s"]
+        r100k, r1m = bench_rss(Bench(broker.bootstrap, workdir / "rss"), (100_000, rss_total))
+        results["sequencer_rss_100k_mb"], results["sequencer_rss_1m_mb"] = r100k, r1m
+        results = {k: round(v, 3) for k, v in results.items()}
+        OUT.mkdir(exist_ok=True)
+        doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "messages": n,
+               "rss_entries": rss_total, "cpus": os.cpu_count(), **results}
+        (OUT / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
+        print()
+        for k, v in results.items():
+            print(f"{k:26} {v:>12,.3f}")
+        print(f"\nwritten to {OUT / 'latest.json'}")
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()
