@@ -72,7 +72,9 @@ class Bench:
 
     def start_sequencer(self, name: str) -> subprocess.Popen[bytes]:
         logf = open(self.workdir / f"{name}.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "sequencer", "run", "--partition", "0"],
+        workers = os.environ.get("BENCH_WORKERS", "2")
+        proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "sequencer", "run", "--partition", "0",
+                                 "--workers", workers],
                                 env=self.env(), stdout=logf, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while "ready" not in (self.workdir / f"{name}.log").read_text(errors="replace"):

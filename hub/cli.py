@@ -152,6 +152,49 @@ def topics_create(c: Ctx) -> None:
         click.echo(f"{'created' if s.name in created else 'exists '} {s.name} ({s.partitions} partition(s))")
 
 
+# --- schemas -------------------------------------------------------------------------------
+
+@cli.group()
+def schemas() -> None:
+    """The standard's Avro schemas (schemas/<family>/<Name>.v<N>.avsc)."""
+
+
+@schemas.command("check")
+@click.option("--schemas-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Schema directory [default: the repository's schemas/].")
+@click.option("--fixtures", type=click.Path(path_type=Path, file_okay=False),
+              help="Old-version fixtures [default: tests/assets/schema-fixtures].")
+def schemas_check(schemas_dir: Path | None, fixtures: Path | None) -> None:
+    """Prove every version of every type backward-transitive compatible (a reader with the
+    newest schema reads data written with any older one) and that fastavro resolves every
+    stored fixture with the newest reader. Exit 1 naming each incompatible field."""
+    from hub.evolution import check_repository, fixtures_dir
+    from hub.schemas import SchemaRegistry, schemas_dir as default_schemas
+
+    root = schemas_dir or default_schemas()
+    problems = check_repository(root, fixtures or fixtures_dir())
+    for p in problems:
+        click.echo(f"INCOMPATIBLE {p.line()}")
+    registry = SchemaRegistry.load(root)
+    versions = sum(len(registry.versions(t)) for t in registry.types())
+    if problems:
+        click.echo(f"schemas check FAILED: {len(problems)} problem(s) in {len(registry.types())} types")
+        sys.exit(1)
+    click.echo(f"schemas check passed: {len(registry.types())} types, {versions} versions, each backward-transitive "
+               "compatible; every fixture resolves with the newest reader")
+
+
+@schemas.command("list")
+def schemas_list() -> None:
+    """List every message type with its versions and fingerprints."""
+    from hub.schemas import default_registry
+
+    registry = default_registry()
+    for t in registry.types():
+        for v in registry.versions(t):
+            click.echo(f"{t:60} v{v.version}  {v.fingerprint.hex()[:16]}…  {v.path.name}")
+
+
 # --- agency --------------------------------------------------------------------------------
 
 @cli.group()
@@ -185,6 +228,44 @@ def agency_list(c: Ctx) -> None:
         click.echo(f"{m.id:22} {','.join(sorted(m.roles)):12} keys {keys}  {m.name}")
 
 
+# --- pki -----------------------------------------------------------------------------------
+
+@cli.group()
+def pki() -> None:
+    """A development certificate authority and the members' TLS certificates (mTLS to connectors)."""
+
+
+@pki.command("init")
+@click.option("--force", is_flag=True, help="Replace an existing CA (every issued certificate stops working).")
+@pass_ctx
+def pki_init(c: Ctx, force: bool) -> None:
+    """Create the development CA in HUB_HOME/pki (ECDSA P-256)."""
+    from hub.pki import DevCA
+
+    ca = DevCA.create(c.cfg.pki_dir, force=force)
+    click.echo(f"development CA {ca.name!r} in {c.cfg.pki_dir} (SHA-256 {ca.fingerprint})")
+
+
+@pki.command("issue")
+@click.option("--member", "member_ids", multiple=True, help="Member id (repeatable); default: every member.")
+@pass_ctx
+def pki_issue(c: Ctx, member_ids: tuple[str, ...]) -> None:
+    """Issue a member's client certificate (for its own systems) and server certificate (for its
+    connector), signed by the development CA."""
+    from hub.consortium import load_membership
+    from hub.errors import ConfigError
+    from hub.pki import DevCA, fingerprint_sha256, issue_member
+
+    ca = DevCA.load(c.cfg.pki_dir)
+    membership = load_membership(c.cfg.consortium_dir)
+    for mid in member_ids or tuple(membership.members):
+        member = membership.member(mid)
+        if member is None:
+            raise ConfigError(f"{mid} is not a member of the consortium (see `hub agency list`)")
+        files = issue_member(ca, c.cfg.pki_dir, mid, member.name)
+        click.echo(f"{mid:28} client {files.client_cert} (SHA-256 {fingerprint_sha256(files.client_cert.read_bytes())[:16]}…)")
+
+
 # --- sequencer -----------------------------------------------------------------------------
 
 @cli.group()
@@ -200,9 +281,12 @@ def sequencer() -> None:
               help="Seconds between signed checkpoints (when the tree grew).")
 @click.option("--checkpoint-entries", type=click.IntRange(1), default=10_000, show_default=True,
               help="Sign a checkpoint after this many new entries even before the period ends.")
+@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Processes that check signatures and payloads in parallel (0: all in this process). "
+                   "Pays off only with cores to spare beside the broker (bench/RESULTS.md).")
 @pass_ctx
 def sequencer_run(c: Ctx, partition: int, batch_size: int, checkpoint_period: float,
-                  checkpoint_entries: int) -> None:
+                  checkpoint_entries: int, workers: int) -> None:
     """Consume hub.inbound[p], validate, chain accepted messages onto hub.ledger[p], route
     them to recipients' outboxes and rejections to hub.rejected, all in Kafka transactions.
     Stops cleanly on SIGTERM or Ctrl-C."""
@@ -214,7 +298,7 @@ def sequencer_run(c: Ctx, partition: int, batch_size: int, checkpoint_period: fl
     membership = load_membership(c.cfg.consortium_dir)
     seq = Sequencer(c.cfg, c.bootstrap(), partition, membership, default_registry(),
                     load_signing_key(c.cfg.consortium_dir, SEQUENCER_MEMBER),
-                    batch_size=batch_size,
+                    batch_size=batch_size, workers=workers,
                     checkpoint_policy=CheckpointPolicy(period_us=int(checkpoint_period * 1e6),
                                                        every_entries=checkpoint_entries))
     seq.install_signal_handlers()
@@ -237,11 +321,14 @@ def connector() -> None:
 @click.option("--agency", "member_id", required=True, help="Member id of the agency this connector serves.")
 @click.option("--listen", default="127.0.0.1:50051", show_default=True, help="host:port to serve on (port 0: any).")
 @click.option("--port-file", type=click.Path(path_type=Path), help="Write the bound port here once serving.")
+@click.option("--plaintext", is_flag=True,
+              help="Serve without TLS (local development only). Default: mTLS with the member's certificates "
+                   "from HUB_HOME/pki; only a client certificate naming this member is let in.")
 @pass_ctx
-def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None) -> None:
+def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, plaintext: bool) -> None:
     """Serve the agency's connector: Publish signs and publishes, Subscribe streams what is
     addressed to the agency and the receipts of what it sent, Ack commits the cursor.
-    Plaintext on the given address (development)."""
+    The agency's systems authenticate with their client certificate (mTLS)."""
     from hub.consortium import load_membership, load_signing_key
     from hub.errors import ConfigError
     from hub.kafka.topics import Topics
@@ -258,7 +345,15 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None) -
     from hub.kafka.clients import wait_ready
 
     wait_ready(agency.bootstrap, timeout=10)
-    server, port, health = create_server(listen, [SERVICE_NAME])
+    tls = None
+    if not plaintext:
+        from hub.rpc.server import TlsConfig
+
+        if not (c.cfg.pki_dir / member_id / "server.pem").exists():
+            raise ConfigError(f"no TLS certificate for {member_id} in {c.cfg.pki_dir}: run `hub pki init` and "
+                              f"`hub pki issue --member {member_id}`, or pass --plaintext for local development")
+        tls = TlsConfig.from_pki(c.cfg.pki_dir, member_id)
+    server, port, health = create_server(listen, [SERVICE_NAME], tls=tls)
     service = ConnectorService(agency)
     pb_grpc.add_ConnectorServicer_to_server(service, server)
     server.start()
@@ -266,7 +361,8 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None) -
     if port_file:
         port_file.write_text(f"{port}\n")
     host = listen.rsplit(":", 1)[0]
-    click.echo(f"connector for {member_id} listening on {host}:{port}", err=True)
+    click.echo(f"connector for {member_id} listening on {host}:{port} "
+               f"({'plaintext' if tls is None else 'mTLS'})", err=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

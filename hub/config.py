@@ -85,6 +85,11 @@ class HubConfig:
         return self.consortium or self.home / "consortium"
 
     @property
+    def pki_dir(self) -> Path:
+        """The development CA and the members' TLS certificates (`hub pki`)."""
+        return self.home / "pki"
+
+    @property
     def broker_dir(self) -> Path:
         return self.home / "broker"
 

@@ -28,6 +28,8 @@ from hub.consortium import init_dev
 from hub.errors import HubError
 from hub.kafka.provision import provision
 from hub.kafka.topics import ensure_topics, topic_specs
+from hub.pki import DevCA, issue_member
+from hub.rpc.server import client_credentials_from_pki
 from hub.v1 import connector_pb2 as pb
 from hub.v1 import connector_pb2_grpc as pb_grpc
 
@@ -89,8 +91,8 @@ def wait_port_file(procs: Processes, path: Path, timeout: float = 60.0) -> int:
 
 
 @contextmanager
-def channel(port: int) -> Iterator[pb_grpc.ConnectorStub]:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+def channel(port: int, credentials: grpc.ChannelCredentials) -> Iterator[pb_grpc.ConnectorStub]:
+    with grpc.secure_channel(f"localhost:{port}", credentials) as ch:
         grpc.channel_ready_future(ch).result(timeout=30)
         yield pb_grpc.ConnectorStub(ch)
 
@@ -124,6 +126,12 @@ def run_demo(cfg: HubConfig) -> int:
     for m in membership.members.values():
         say("hub", f"  member {m.id} ({', '.join(sorted(m.roles))}) {m.name}, key {m.keys[0].key_id}")
     ensure_topics(bootstrap, cfg, topic_specs(cfg, list(membership.members)))
+    ca = DevCA.load(cfg.pki_dir) if (cfg.pki_dir / "ca.pem").exists() else DevCA.create(cfg.pki_dir)
+    for member in (COURT, BANK):
+        if not (cfg.pki_dir / member / "server.pem").exists():
+            issue_member(ca, cfg.pki_dir, member, membership.members[member].name)
+    say("hub", f"development CA {ca.name} in {cfg.pki_dir}: connectors accept only their agency's client "
+               "certificate (mTLS)")
 
     logdir = Path(tempfile.mkdtemp(prefix="hub-demo-"))
     procs = Processes(logdir)
@@ -135,10 +143,10 @@ def run_demo(cfg: HubConfig) -> int:
             procs.start(member, hub_cmd(cfg, bootstrap, "connector", "run", "--agency", member,
                                         "--listen", "127.0.0.1:0", "--port-file", str(pf)))
             ports[member] = wait_port_file(procs, pf)
-            say("hub", f"connector for {member} serving gRPC on 127.0.0.1:{ports[member]} (pid "
+            say("hub", f"connector for {member} serving gRPC with mTLS on 127.0.0.1:{ports[member]} (pid "
                        f"{procs.procs[-1][1].pid})")
         say("hub", f"sequencer for {cfg.namespace}.ledger[0] running (pid {procs.procs[0][1].pid}); logs in {logdir}")
-        verdict = _story(cfg, ports, procs)
+        verdict = _story(cfg, ports, procs, {m: client_credentials_from_pki(cfg.pki_dir, m) for m in (COURT, BANK)})
     finally:
         procs.stop_all()
     if verdict != 0:
@@ -161,18 +169,26 @@ def run_demo(cfg: HubConfig) -> int:
     return audit.returncode
 
 
-def _story(cfg: HubConfig, ports: dict[str, int], procs: Processes) -> int:
+def _story(cfg: HubConfig, ports: dict[str, int], procs: Processes,
+           creds: dict[str, grpc.ChannelCredentials]) -> int:
     now = datetime.now(CST).replace(microsecond=0)
     case_no = f"（{now.year}）京0105执{now.strftime('%H%M%S')}号"
     feedback_seen: queue.Queue[pb.Message] = queue.Queue()
     errors: list[BaseException] = []
 
-    with channel(ports[COURT]) as court, channel(ports[BANK]) as bank:
+    with channel(ports[COURT], creds[COURT]) as court, channel(ports[BANK], creds[BANK]) as bank:
         stop = threading.Event()
+
+        streams = {"bank": bank.Subscribe(pb.SubscribeRequest()), "court": court.Subscribe(pb.SubscribeRequest())}
+
+        def finish() -> None:
+            stop.set()
+            for st in streams.values():
+                st.cancel()
 
         def bank_system() -> None:
             try:
-                for d in bank.Subscribe(pb.SubscribeRequest()):
+                for d in streams["bank"]:
                     if stop.is_set():
                         return
                     if d.WhichOneof("item") == "message" and d.message.type == FREEZE_ORDER:
@@ -194,18 +210,18 @@ def _story(cfg: HubConfig, ports: dict[str, int], procs: Processes) -> int:
                         say("bank system", f"answered with FreezeFeedback {r.message_id} (FROZEN ¥{fb['frozen_amount']}): "
                                            f"ledger index {r.receipt.ledger_index}, leaf {r.receipt.leaf_hash[:16]}…")
                     bank.Ack(pb.AckRequest(cursor=d.cursor))
-            except grpc.RpcError as exc:
-                if not stop.is_set() and exc.code() != grpc.StatusCode.CANCELLED:
+            except (grpc.RpcError, ValueError) as exc:
+                if not stop.is_set():
                     errors.append(exc)
 
         def court_system() -> None:
             try:
-                for d in court.Subscribe(pb.SubscribeRequest()):
+                for d in streams["court"]:
                     if d.WhichOneof("item") == "message" and d.message.type == FREEZE_FEEDBACK:
                         feedback_seen.put(d.message)
                     court.Ack(pb.AckRequest(cursor=d.cursor))
-            except grpc.RpcError as exc:
-                if not stop.is_set() and exc.code() != grpc.StatusCode.CANCELLED:
+            except (grpc.RpcError, ValueError) as exc:
+                if not stop.is_set():
                     errors.append(exc)
 
         threads = [threading.Thread(target=bank_system, daemon=True),
@@ -221,6 +237,7 @@ def _story(cfg: HubConfig, ports: dict[str, int], procs: Processes) -> int:
                                             wait_for_receipt=True), timeout=30)
         if r.receipt.status != pb.Receipt.ACCEPTED:
             say("court system", f"REJECTED: {r.receipt.reason} {r.receipt.detail}")
+            finish()
             return 1
         say("court system", f"FreezeOrder {r.message_id} signed by the court's connector and notarised: "
                             f"ledger index {r.receipt.ledger_index}, leaf {r.receipt.leaf_hash[:16]}…, "
@@ -241,8 +258,10 @@ def _story(cfg: HubConfig, ports: dict[str, int], procs: Processes) -> int:
             say("court system", f"received FreezeFeedback {fb.message_id} from {fb.sender} for order {order_id}: "
                                 f"{payload['status']} ¥{payload['frozen_amount']} ({payload['bank_reference']}), "
                                 f"ledger index {fb.ledger_index}")
-            stop.set()
+            finish()
+            for t in threads:
+                t.join(timeout=5)
             return 0
-        stop.set()
+        finish()
         raise HubError("the court received no feedback within 60 s")
 

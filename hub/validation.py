@@ -68,14 +68,17 @@ class Rejected:
 Verdict = Accepted | Rejected
 
 
-def validate(
+def precheck(
     raw: bytes,
     membership: Membership,
     registry: SchemaRegistry,
-    replay: ReplayWindow,
     now_us: int,
     limits: Limits = Limits(),
 ) -> Verdict:
+    """Every check that needs no state of the ledger (all but REPLAYED), in order.
+
+    Stateless, so a sequencer may run it for many records at once in worker processes.
+    """
     try:
         env = Envelope.from_bytes(raw)
     except EnvelopeTooLargeError as exc:
@@ -99,8 +102,6 @@ def validate(
         return Rejected(Reason.FROM_FUTURE, "created_at is ahead of the hub's clock beyond the allowed skew", env)
     if env.created_at < now_us - limits.max_age_us:
         return Rejected(Reason.STALE, "created_at is older than the hub accepts", env)
-    if replay.seen(env.message_id):
-        return Rejected(Reason.REPLAYED, f"message {env.message_id} was already sequenced", env)
 
     schema = registry.by_fingerprint(env.schema_fingerprint)
     if schema is None or schema.full_name != env.type:
@@ -115,3 +116,23 @@ def validate(
     if denied:
         return Rejected(Reason.POLICY_DENIED, denied, env)
     return Accepted(env)
+
+
+def check_replay(verdict: Verdict, replay: ReplayWindow) -> Verdict:
+    """The one stateful check, last: a message id already sequenced within the window."""
+    if isinstance(verdict, Accepted) and replay.seen(verdict.envelope.message_id):
+        return Rejected(Reason.REPLAYED, f"message {verdict.envelope.message_id} was already sequenced",
+                        verdict.envelope)
+    return verdict
+
+
+def validate(
+    raw: bytes,
+    membership: Membership,
+    registry: SchemaRegistry,
+    replay: ReplayWindow,
+    now_us: int,
+    limits: Limits = Limits(),
+) -> Verdict:
+    """The full verdict: :func:`precheck`, then :func:`check_replay`."""
+    return check_replay(precheck(raw, membership, registry, now_us, limits), replay)

@@ -1,26 +1,90 @@
-"""Creating gRPC servers: bind, health, reflection; the grpc boundary for ports."""
+"""Creating gRPC servers: bind, TLS, health, reflection; the grpc boundary for ports and peers.
+
+With a :class:`TlsConfig` the server speaks TLS and, by default, requires every client
+to present a certificate issued by the consortium CA (mTLS); the caller's member id is
+then :func:`peer_member_id`. Without one it listens in plaintext, for local development
+only: the CLI asks for that explicitly.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from hub.errors import ConfigError, PortInUseError
+from hub import pki
+from hub.errors import ConfigError, DecodeError, PortInUseError
+
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """The server's certificate and key, and the CA its clients' certificates must chain to.
+
+    Checked when built: the PEMs parse and the key belongs to the certificate, so a bad
+    file fails here with a hub error rather than at the first handshake.
+    ``allowed_members``, when given, restricts every method except health to clients
+    whose certificate names one of those members (a connector serves one agency).
+    """
+
+    server_cert_pem: bytes
+    server_key_pem: bytes
+    client_ca_pem: bytes
+    require_client_auth: bool = True
+    allowed_members: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        pki.check_key_pair(self.server_cert_pem, self.server_key_pem)
+        pki.load_certificate(self.client_ca_pem)
+        if self.allowed_members is not None:
+            if not self.require_client_auth:
+                raise ConfigError("allowed_members needs require_client_auth: without a client certificate "
+                                  "no caller has a member id")
+            object.__setattr__(self, "allowed_members",
+                               frozenset(pki.check_member_id(m) for m in self.allowed_members))
+
+    @classmethod
+    def from_pki(cls, directory: Path, member_id: str, *, require_client_auth: bool = True,
+                 restrict_to_member: bool = True) -> TlsConfig:
+        """The TLS configuration of ``member_id``'s connector from a ``hub pki`` directory.
+
+        With ``restrict_to_member`` only clients holding ``member_id``'s certificate may call.
+        """
+        files = pki.pki_files(directory, member_id)
+        return cls(pki.read_pem(files.server_cert), pki.read_pem(files.server_key), pki.read_pem(files.ca_cert),
+                   require_client_auth=require_client_auth,
+                   allowed_members=frozenset({member_id}) if restrict_to_member else None)
+
+    def server_credentials(self) -> grpc.ServerCredentials:
+        return grpc.ssl_server_credentials([(self.server_key_pem, self.server_cert_pem)],
+                                           root_certificates=self.client_ca_pem,
+                                           require_client_auth=self.require_client_auth)
 
 
 def create_server(address: str, service_names: list[str], max_workers: int = 32,
-                  max_message_bytes: int = 1 << 20) -> tuple[grpc.Server, int, health.HealthServicer]:
+                  max_message_bytes: int = 1 << 20, *,
+                  tls: TlsConfig | None = None) -> tuple[grpc.Server, int, health.HealthServicer]:
     """A server bound to ``address`` (``host:0`` picks a port) with health and reflection.
 
-    Returns the server (not started), the bound port and the health servicer.
+    ``tls`` makes it a TLS port (mTLS unless ``require_client_auth`` is off); without it
+    the port is plaintext. Returns the server (not started), the bound port and the
+    health servicer.
     """
     if ":" not in address:
         raise ConfigError(f"listen address {address!r} must be host:port")
+    interceptors: list[grpc.ServerInterceptor] = []
+    if tls is not None and tls.allowed_members is not None:
+        interceptors.append(_MemberGate(tls.allowed_members))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -28,14 +92,17 @@ def create_server(address: str, service_names: list[str], max_workers: int = 32,
         ],
     )
     try:
-        port = server.add_insecure_port(address)
+        if tls is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, tls.server_credentials())
     except RuntimeError as exc:
         raise PortInUseError(f"cannot listen on {address}: in use or not an address of this host") from exc
     if port == 0:
         raise PortInUseError(f"cannot listen on {address}: in use or not an address of this host")
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
+    names = [*service_names, HEALTH_SERVICE, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     return server, port, health_servicer
 
@@ -43,3 +110,105 @@ def create_server(address: str, service_names: list[str], max_workers: int = 32,
 def set_serving(health_servicer: health.HealthServicer, service_names: list[str]) -> None:
     for name in ["", *service_names]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+# --- peers ---------------------------------------------------------------------------------
+
+def peer_member_id(context: grpc.ServicerContext) -> str | None:
+    """The member id in the caller's client certificate, or None.
+
+    None when the call came in plaintext, without a client certificate, or with a
+    certificate that names no hub member. The id can be trusted only on a server whose
+    :class:`TlsConfig` requires client authentication: then gRPC has verified the
+    certificate chains to the consortium CA and is meant for client authentication.
+    """
+    auth = context.auth_context()
+    if auth.get("transport_security_type") != [b"ssl"]:
+        return None
+    pem = auth.get("x509_pem_cert")
+    if pem:
+        try:
+            return pki.member_id_from_cert(pem[0])
+        except DecodeError:
+            return None
+    uris = {v.decode("utf-8", "replace") for key in ("peer_uri", "x509_subject_alternative_name")
+            for v in auth.get(key, [])}
+    ids = {u[len(pki.MEMBER_URI_PREFIX):] for u in uris if u.startswith(pki.MEMBER_URI_PREFIX)}
+    return ids.pop() if len(ids) == 1 else None
+
+
+def client_credentials(ca_pem: bytes, cert_pem: bytes | None = None,
+                       key_pem: bytes | None = None) -> grpc.ChannelCredentials:
+    """Channel credentials trusting ``ca_pem`` and, for mTLS, presenting ``cert_pem`` with ``key_pem``.
+
+    Use with ``grpc.secure_channel``; when the target's host is not in the server
+    certificate, pass the name that is as option ``grpc.ssl_target_name_override``.
+    """
+    if (cert_pem is None) != (key_pem is None):
+        raise ConfigError("a client certificate needs its private key, and a key its certificate")
+    pki.load_certificate(ca_pem)
+    if cert_pem is not None and key_pem is not None:
+        pki.check_key_pair(cert_pem, key_pem)
+    return grpc.ssl_channel_credentials(root_certificates=ca_pem, private_key=key_pem,
+                                        certificate_chain=cert_pem)
+
+
+def client_credentials_from_pki(directory: Path, member_id: str) -> grpc.ChannelCredentials:
+    """``member_id``'s client credentials from a ``hub pki`` directory."""
+    files = pki.pki_files(directory, member_id)
+    return client_credentials(pki.read_pem(files.ca_cert), pki.read_pem(files.client_cert),
+                              pki.read_pem(files.client_key))
+
+
+class _MemberGate(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Lets through only callers whose certificate names an allowed member; health is open."""
+
+    def __init__(self, allowed: Iterable[str]):
+        self._allowed = frozenset(allowed)
+
+    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+                          details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        if handler is None or details.method.startswith(f"/{HEALTH_SERVICE}/"):
+            return handler
+        return _guarded(handler, self._check)
+
+    def _check(self, context: grpc.ServicerContext) -> None:
+        member = peer_member_id(context)
+        if member is None:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "the client certificate names no hub member")
+        if member not in self._allowed:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                          f"member {member} may not call this server (it serves {', '.join(sorted(self._allowed))})")
+
+
+def _guarded(handler: grpc.RpcMethodHandler, check: Callable[[grpc.ServicerContext], None]) -> grpc.RpcMethodHandler:
+    """``handler`` with ``check(context)`` run before its behaviour."""
+    des, ser = handler.request_deserializer, handler.response_serializer
+    if handler.unary_unary:
+        uu = handler.unary_unary
+
+        def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
+            check(context)
+            return uu(request, context)
+        return grpc.unary_unary_rpc_method_handler(unary_unary, des, ser)
+    if handler.unary_stream:
+        us = handler.unary_stream
+
+        def unary_stream(request: Any, context: grpc.ServicerContext) -> Any:
+            check(context)
+            return us(request, context)
+        return grpc.unary_stream_rpc_method_handler(unary_stream, des, ser)
+    if handler.stream_unary:
+        su = handler.stream_unary
+
+        def stream_unary(requests: Any, context: grpc.ServicerContext) -> Any:
+            check(context)
+            return su(requests, context)
+        return grpc.stream_unary_rpc_method_handler(stream_unary, des, ser)
+    ss = handler.stream_stream
+
+    def stream_stream(requests: Any, context: grpc.ServicerContext) -> Any:
+        check(context)
+        return ss(requests, context)
+    return grpc.stream_stream_rpc_method_handler(stream_stream, des, ser)

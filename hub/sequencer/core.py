@@ -20,7 +20,7 @@ from hub.ledger.entry import ChainHead, LedgerEntry, Source
 from hub.ledger.merkle import CompactRange
 from hub.membership import Membership
 from hub.schemas import SchemaRegistry, hub_record
-from hub.validation import Accepted, Limits, Rejected, validate
+from hub.validation import Accepted, Limits, Rejected, Verdict, check_replay, precheck
 
 
 class ReplayMemory:
@@ -140,8 +140,11 @@ class Notary:
         self.replay.rollback()
         self.tree = CompactRange.from_bytes(snap.tree)
 
-    def sequence(self, rec: InboundRecord, now_us: int) -> Outcome:
-        verdict = validate(rec.value, self.membership, self.registry, self.replay, now_us, self.limits)
+    def sequence(self, rec: InboundRecord, now_us: int, prechecked: Verdict | None = None) -> Outcome:
+        """The outcome for one record; ``prechecked`` is :func:`precheck`'s verdict if already known."""
+        if prechecked is None:
+            prechecked = precheck(rec.value, self.membership, self.registry, now_us, self.limits)
+        verdict = check_replay(prechecked, self.replay)
         source = Source(rec.topic, rec.partition, rec.offset)
         if isinstance(verdict, Accepted):
             env = verdict.envelope

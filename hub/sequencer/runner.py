@@ -35,9 +35,10 @@ from hub.ledger.entry import ChainHead, LedgerEntry
 from hub.ledger.merkle import CompactRange
 from hub.ledger.note import NoteVerifier
 from hub.membership import Membership
-from hub.schemas import SchemaRegistry
+from hub.schemas import SchemaRegistry, schemas_dir
 from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpoint, origin
 from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused, ReplayMemory
+from hub.sequencer.workers import PrecheckBatch, PrecheckPool
 from hub.timeutil import now_us
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,13 @@ def recover_replay(bootstrap: str, topics: Topics, partition: int, window_us: in
     return memory
 
 
+@dataclass
+class _Batch:
+    msgs: list[Message]
+    now: int
+    prechecks: PrecheckBatch | None
+
+
 class _Rewound(Exception):
     """The batch was aborted and the consumer rewound; the loop reads it again."""
 
@@ -125,6 +133,7 @@ class Sequencer:
         batch_size: int = 500,
         poll_timeout: float = 0.05,
         checkpoint_policy: CheckpointPolicy | None = None,
+        workers: int = 0,
     ):
         if not 0 <= partition < cfg.partitions:
             raise HubError(f"partition {partition} is outside 0..{cfg.partitions - 1}")
@@ -138,6 +147,8 @@ class Sequencer:
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
         self.policy = checkpoint_policy or CheckpointPolicy()
+        #: processes for the stateless checks (0: in the main process)
+        self.workers = workers
         self.stats = SequencerStats()
         self._stop = threading.Event()
         self.notary: Notary | None = None
@@ -169,42 +180,63 @@ class Sequencer:
                  state.checkpoint_size, len(notary.replay))
         consumer = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer"))
         consumer.assign([TopicPartition(self.topics.inbound, self.partition)])
+        pool = PrecheckPool(self.workers, self.membership, schemas_dir()) if self.workers else None
         if ready is not None:
             ready.set()
+        # pipeline: while the workers check batch k+1, the main process commits batch k
+        pending: _Batch | None = None
         try:
             while not self._stop.is_set():
-                # one record waits for no one, and a backlog fills the batch
-                msgs = consume_available(consumer, self.batch_size, self.poll_timeout)
-                records = [m for m in msgs if not _skip(m)]
-                if not records and not self.policy.due(notary.tree.size, now_us()):
-                    continue
+                msgs = [m for m in consume_available(consumer, self.batch_size,
+                                                     0 if pending else self.poll_timeout) if not _skip(m)]
+                batch = self._start(msgs, pool) if msgs else None
                 try:
-                    self._transaction(producer, consumer, records)
+                    if pending is not None:
+                        self._transaction(producer, consumer, pending)
+                    elif batch is None and self.policy.due(notary.tree.size, now_us()):
+                        self._transaction(producer, consumer, _Batch([], now_us(), None))
                 except _Rewound:
+                    if batch is not None and batch.prechecks is not None:
+                        batch.prechecks.cancel()
+                    pending = None
                     continue
+                pending = batch
+            if pending is not None:
+                try:
+                    self._transaction(producer, consumer, pending)
+                except _Rewound:
+                    pass
             if notary.tree.size > self.policy.last_size:
                 # a clean stop leaves every entry covered by a signed checkpoint
                 self.policy.last_at = -self.policy.period_us
                 try:
-                    self._transaction(producer, consumer, [])
+                    self._transaction(producer, consumer, _Batch([], now_us(), None))
                 except _Rewound:
                     log.warning("the final checkpoint's transaction was aborted")
         finally:
+            if pool is not None:
+                pool.close()
             consumer.close()
             producer.flush(10)
         log.info("sequencer for %s[%d] stopped at index %d", self.topics.ledger, self.partition,
                  notary.head.next_index)
         return self.stats
 
-    def _transaction(self, producer: Producer, consumer: Consumer, msgs: list[Message]) -> None:
+    def _start(self, msgs: list[Message], pool: PrecheckPool | None) -> _Batch:
+        now = now_us()
+        prechecks = pool.submit([m.value() or b"" for m in msgs], now) if pool is not None else None
+        return _Batch(msgs, now, prechecks)
+
+    def _transaction(self, producer: Producer, consumer: Consumer, batch: _Batch) -> None:
         notary = self.notary
         assert notary is not None
+        msgs = batch.msgs
         snap = notary.snapshot()
         policy_before = (self.policy.last_size, self.policy.last_at)
         counts = (self.stats.appended, self.stats.refused, self.stats.checkpoints)
         try:
             producer.begin_transaction()
-            self._produce_batch(producer, msgs)
+            self._produce_batch(producer, batch)
             if msgs:
                 producer.send_offsets_to_transaction(
                     [TopicPartition(self.topics.inbound, self.partition, (msgs[-1].offset() or 0) + 1)],
@@ -226,15 +258,18 @@ class Sequencer:
                 consumer.seek(TopicPartition(self.topics.inbound, self.partition, msgs[0].offset() or 0))
             raise _Rewound() from None
 
-    def _produce_batch(self, producer: Producer, msgs: list[Message]) -> None:
+    def _produce_batch(self, producer: Producer, batch: _Batch) -> None:
         notary = self.notary
         assert notary is not None
         t = self.topics
+        verdicts = batch.prechecks.result() if batch.prechecks is not None else [None] * len(batch.msgs)
         outcomes: list[tuple[InboundRecord, Outcome]] = []
-        for m in msgs:
+        for m, verdict in zip(batch.msgs, verdicts):
             rec = InboundRecord(m.topic() or t.inbound, m.partition() or 0, m.offset() or 0, m.key(),
                                 m.value() or b"")
-            outcomes.append((rec, notary.sequence(rec, now_us())))
+            # one clock reading per batch: the prechecks used it and the entries record it,
+            # so the auditor, validating with notarised_at, reaches the same verdicts
+            outcomes.append((rec, notary.sequence(rec, batch.now, verdict)))
         last_appended = max((i for i, (_, o) in enumerate(outcomes) if isinstance(o, Appended)), default=-1)
         for i, (rec, out) in enumerate(outcomes):
             if isinstance(out, Appended):

@@ -72,9 +72,9 @@ class Hub:
     def log(self, name: str) -> str:
         return (self.workdir / f"{name}.log").read_text(errors="replace")
 
-    def sequencer(self, partition: int = 0, name: str | None = None) -> subprocess.Popen[bytes]:
+    def sequencer(self, partition: int = 0, name: str | None = None, *extra: str) -> subprocess.Popen[bytes]:
         name = name or f"sequencer-{partition}"
-        p = self.start(name, "sequencer", "run", "--partition", str(partition))
+        p = self.start(name, "sequencer", "run", "--partition", str(partition), *extra)
         self.wait_for(lambda: "ready" in self.log(name), f"{name} ready", p)
         return p
 
@@ -82,7 +82,7 @@ class Hub:
         pf = self.workdir / f"{member}.port"
         pf.unlink(missing_ok=True)
         p = self.start(member, "connector", "run", "--agency", member, "--listen", "127.0.0.1:0",
-                       "--port-file", str(pf))
+                       "--port-file", str(pf), "--plaintext")
         self.wait_for(lambda: pf.exists() and pf.read_text().strip() != "", f"{member} port", p)
         return p, int(pf.read_text())
 

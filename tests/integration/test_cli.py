@@ -38,12 +38,14 @@ def test_port_in_use(hub: Hub):
         s.listen()
         port = s.getsockname()[1]
         line = one_line_error(hub.run("connector", "run", "--agency", "court-bj-chaoyang", "--listen",
-                                      f"127.0.0.1:{port}"))
+                                      f"127.0.0.1:{port}", "--plaintext"))
     assert f"127.0.0.1:{port}" in line
 
 
-def test_unknown_agency_and_missing_consortium(hub: Hub, tmp_path):
+def test_unknown_agency_missing_consortium_and_missing_certificate(hub: Hub, tmp_path):
     assert "not a member" in one_line_error(hub.run("connector", "run", "--agency", "court-nowhere"))
+    assert "hub pki issue --member court-bj-chaoyang" in one_line_error(
+        hub.run("connector", "run", "--agency", "court-bj-chaoyang"))
     line = one_line_error(hub.run("--consortium", str(tmp_path / "none"), "audit"))
     assert "hub agency init" in line
 
@@ -58,7 +60,39 @@ def test_every_command_has_help():
     for args in (["--help"], ["kafka", "--help"], ["kafka", "up", "--help"], ["kafka", "down", "--help"],
                  ["kafka", "fetch", "--help"], ["kafka", "status", "--help"], ["topics", "create", "--help"],
                  ["agency", "init", "--help"], ["agency", "list", "--help"], ["sequencer", "run", "--help"],
-                 ["connector", "run", "--help"], ["audit", "--help"], ["demo", "--help"]):
+                 ["connector", "run", "--help"], ["audit", "--help"], ["demo", "--help"],
+                 ["schemas", "check", "--help"], ["schemas", "list", "--help"], ["pki", "init", "--help"],
+                 ["pki", "issue", "--help"]):
         proc = run(*args)
         assert proc.returncode == 0, (args, proc.stderr)
         assert "Usage: hub" in proc.stdout
+
+
+def test_schemas_check_passes_on_the_repo_and_names_the_field_of_an_incompatible_change(tmp_path):
+    import json
+    import shutil
+
+    from hub.evolution import fixtures_dir
+    from hub.schemas import schemas_dir
+
+    ok = run("schemas", "check")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "schemas check passed" in ok.stdout
+
+    root, fixtures = tmp_path / "schemas", tmp_path / "fixtures"
+    shutil.copytree(schemas_dir(), root)
+    shutil.copytree(fixtures_dir(), fixtures)
+    family = root / "enforcement"
+    newest = sorted(family.glob("FreezeFeedback.v*.avsc"))[-1]
+    version = int(newest.name.split(".v")[1].split(".")[0]) + 1
+    schema = json.loads(newest.read_text())
+    schema["fields"].append({"name": "queue_position", "type": "int", "doc": "added without a default"})
+    (family / f"FreezeFeedback.v{version}.avsc").write_text(json.dumps(schema, ensure_ascii=False))
+    old_fixture = sorted((fixtures / "enforcement").glob("FreezeFeedback.v*.json"))[-1]
+    fixture = json.loads(old_fixture.read_text())
+    fixture["queue_position"] = 3
+    (fixtures / "enforcement" / f"FreezeFeedback.v{version}.json").write_text(json.dumps(fixture, ensure_ascii=False))
+    bad = run("schemas", "check", "--schemas-dir", str(root), "--fixtures", str(fixtures))
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "queue_position" in bad.stdout
+    assert "FreezeFeedback" in bad.stdout
