@@ -89,7 +89,8 @@ def avro_bytes(b: bytes) -> bytes:
 
 def validate(schema: Schema, datum: Any) -> list[str]:
     """Field-level problems of ``datum`` against ``schema``; empty when valid."""
-    from fastavro.validation import ValidationError, validate as _validate
+    from fastavro.validation import ValidationError
+    from fastavro.validation import validate as _validate
 
     try:
         _validate(datum, schema, raise_errors=True, strict=True)

@@ -29,6 +29,27 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+def membership_or_genesis(c: Ctx) -> Any:
+    """The latest membership if a broker is configured, else the genesis document."""
+    from hub.consortium import load_membership
+    from hub.errors import ConfigError
+
+    try:
+        bootstrap = c.bootstrap()
+    except ConfigError:
+        return load_membership(c.cfg.consortium_dir)
+    from hub.consortium import current_membership as _current
+
+    return _current(c.cfg.consortium_dir, bootstrap, c.cfg.namespace)
+
+
+def current_membership(c: Ctx) -> Any:
+    """The latest membership: the genesis and every update in the membership log."""
+    from hub.consortium import current_membership as _current
+
+    return _current(c.cfg.consortium_dir, c.bootstrap(), c.cfg.namespace)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--bootstrap", envvar="HUB_KAFKA_BOOTSTRAP", metavar="HOST:PORT",
               help="Kafka bootstrap servers [env HUB_KAFKA_BOOTSTRAP; default: the local broker of `hub kafka up`].")
@@ -58,8 +79,10 @@ def cli(ctx: click.Context, bootstrap: str | None, namespace: str, home: Path | 
       hub audit               replay the ledger and verify every link and signature
       hub demo                the whole story end to end
     """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if verbose >= 2 else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # the hub's own lifecycle lines (starts, recoveries, membership versions, rejections) at INFO
+    logging.getLogger("hub").setLevel(logging.DEBUG if verbose else logging.INFO)
     if verbose < 2:
         logging.getLogger("hub.kafka.librdkafka").setLevel(logging.CRITICAL)
     ctx.obj = Ctx(HubConfig.from_env(bootstrap=bootstrap, namespace=namespace, home=home, consortium=consortium,
@@ -145,9 +168,10 @@ def topics_create(c: Ctx) -> None:
     from hub.consortium import load_membership
     from hub.kafka.topics import ensure_topics, topic_specs
 
-    membership = load_membership(c.cfg.consortium_dir)
-    specs = topic_specs(c.cfg, list(membership.members))
-    created = ensure_topics(c.bootstrap(), c.cfg, specs)
+    genesis = load_membership(c.cfg.consortium_dir)
+    created = ensure_topics(c.bootstrap(), c.cfg, topic_specs(c.cfg, list(genesis.members)))
+    specs = topic_specs(c.cfg, list(current_membership(c).members))  # members added by updates too
+    created += ensure_topics(c.bootstrap(), c.cfg, specs)
     for s in specs:
         click.echo(f"{'created' if s.name in created else 'exists '} {s.name} ({s.partitions} partition(s))")
 
@@ -219,13 +243,148 @@ def agency_init(c: Ctx, force: bool) -> None:
 @agency.command("list")
 @pass_ctx
 def agency_list(c: Ctx) -> None:
-    """List the consortium's members, roles and keys."""
-    from hub.consortium import load_membership
-
-    membership = load_membership(c.cfg.consortium_dir)
+    """List the members, roles and keys of the latest membership version (genesis plus the
+    membership log when a broker is reachable)."""
+    membership = membership_or_genesis(c)
+    click.echo(f"consortium {membership.consortium!r} membership v{membership.version} "
+               f"(digest {membership.digest()[:16]}…), admins {', '.join(a.id for a in membership.admins)}, "
+               f"quorum {membership.quorum}")
     for m in membership.members.values():
-        keys = ", ".join(k.key_id for k in m.keys)
-        click.echo(f"{m.id:22} {','.join(sorted(m.roles)):12} keys {keys}  {m.name}")
+        keys = ", ".join(k.key_id + (" (revoked)" if k.revoked_in_version else "") for k in m.keys)
+        click.echo(f"{m.id:28} {','.join(sorted(m.roles)):17} keys {keys}  {m.name}")
+
+
+def _propose(c: Ctx, operations: list[dict[str, Any]], reason: str, admins: tuple[str, ...],
+             out: Path | None) -> None:
+    """Build an update against the latest membership; sign with local admin keys; publish or save."""
+    from hub.consortium import load_signing_key
+    from hub.governance import encode_update, sign_update, update_document, with_approval
+
+    current = current_membership(c)
+    doc = update_document(current, operations, reason)
+    for admin in admins:
+        doc = with_approval(doc, sign_update(doc, admin, load_signing_key(c.cfg.consortium_dir, admin)))
+    if out is not None:
+        out.write_bytes(encode_update(doc))
+        click.echo(f"membership update v{doc['version']} written to {out} with {len(admins)} approval(s); "
+                   f"`hub agency approve {out} --admin ID` adds more, `hub agency publish {out}` appends it")
+        return
+    _publish(c, encode_update(doc))
+
+
+def _publish(c: Ctx, update: bytes) -> Any:
+    from hub.governance import apply_update
+    from hub.kafka.membership_log import append_update
+    from hub.kafka.topics import ensure_topics, topic_specs
+
+    new = apply_update(current_membership(c), update)  # refuses an update that does not apply
+    ensure_topics(c.bootstrap(), c.cfg, topic_specs(c.cfg, list(new.members)))
+    append_update(c.bootstrap(), c.cfg.namespace, update)
+    click.echo(f"membership v{new.version} appended to {c.cfg.namespace}.membership "
+               f"(digest {new.digest()[:16]}…); sequencers apply it to the messages that follow")
+    return new
+
+
+_admin_option = click.option("--admin", "admins", multiple=True, metavar="ID",
+                             help="Sign with this administrator's key from the consortium directory (repeatable).")
+_out_option = click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+                           help="Write the proposal here instead of publishing it (to collect more approvals).")
+
+
+@agency.command("rotate-key")
+@click.option("--member", "member_id", required=True, help="Member whose signing key is replaced.")
+@click.option("--reason", default="key rotation", show_default=True)
+@_admin_option
+@pass_ctx
+def agency_rotate_key(c: Ctx, member_id: str, reason: str, admins: tuple[str, ...]) -> None:
+    """Generate a new signing key for a member, add it and revoke the old one in one update
+    approved by the given administrators, publish it, then install the new key file (the old
+    one is kept as <member>.pem.old). Restart the member's connector afterwards."""
+    from hub.consortium import key_path, load_signing_key
+    from hub.errors import ConfigError
+    from hub.governance import add_key_op, revoke_key_op
+    from hub.identity import SigningKey
+    from hub.timeutil import now_us
+
+    current = current_membership(c)
+    member = current.member(member_id)
+    if member is None:
+        raise ConfigError(f"{member_id} is not a member (see `hub agency list`)")
+    old = load_signing_key(c.cfg.consortium_dir, member_id)
+    new = SigningKey.generate()
+    _propose(c, [add_key_op(member_id, new.public, now_us() - 60_000_000), revoke_key_op(member_id, old.key_id)],
+             reason, admins, None)
+    path = key_path(c.cfg.consortium_dir, member_id)
+    path.rename(path.with_suffix(".pem.old"))
+    new.save(path)
+    click.echo(f"{member_id}: key {old.key_id} revoked, key {new.key_id} installed in {path}")
+
+
+@agency.command("revoke-key")
+@click.option("--member", "member_id", required=True)
+@click.option("--key-id", required=True, help="Key id (hex) to revoke from the next membership version on.")
+@click.option("--reason", default="key revoked", show_default=True)
+@_admin_option
+@_out_option
+@pass_ctx
+def agency_revoke_key(c: Ctx, member_id: str, key_id: str, reason: str, admins: tuple[str, ...],
+                      out: Path | None) -> None:
+    """Revoke a member's key: messages validated against the new version and later that are
+    signed with it are rejected KEY_REVOKED; earlier entries keep verifying."""
+    from hub.governance import revoke_key_op
+
+    _propose(c, [revoke_key_op(member_id, key_id)], reason, admins, out)
+
+
+@agency.command("add")
+@click.option("--id", "member_id", required=True, help="New member id (letters, digits, '.', '_', '-').")
+@click.option("--name", required=True, help="The agency's name, e.g. 北京市海淀区人民法院.")
+@click.option("--role", "roles", required=True, multiple=True,
+              type=click.Choice([r.value for r in __import__("hub.membership", fromlist=["Role"]).Role]))
+@click.option("--reason", default="new member", show_default=True)
+@_admin_option
+@_out_option
+@pass_ctx
+def agency_add(c: Ctx, member_id: str, name: str, roles: tuple[str, ...], reason: str, admins: tuple[str, ...],
+               out: Path | None) -> None:
+    """Admit a new member with a fresh signing key (saved in the consortium directory)."""
+    from hub.consortium import key_path
+    from hub.governance import add_member_op, key_spec
+    from hub.identity import SigningKey
+    from hub.timeutil import now_us
+
+    key = SigningKey.generate()
+    _propose(c, [add_member_op(member_id, name, roles, [key_spec(key.public, now_us() - 60_000_000)])],
+             reason, admins, out)
+    key.save(key_path(c.cfg.consortium_dir, member_id))
+    click.echo(f"{member_id}: signing key {key.key_id} saved in {key_path(c.cfg.consortium_dir, member_id)}")
+
+
+@agency.command("approve")
+@click.argument("proposal", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@_admin_option
+@pass_ctx
+def agency_approve(c: Ctx, proposal: Path, admins: tuple[str, ...]) -> None:
+    """Add administrators' approvals to a saved proposal."""
+    import json as _json
+
+    from hub.consortium import load_signing_key
+    from hub.governance import encode_update, sign_update, with_approval
+
+    doc = _json.loads(proposal.read_text(encoding="utf-8"))
+    for admin in admins:
+        doc = with_approval(doc, sign_update(doc, admin, load_signing_key(c.cfg.consortium_dir, admin)))
+    proposal.write_bytes(encode_update(doc))
+    click.echo(f"{proposal}: {len(doc.get('approvals', []))} approval(s)")
+
+
+@agency.command("publish")
+@click.argument("proposal", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@pass_ctx
+def agency_publish(c: Ctx, proposal: Path) -> None:
+    """Verify a proposal against the latest membership (quorum, version, previous digest) and
+    append it to the membership log."""
+    _publish(c, proposal.read_bytes())
 
 
 # --- pki -----------------------------------------------------------------------------------
@@ -252,12 +411,11 @@ def pki_init(c: Ctx, force: bool) -> None:
 def pki_issue(c: Ctx, member_ids: tuple[str, ...]) -> None:
     """Issue a member's client certificate (for its own systems) and server certificate (for its
     connector), signed by the development CA."""
-    from hub.consortium import load_membership
     from hub.errors import ConfigError
     from hub.pki import DevCA, fingerprint_sha256, issue_member
 
     ca = DevCA.load(c.cfg.pki_dir)
-    membership = load_membership(c.cfg.consortium_dir)
+    membership = membership_or_genesis(c)
     for mid in member_ids or tuple(membership.members):
         member = membership.member(mid)
         if member is None:
@@ -290,12 +448,14 @@ def sequencer_run(c: Ctx, partition: int, batch_size: int, checkpoint_period: fl
     """Consume hub.inbound[p], validate, chain accepted messages onto hub.ledger[p], route
     them to recipients' outboxes and rejections to hub.rejected, all in Kafka transactions.
     Stops cleanly on SIGTERM or Ctrl-C."""
-    from hub.consortium import load_membership, load_signing_key
+    from hub.consortium import load_signing_key
     from hub.schemas import default_registry
     from hub.sequencer.checkpoints import SEQUENCER_MEMBER, CheckpointPolicy
     from hub.sequencer.runner import Sequencer
 
-    membership = load_membership(c.cfg.consortium_dir)
+    from hub.consortium import load_membership
+
+    membership = load_membership(c.cfg.consortium_dir)  # the runner adds the membership log's updates
     seq = Sequencer(c.cfg, c.bootstrap(), partition, membership, default_registry(),
                     load_signing_key(c.cfg.consortium_dir, SEQUENCER_MEMBER),
                     batch_size=batch_size, workers=workers,
@@ -329,7 +489,7 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, p
     """Serve the agency's connector: Publish signs and publishes, Subscribe streams what is
     addressed to the agency and the receipts of what it sent, Ack commits the cursor.
     The agency's systems authenticate with their client certificate (mTLS)."""
-    from hub.consortium import load_membership, load_signing_key
+    from hub.consortium import load_signing_key
     from hub.errors import ConfigError
     from hub.kafka.topics import Topics
     from hub.rpc.connector import SERVICE_NAME, Agency, ConnectorService
@@ -337,7 +497,7 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, p
     from hub.schemas import default_registry
     from hub.v1 import connector_pb2_grpc as pb_grpc
 
-    membership = load_membership(c.cfg.consortium_dir)
+    membership = current_membership(c)
     if membership.member(member_id) is None:
         raise ConfigError(f"{member_id} is not a member of the consortium (see `hub agency list`)")
     agency = Agency(member_id, load_signing_key(c.cfg.consortium_dir, member_id), membership,
@@ -396,7 +556,7 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
     bootstrap = c.bootstrap()
     topics_ = Topics(c.cfg.namespace)
     topic = ledger_topic or topics_.ledger
-    memberships = load_memberships(c.cfg.consortium_dir)
+    memberships = load_memberships(c.cfg.consortium_dir, bootstrap, c.cfg.namespace)
     registry = default_registry()
     results = []
     for p in partitions or range(c.cfg.partitions):
@@ -442,6 +602,26 @@ def demo(c: Ctx) -> None:
     from hub.demo import run_demo
 
     sys.exit(run_demo(c.cfg))
+
+
+def _register_optional_groups() -> None:
+    """Command groups that live beside their code (the verifier, offline proofs, witnesses)."""
+    import importlib
+
+    for module, names in (("hub.verifier.commands", ("verifier", "proof")), ("hub.witness.commands", ("witness",))):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and module.startswith(exc.name):
+                continue  # not part of this build
+            raise
+        for name in names:
+            group = getattr(mod, name, None)
+            if isinstance(group, click.Command):
+                cli.add_command(group)
+
+
+_register_optional_groups()
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -4,6 +4,9 @@ Layout of a consortium directory::
 
     genesis.json          the membership, version 1 (hub.membership)
     keys/<member>.pem     a member's Ed25519 signing key (development only; 0600)
+    keys/admin-<n>.pem    the consortium administrators' keys (development only; quorum 2 of 3)
+
+Later versions are quorum-approved updates in the membership log topic (hub.governance).
 
 ``init_dev`` creates a development consortium with one member per entry of the
 connector packages' ``DEV_MEMBERS`` and the standard policy.
@@ -15,7 +18,7 @@ from pathlib import Path
 
 from hub.errors import ConfigError
 from hub.identity import SigningKey
-from hub.membership import Member, MemberKey, Membership, Role
+from hub.membership import Admin, Member, MemberKey, Membership, Role
 from hub.policy import standard_policy
 from hub.sequencer.checkpoints import SEQUENCER_MEMBER
 from hub.timeutil import now_us
@@ -34,9 +37,21 @@ def load_membership(directory: Path) -> Membership:
     return Membership.from_json(text)
 
 
-def load_memberships(directory: Path) -> dict[int, Membership]:
-    m = load_membership(directory)
-    return {m.version: m}
+def load_memberships(directory: Path, bootstrap: str | None = None, namespace: str = "hub") -> dict[int, Membership]:
+    """Every membership version: the genesis, then each update of the membership log (if a broker is given)."""
+    genesis = load_membership(directory)
+    if bootstrap is None:
+        return {genesis.version: genesis}
+    from hub.governance import membership_history
+    from hub.kafka.membership_log import read_updates
+
+    return membership_history(genesis, read_updates(bootstrap, namespace))
+
+
+def current_membership(directory: Path, bootstrap: str, namespace: str) -> Membership:
+    """The latest membership version: genesis plus every update in the log."""
+    history = load_memberships(directory, bootstrap, namespace)
+    return history[max(history)]
 
 
 def key_path(directory: Path, member_id: str) -> Path:
@@ -67,7 +82,13 @@ def init_dev(directory: Path, *, consortium: str = "dev", force: bool = False) -
         key = SigningKey.generate()
         key.save(key_path(directory, mid))
         members[mid] = Member(mid, name, frozenset({role}), (MemberKey(key.public, start),))
-    membership = Membership(1, consortium, members, {r.type: r for r in standard_policy()})
+    admins = []
+    for n in (1, 2, 3):
+        admin_key = SigningKey.generate()
+        admin_key.save(key_path(directory, f"admin-{n}"))
+        admins.append(Admin(f"admin-{n}", admin_key.public))
+    membership = Membership(1, consortium, members, {r.type: r for r in standard_policy()},
+                            admins=tuple(admins), quorum=2)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / GENESIS).write_text(membership.to_json(), encoding="utf-8")
     return membership, True

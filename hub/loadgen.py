@@ -78,7 +78,7 @@ def freeze_orders(registry: SchemaRegistry, sender: str, key: SigningKey, recipi
 def produce(bootstrap: str, topic: str, items: Iterable[Item], *, rate: float | None = None,
             partition: int | None = None) -> int:
     """Produce every item (at most ``rate`` per second if given); the number produced."""
-    p = Producer(producer_config(bootstrap, **{"linger.ms": 5, "queue.buffering.max.messages": 500_000}))
+    p = Producer({**producer_config(bootstrap), "linger.ms": 5, "queue.buffering.max.messages": 500_000})
     start = time.perf_counter()
     n = 0
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from hub import avro
@@ -81,7 +81,7 @@ class SchemaRegistry:
         return sorted(self._by_name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def hub_record(name: str) -> avro.Schema:
     """One of the hub's own records (``Envelope``, ``LedgerEntry``, ``Receipt``, ``Rejection``)."""
     return avro.load_schema(schemas_dir() / "hub" / f"{name}.v1.avsc")

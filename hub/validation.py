@@ -94,7 +94,7 @@ def precheck(
         return Rejected(Reason.UNKNOWN_KEY, f"{env.sender} has no key {env.sender_key_id}", env)
     if not env.verify(mkey.key):
         return Rejected(Reason.BAD_SIGNATURE, f"signature does not verify with key {env.sender_key_id}", env)
-    if mkey.revoked_at is not None and env.created_at >= mkey.revoked_at:
+    if mkey.is_revoked(env.created_at, membership.version):
         return Rejected(Reason.KEY_REVOKED, f"key {env.sender_key_id} of {env.sender} is revoked", env)
     if env.created_at < mkey.not_before or (mkey.not_after is not None and env.created_at > mkey.not_after):
         return Rejected(Reason.KEY_NOT_VALID, f"key {env.sender_key_id} is not valid at created_at", env)

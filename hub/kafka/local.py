@@ -49,7 +49,7 @@ def _need(tool: str, what: str) -> str:
 
 def check_java() -> str:
     java = _need("java", "install a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)")
-    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
     m = re.search(r'version "(\d+)', out)
     if m and int(m.group(1)) < 17:
         raise ToolMissingError(f"Kafka 4 needs Java 17 or newer; `java -version` says {m.group(1)}")
@@ -68,7 +68,7 @@ def fetch(home: Path) -> Path:
     proc = subprocess.run(
         [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
          f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
-        capture_output=True, text=True,
+        capture_output=True, text=True, check=False,
     )
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
@@ -169,7 +169,7 @@ class LocalBroker:
             proc = subprocess.run(
                 [java, "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format", "--standalone",
                  "-t", cluster_id, "-c", str(self.properties_file)],
-                capture_output=True, text=True,
+                capture_output=True, text=True, check=False,
             )
             if proc.returncode != 0:
                 raise HubError(f"formatting Kafka storage failed: {(proc.stdout + proc.stderr).strip()[-300:]}")

@@ -41,7 +41,7 @@ def docker_engine_answers() -> bool:
     try:
         client = docker.from_env(timeout=3)
         return bool(client.ping())
-    except Exception:  # the docker SDK raises many kinds when no engine is there
+    except Exception:  # noqa: BLE001 - the docker SDK raises many kinds when no engine is there
         return False
 
 

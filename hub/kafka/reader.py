@@ -116,4 +116,4 @@ def last_record(bootstrap: str, topic: str, partition: int, window: int = 64) ->
         window *= 4
 
 
-__all__ = ["Record", "read_partition", "last_record", "watermarks", "OFFSET_END"]
+__all__ = ["OFFSET_END", "Record", "last_record", "read_partition", "watermarks"]

@@ -46,6 +46,11 @@ class Topics:
     def checkpoints(self) -> str:
         return f"{self.namespace}.checkpoints"
 
+    @property
+    def membership(self) -> str:
+        """The membership log: signed, quorum-approved updates after the genesis (one partition)."""
+        return f"{self.namespace}.membership"
+
     def outbox(self, member_id: str) -> str:
         return f"{self.namespace}.outbox.{member_id}"
 
@@ -80,6 +85,7 @@ def topic_specs(cfg: HubConfig, member_ids: list[str]) -> list[TopicSpec]:
         TopicSpec(t.ledger, p, _evidence(cfg)),
         TopicSpec(t.rejected, p, _evidence(cfg)),
         TopicSpec(t.checkpoints, p, _evidence(cfg)),
+        TopicSpec(t.membership, 1, _evidence(cfg)),
     ]
     for member in sorted(member_ids):
         specs.append(TopicSpec(t.outbox(member), 1, _operational(cfg)))

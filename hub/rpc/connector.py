@@ -107,14 +107,15 @@ class ReceiptWatcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             for m in consume_available(self._consumer, 500, 0.2):
-                if m.error() is not None:
-                    if m.error().code() != KafkaError._PARTITION_EOF:
-                        log.warning("receipt watcher: %s", m.error().str())
+                err = m.error()
+                if err is not None:
+                    if err.code() != KafkaError._PARTITION_EOF:
+                        log.warning("receipt watcher: %s", err.str())
                     continue
                 if dict(m.headers() or ()).get(KIND_HEADER) != b"receipt":
                     continue
                 try:
-                    receipt = receipt_pb(m.value())
+                    receipt = receipt_pb(m.value() or b"")  # a null value fails to decode like an empty one
                 except DecodeError as exc:
                     log.error("undecodable receipt at %s@%d: %s", self.agency.outbox, m.offset(), exc)
                     continue
@@ -242,17 +243,20 @@ class ConnectorService(pb_grpc.ConnectorServicer):
             consumer.assign([tp])
             while context.is_active():
                 for m in consume_available(consumer, 500, 0.2):
-                    if m.error() is not None:
-                        if m.error().code() != KafkaError._PARTITION_EOF:
-                            context.abort(grpc.StatusCode.UNAVAILABLE, m.error().str())
+                    err = m.error()
+                    if err is not None:
+                        if err.code() != KafkaError._PARTITION_EOF:
+                            context.abort(grpc.StatusCode.UNAVAILABLE, err.str())
                         continue
-                    delivery = self._delivery(m.offset(), dict(m.headers() or ()).get(KIND_HEADER), m.value())
+                    # a consumed record always has an offset; a null value fails to decode like an empty one
+                    delivery = self._delivery(m.offset() or 0, dict(m.headers() or ()).get(KIND_HEADER),
+                                              m.value() or b"")
                     if delivery is not None:
                         yield delivery
         finally:
             consumer.close()
 
-    def _delivery(self, offset: int, kind: bytes | None, value: bytes) -> pb.Delivery | None:
+    def _delivery(self, offset: int, kind: str | bytes | None, value: bytes) -> pb.Delivery | None:
         try:
             if kind == b"receipt":
                 return pb.Delivery(cursor=offset, receipt=receipt_pb(value))

@@ -8,11 +8,11 @@ only: the CLI asks for that explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -122,7 +122,8 @@ def peer_member_id(context: grpc.ServicerContext) -> str | None:
     :class:`TlsConfig` requires client authentication: then gRPC has verified the
     certificate chains to the consortium CA and is meant for client authentication.
     """
-    auth = context.auth_context()
+    # grpc maps each property to a list of values; the stub says bytes (types-grpcio's own FIXME)
+    auth = cast(Mapping[str, Sequence[bytes]], context.auth_context())
     if auth.get("transport_security_type") != [b"ssl"]:
         return None
     pem = auth.get("x509_pem_cert")
@@ -160,14 +161,17 @@ def client_credentials_from_pki(directory: Path, member_id: str) -> grpc.Channel
                               pki.read_pem(files.client_key))
 
 
-class _MemberGate(grpc.ServerInterceptor):  # type: ignore[misc]
+class _MemberGate(grpc.ServerInterceptor):
     """Lets through only callers whose certificate names an allowed member; health is open."""
 
     def __init__(self, allowed: Iterable[str]):
         self._allowed = frozenset(allowed)
 
-    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-                          details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(details)
         if handler is None or details.method.startswith(f"/{HEALTH_SERVICE}/"):
             return handler
@@ -182,7 +186,8 @@ class _MemberGate(grpc.ServerInterceptor):  # type: ignore[misc]
                           f"member {member} may not call this server (it serves {', '.join(sorted(self._allowed))})")
 
 
-def _guarded(handler: grpc.RpcMethodHandler, check: Callable[[grpc.ServicerContext], None]) -> grpc.RpcMethodHandler:
+def _guarded(handler: grpc.RpcMethodHandler[Any, Any],
+             check: Callable[[grpc.ServicerContext], None]) -> grpc.RpcMethodHandler[Any, Any]:
     """``handler`` with ``check(context)`` run before its behaviour."""
     des, ser = handler.request_deserializer, handler.response_serializer
     if handler.unary_unary:
@@ -210,5 +215,7 @@ def _guarded(handler: grpc.RpcMethodHandler, check: Callable[[grpc.ServicerConte
 
     def stream_stream(requests: Any, context: grpc.ServicerContext) -> Any:
         check(context)
+        if ss is None:
+            raise TypeError("the gRPC method handler has no behaviour")
         return ss(requests, context)
     return grpc.stream_stream_rpc_method_handler(stream_stream, des, ser)

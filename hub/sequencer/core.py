@@ -160,8 +160,8 @@ class Notary:
             receipt = _receipt(env.message_id, "ACCEPTED", self.partition, entry.index, leaf, None, "", now_us)
             return Appended(entry, env, raw, leaf, receipt)
         assert isinstance(verdict, Rejected)
-        env = verdict.envelope
-        sender = env.sender if env else _key_text(rec.key)
+        rejected_env = verdict.envelope
+        sender = rejected_env.sender if rejected_env else _key_text(rec.key)
         rejection = avro.encode(hub_record("Rejection"), {
             "reason": str(verdict.reason),
             "detail": verdict.detail,
@@ -169,17 +169,17 @@ class Notary:
             "rejected_at": now_us,
             "membership_version": self.membership.version,
             "sender": sender,
-            "message_id": env.message_id.bytes if env else None,
+            "message_id": rejected_env.message_id.bytes if rejected_env else None,
             "key": rec.key,
             "original": rec.value,
         })
         notify = sender if sender is not None and self.membership.member(sender) is not None else None
-        receipt = (
-            _receipt(env.message_id, "REJECTED", self.partition, None, None, str(verdict.reason),
+        rejected_receipt = (
+            _receipt(rejected_env.message_id, "REJECTED", self.partition, None, None, str(verdict.reason),
                      verdict.detail, now_us)
-            if notify and env else None
+            if notify and rejected_env else None
         )
-        return Refused(str(verdict.reason), verdict.detail, rejection, notify, receipt)
+        return Refused(str(verdict.reason), verdict.detail, rejection, notify, rejected_receipt)
 
 
 def _key_text(key: bytes | None) -> str | None:

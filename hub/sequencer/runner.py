@@ -28,7 +28,9 @@ from hub.config import HubConfig
 from hub.errors import DecodeError, HubError, KafkaOperationError
 from hub.identity import SigningKey
 from hub.kafka.clients import consume_available, consumer_config, producer_config, translate
+from hub.kafka.membership_log import read_updates
 from hub.kafka.reader import last_record, offset_for_time, read_partition
+from hub.governance import apply_update, membership_history
 from hub.kafka.topics import Topics, ensure_topics, topic_specs
 from hub.ledger.checkpoint import open_checkpoint
 from hub.ledger.entry import ChainHead, LedgerEntry
@@ -162,6 +164,13 @@ class Sequencer:
 
     def run(self, ready: threading.Event | None = None) -> SequencerStats:
         ensure_topics(self.bootstrap, self.cfg, topic_specs(self.cfg, list(self.membership.members)))
+        # the genesis, then every update of the membership log; later updates are followed live
+        updates = read_updates(self.bootstrap, self.cfg.namespace)
+        history = membership_history(self.membership, updates)
+        self.membership = history[max(history)]
+        ensure_topics(self.bootstrap, self.cfg, topic_specs(self.cfg, list(self.membership.members)))
+        follower = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer.membership"))
+        follower.assign([TopicPartition(self.topics.membership, 0, len(updates))])
         producer = Producer(producer_config(self.bootstrap,
                                             transactional_id=transactional_id(self.cfg.namespace, self.partition)))
         try:
@@ -187,6 +196,15 @@ class Sequencer:
         pending: _Batch | None = None
         try:
             while not self._stop.is_set():
+                news = [m.value() or b"" for m in follower.consume(num_messages=10, timeout=0) if not _skip(m)]
+                if news:
+                    if pending is not None:  # it was checked against the membership it will record
+                        try:
+                            self._transaction(producer, consumer, pending)
+                        except _Rewound:
+                            pass
+                        pending = None
+                    pool = self._apply_membership(news, pool)
                 msgs = [m for m in consume_available(consumer, self.batch_size,
                                                      0 if pending else self.poll_timeout) if not _skip(m)]
                 batch = self._start(msgs, pool) if msgs else None
@@ -216,11 +234,33 @@ class Sequencer:
         finally:
             if pool is not None:
                 pool.close()
+            follower.close()
             consumer.close()
             producer.flush(10)
         log.info("sequencer for %s[%d] stopped at index %d", self.topics.ledger, self.partition,
                  notary.head.next_index)
         return self.stats
+
+    def _apply_membership(self, updates: list[bytes], pool: PrecheckPool | None) -> PrecheckPool | None:
+        """Apply new membership-log records; every later message is validated against the result."""
+        notary = self.notary
+        assert notary is not None
+        membership = self.membership
+        for raw in updates:
+            try:
+                membership = apply_update(membership, raw)
+            except HubError as exc:
+                # the log's writers verify before appending, so this is an operator's error: stop
+                raise HubError(f"membership log record does not apply to v{membership.version}: "
+                               f"{exc.diagnostics()}") from exc
+        ensure_topics(self.bootstrap, self.cfg, topic_specs(self.cfg, list(membership.members)))
+        self.membership = notary.membership = membership
+        log.info("%s[%d]: now validating against membership v%d", self.topics.ledger, self.partition,
+                 membership.version)
+        if pool is not None:
+            pool.close()
+            pool = PrecheckPool(self.workers, membership, schemas_dir())
+        return pool
 
     def _start(self, msgs: list[Message], pool: PrecheckPool | None) -> _Batch:
         now = now_us()
