@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/hub/v1/*.proto)
 GEN    := hub/v1/.generated
 
-.PHONY: install proto kafka demo test test-unit test-integration chaos bench clean
+.PHONY: install proto kafka demo test test-unit test-integration lint chaos bench clean
 
 install: $(STAMP) $(GEN) kafka
 
@@ -31,8 +31,13 @@ kafka: $(STAMP)
 demo: install
 	$(HUB) demo
 
-test: install
+test: install lint
 	$(PY) -m pytest -rs tests
+
+# mypy strict on hub/ and ruff on the code (generated stubs excluded)
+lint: install
+	$(VENV)/bin/mypy
+	$(VENV)/bin/ruff check hub connectors
 
 test-unit: install
 	$(PY) -m pytest -rs tests/unit

@@ -72,7 +72,7 @@ class Bench:
 
     def start_sequencer(self, name: str) -> subprocess.Popen[bytes]:
         logf = open(self.workdir / f"{name}.log", "wb")
-        workers = os.environ.get("BENCH_WORKERS", "2")
+        workers = os.environ.get("BENCH_WORKERS", "0")
         proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "sequencer", "run", "--partition", "0",
                                  "--workers", workers],
                                 env=self.env(), stdout=logf, stderr=subprocess.STDOUT)

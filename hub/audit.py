@@ -14,9 +14,9 @@ from enum import StrEnum
 
 from hub.errors import DecodeError, HubError
 from hub.ledger.checkpoint import open_checkpoint
-from hub.ledger.note import NoteVerifier
 from hub.ledger.entry import ChainHead, LedgerEntry
 from hub.ledger.merkle import CompactRange
+from hub.ledger.note import NoteVerifier
 from hub.membership import Membership
 from hub.schemas import SchemaRegistry
 from hub.sequencer.core import ReplayMemory

@@ -193,7 +193,8 @@ def schemas_check(schemas_dir: Path | None, fixtures: Path | None) -> None:
     newest schema reads data written with any older one) and that fastavro resolves every
     stored fixture with the newest reader. Exit 1 naming each incompatible field."""
     from hub.evolution import check_repository, fixtures_dir
-    from hub.schemas import SchemaRegistry, schemas_dir as default_schemas
+    from hub.schemas import SchemaRegistry
+    from hub.schemas import schemas_dir as default_schemas
 
     root = schemas_dir or default_schemas()
     problems = check_repository(root, fixtures or fixtures_dir())
@@ -448,12 +449,10 @@ def sequencer_run(c: Ctx, partition: int, batch_size: int, checkpoint_period: fl
     """Consume hub.inbound[p], validate, chain accepted messages onto hub.ledger[p], route
     them to recipients' outboxes and rejections to hub.rejected, all in Kafka transactions.
     Stops cleanly on SIGTERM or Ctrl-C."""
-    from hub.consortium import load_signing_key
+    from hub.consortium import load_membership, load_signing_key
     from hub.schemas import default_registry
     from hub.sequencer.checkpoints import SEQUENCER_MEMBER, CheckpointPolicy
     from hub.sequencer.runner import Sequencer
-
-    from hub.consortium import load_membership
 
     membership = load_membership(c.cfg.consortium_dir)  # the runner adds the membership log's updates
     seq = Sequencer(c.cfg, c.bootstrap(), partition, membership, default_registry(),
@@ -463,8 +462,12 @@ def sequencer_run(c: Ctx, partition: int, batch_size: int, checkpoint_period: fl
                                                        every_entries=checkpoint_entries))
     seq.install_signal_handlers()
     ready = threading.Event()
-    threading.Thread(target=lambda: ready.wait() and click.echo(
-        f"sequencer for {c.cfg.namespace}.ledger[{partition}] ready", err=True), daemon=True).start()
+
+    def announce() -> None:
+        ready.wait()
+        click.echo(f"sequencer for {c.cfg.namespace}.ledger[{partition}] ready", err=True)
+
+    threading.Thread(target=announce, daemon=True).start()
     stats = seq.run(ready)
     click.echo(f"sequencer stopped: {stats.appended} appended, {stats.refused} rejected, "
                f"{stats.checkpoints} checkpoints, {stats.batches} transactions, {stats.aborts} aborted", err=True)
@@ -548,10 +551,10 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
     from hub.audit import PartitionAudit
     from hub.consortium import load_memberships
     from hub.errors import ConfigError
-    from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
     from hub.kafka.reader import read_partition
     from hub.kafka.topics import Topics
     from hub.schemas import default_registry
+    from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
 
     bootstrap = c.bootstrap()
     topics_ = Topics(c.cfg.namespace)

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import ConfigResource, NewTopic
+from confluent_kafka.admin import ConfigResource, NewTopic  # type: ignore[attr-defined]  # re-exported at runtime
 
 from hub.config import HubConfig
 from hub.errors import ConfigError, KafkaOperationError

@@ -26,11 +26,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from hub.config import HubConfig
 from hub.errors import DecodeError, HubError, KafkaOperationError
+from hub.governance import apply_update, membership_history
 from hub.identity import SigningKey
 from hub.kafka.clients import consume_available, consumer_config, producer_config, translate
 from hub.kafka.membership_log import read_updates
 from hub.kafka.reader import last_record, offset_for_time, read_partition
-from hub.governance import apply_update, membership_history
 from hub.kafka.topics import Topics, ensure_topics, topic_specs
 from hub.ledger.checkpoint import open_checkpoint
 from hub.ledger.entry import ChainHead, LedgerEntry
@@ -314,7 +314,7 @@ class Sequencer:
         for i, (rec, out) in enumerate(outcomes):
             if isinstance(out, Appended):
                 mid = out.envelope.message_id.bytes
-                headers = {KIND_HEADER: b"entry"}
+                headers: dict[str, str | bytes | None] = {KIND_HEADER: b"entry"}
                 if i == last_appended:
                     headers[FRONTIER_HEADER] = notary.tree.to_bytes()
                 producer.produce(t.ledger, out.entry_bytes, key=mid, partition=self.partition, headers=headers)
