@@ -99,7 +99,7 @@ def load_certificate(data: bytes | x509.Certificate) -> x509.Certificate:
         if data.lstrip().startswith(b"-----BEGIN"):
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
         raise DecodeError(f"not an X.509 certificate in PEM or DER: {_first_line(exc)}") from exc
 
 
