@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -540,10 +539,11 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, p
 @click.option("--partition", "partitions", type=int, multiple=True, help="Ledger partition(s); default: all.")
 @click.option("--ledger-topic", help="Audit this topic instead of <namespace>.ledger (e.g. a copy).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write the JSON report here.")
-@click.option("--quiet", is_flag=True, help="Print only the verdict.")
+@click.option("--html", "html_report", type=click.Path(path_type=Path), help="Write an HTML report here.")
+@click.option("--quiet", is_flag=True, help="Print only the verdict (no progress bar).")
 @pass_ctx
 def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report: Path | None,
-          quiet: bool) -> None:
+          html_report: Path | None, quiet: bool) -> None:
     """Replay the ledger from index 0 and verify every entry: contiguous indexes, every
     previous-hash link, every envelope's signature, schema and policy against the membership
     it names, and every signed checkpoint (signature, order, root of the replayed tree).
@@ -551,7 +551,7 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
     from hub.audit import PartitionAudit
     from hub.consortium import load_memberships
     from hub.errors import ConfigError
-    from hub.kafka.reader import read_partition
+    from hub.kafka.reader import read_partition, watermarks
     from hub.kafka.topics import Topics
     from hub.schemas import default_registry
     from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
@@ -571,8 +571,14 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
         verifier = log_verifier(log_member.keys[-1].key.raw, origin(membership.consortium, c.cfg.namespace, p))
         pa.expect_checkpoints([(r.offset, r.value) for r in read_partition(bootstrap, topics_.checkpoints, p)],
                               verifier)
-        for rec in read_partition(bootstrap, topic, p):
-            pa.add(rec.offset, rec.value)
+        end = watermarks(bootstrap, topic, p)[1]
+        with click.progressbar(length=end, label=f"replaying {topic}[{p}]", file=sys.stderr,
+                               hidden=quiet or not sys.stderr.isatty(), show_pos=True) as bar:
+            done = 0
+            for rec in read_partition(bootstrap, topic, p):
+                pa.add(rec.offset, rec.value)
+                bar.update(rec.offset + 1 - done)
+                done = rec.offset + 1
         results.append(pa.finish())
     violations = [v for r in results for v in r.violations]
     if not quiet:
@@ -583,9 +589,14 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
                        f"{r.checkpoints_verified} match the replayed tree (latest covers {r.last_checkpoint_size})")
         for v in violations:
             click.echo(f"  VIOLATION {v.line()}")
+    from hub.audit_report import report_doc, to_html, to_json
+    from hub.timeutil import iso, now_us
+
+    doc = report_doc(topic, results, iso(now_us()))
     if report:
-        report.write_text(json.dumps({"topic": topic, "verified": not violations,
-                                      "partitions": [r.to_dict() for r in results]}, indent=2) + "\n")
+        report.write_text(to_json(doc), encoding="utf-8")
+    if html_report:
+        html_report.write_text(to_html(doc), encoding="utf-8")
     total = sum(r.entries for r in results)
     if violations:
         first = violations[0]

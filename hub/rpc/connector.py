@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -131,6 +132,16 @@ class ReceiptWatcher:
         self._consumer.close()
 
 
+IDEMPOTENCY_KEYS = 100_000
+
+
+class _IdempotencySlot:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.request: bytes | None = None
+        self.response: pb.PublishResponse | None = None
+
+
 class ConnectorService(pb_grpc.ConnectorServicer):
     def __init__(self, agency: Agency):
         self.agency = agency
@@ -138,6 +149,8 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         self.receipts = ReceiptWatcher(agency)
         self._committer = Consumer(consumer_config(agency.bootstrap, agency.group))
         self._commit_lock = threading.Lock()
+        self._idempotent: OrderedDict[str, _IdempotencySlot] = OrderedDict()
+        self._idem_lock = threading.Lock()
 
     def close(self) -> None:
         self.receipts.close()
@@ -147,6 +160,34 @@ class ConnectorService(pb_grpc.ConnectorServicer):
     # --- Publish ------------------------------------------------------------------------
 
     def Publish(self, request: pb.PublishRequest, context: grpc.ServicerContext) -> pb.PublishResponse:
+        key = request.idempotency_key
+        if not key:
+            return self._publish(request, context)
+        if len(key) > 200:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key is longer than 200 characters")
+        with self._idem_lock:
+            slot = self._idempotent.get(key)
+            if slot is None:
+                slot = self._idempotent[key] = _IdempotencySlot()
+                while len(self._idempotent) > IDEMPOTENCY_KEYS:
+                    self._idempotent.popitem(last=False)
+                owner = True
+            else:
+                owner = False
+        with slot.lock:  # a concurrent retry waits for the first call's answer
+            if not owner or slot.response is not None:
+                if slot.response is not None and slot.request == request.SerializeToString(deterministic=True):
+                    return slot.response
+                if slot.response is not None:
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                  "idempotency_key was used before for a different request")
+            response = self._publish(request, context)
+            if response.receipt.status != pb.Receipt.STATUS_UNSPECIFIED or not request.wait_for_receipt:
+                slot.request = request.SerializeToString(deterministic=True)
+                slot.response = response
+            return response
+
+    def _publish(self, request: pb.PublishRequest, context: grpc.ServicerContext) -> pb.PublishResponse:
         a = self.agency
         schema = a.registry.latest(request.type)
         if schema is None:

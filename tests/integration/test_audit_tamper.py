@@ -42,9 +42,12 @@ def test_one_flipped_byte_in_a_ledger_copy_is_found_and_named(hub: Hub):
     tampered = f"{hub.namespace}.ledger-tampered"
     copy_ledger(hub, tampered, 2)
     report = hub.workdir / "audit.json"
-    bad = hub.run("audit", "--ledger-topic", tampered, "--report", str(report))
+    page = hub.workdir / "audit.html"
+    bad = hub.run("audit", "--ledger-topic", tampered, "--report", str(report), "--html", str(page))
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "index 2" in bad.stdout
     doc = json.loads(report.read_text())
     assert doc["verified"] is False
     assert 2 in {v["index"] for v in doc["partitions"][0]["violations"]}
+    text = page.read_text(encoding="utf-8")
+    assert "VIOLATIONS FOUND" in text and "<td>2</td>" in text

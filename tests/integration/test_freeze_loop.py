@@ -136,3 +136,20 @@ def test_ledger_topic_never_deletes_or_compacts(hub: Hub):
     assert cfg["cleanup.policy"] == "delete"
     assert cfg["unclean.leader.election.enable"] == "false"
     assert cfg["min.insync.replicas"] == "1"
+
+
+def test_a_repeated_idempotency_key_gets_the_original_answer(hub: Hub, running):
+    court = running[COURT]
+    req = pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(ORDER_JSON),
+                            wait_for_receipt=True, idempotency_key="court-bj-chaoyang/2026-1234/freeze/1")
+    first = court.Publish(req, timeout=30)
+    again = court.Publish(req, timeout=30)
+    assert again == first
+    assert first.receipt.status == pb.Receipt.ACCEPTED
+    ids = [LedgerEntry.from_bytes(rec.value) for rec in read_partition(hub.bootstrap, Topics(hub.namespace).ledger, 0)]
+    assert sum(1 for e in ids if e.index == first.receipt.ledger_index) == 1
+    other = pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(dict(ORDER_JSON, amount="1.00")),
+                              idempotency_key="court-bj-chaoyang/2026-1234/freeze/1")
+    with pytest.raises(grpc.RpcError) as exc:
+        court.Publish(other, timeout=30)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
