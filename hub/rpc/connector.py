@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import grpc
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -31,6 +33,7 @@ from hub.kafka.clients import consume_available, consumer_config, producer_confi
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
 from hub.membership import Membership
+from hub.rpc.credentials import CredentialBook, is_credential_type
 from hub.schemas import SchemaRegistry, hub_record
 from hub.sequencer.runner import KIND_HEADER
 from hub.timeutil import iso, now_us, to_us
@@ -50,6 +53,8 @@ class Agency:
     registry: SchemaRegistry
     topics: Topics
     bootstrap: str
+    #: the verifier serving proofs for GetReceipt (None: GetReceipt answers FAILED_PRECONDITION)
+    verifier_url: str | None = None
 
     @property
     def outbox(self) -> str:
@@ -133,6 +138,31 @@ class ReceiptWatcher:
 
 
 IDEMPOTENCY_KEYS = 100_000
+#: records a PublishStream may have waiting for Kafka's acknowledgement before it stops reading
+STREAM_INFLIGHT = 10_000
+
+
+class _Refusal(Exception):
+    """A request the connector refuses, with the gRPC status to answer."""
+
+    def __init__(self, code: grpc.StatusCode, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def _http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    """(status, body) of a GET to the verifier; (503, b"") when it cannot be reached."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+    except (urllib.error.URLError, OSError):
+        return 503, b""
 
 
 class _IdempotencySlot:
@@ -151,8 +181,15 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         self._commit_lock = threading.Lock()
         self._idempotent: OrderedDict[str, _IdempotencySlot] = OrderedDict()
         self._idem_lock = threading.Lock()
+        self.credentials = CredentialBook()
+        self._credentials_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._follower = threading.Thread(target=self._follow_credentials, name="credentials", daemon=True)
+        self._follower.start()
 
     def close(self) -> None:
+        self._stop.set()
+        self._follower.join(timeout=5)
         self.receipts.close()
         self.producer.flush(10)
         self._committer.close()
@@ -162,7 +199,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
     def Publish(self, request: pb.PublishRequest, context: grpc.ServicerContext) -> pb.PublishResponse:
         key = request.idempotency_key
         if not key:
-            return self._publish(request, context)
+            return self._unary(request, context)
         if len(key) > 200:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key is longer than 200 characters")
         with self._idem_lock:
@@ -181,77 +218,154 @@ class ConnectorService(pb_grpc.ConnectorServicer):
                 if slot.response is not None:
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                   "idempotency_key was used before for a different request")
-            response = self._publish(request, context)
+            response = self._unary(request, context)
             if response.receipt.status != pb.Receipt.STATUS_UNSPECIFIED or not request.wait_for_receipt:
                 slot.request = request.SerializeToString(deterministic=True)
                 slot.response = response
             return response
 
-    def _publish(self, request: pb.PublishRequest, context: grpc.ServicerContext) -> pb.PublishResponse:
+    def _unary(self, request: pb.PublishRequest, context: grpc.ServicerContext) -> pb.PublishResponse:
+        try:
+            return self._publish(request, context.time_remaining())
+        except _Refusal as r:
+            context.abort(r.code, r.detail)
+            raise  # unreachable: abort raises
+
+    def _seal(self, request: pb.PublishRequest) -> Envelope:
+        """Check a request against the standard and the policy, and sign it; _Refusal otherwise."""
         a = self.agency
         schema = a.registry.latest(request.type)
         if schema is None:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown message type {request.type!r}")
-        assert schema is not None
-        payload = self._payload(request, schema.schema, context)
+            raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"unknown message type {request.type!r}")
+        payload = self._payload(request, schema.schema)
         correlation = None
         if request.correlation_id:
             try:
                 correlation = uuid.UUID(request.correlation_id)
             except ValueError:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "correlation_id is not a UUID")
+                raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, "correlation_id is not a UUID") from None
         denied = a.membership.check_policy(a.member_id, request.type, list(request.recipients),
                                            correlation is not None)
         if denied:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, denied)
+            raise _Refusal(grpc.StatusCode.PERMISSION_DENIED, denied)
         try:
-            env = seal(type=request.type, schema_fingerprint=schema.fingerprint, sender=a.member_id, key=a.key,
-                       recipients=list(request.recipients), payload=payload, created_at=now_us(),
-                       correlation_id=correlation)
+            return seal(type=request.type, schema_fingerprint=schema.fingerprint, sender=a.member_id, key=a.key,
+                        recipients=list(request.recipients), payload=payload, created_at=now_us(),
+                        correlation_id=correlation)
         except EnvelopeTooLargeError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"TOO_LARGE: {exc}")
+            raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"TOO_LARGE: {exc}") from None
+
+    def _publish(self, request: pb.PublishRequest, time_remaining: float | None) -> pb.PublishResponse:
+        """Check, sign and publish one request; _Refusal with the gRPC status otherwise."""
+        env = self._seal(request)
         mid = str(env.message_id)
         event = self.receipts.expect(mid) if request.wait_for_receipt else None
         try:
             self._produce(env)
         except HubError as exc:
             self.receipts.take(mid)
-            context.abort(grpc.StatusCode.UNAVAILABLE, exc.diagnostics())
+            raise _Refusal(grpc.StatusCode.UNAVAILABLE, exc.diagnostics()) from None
+        except _Refusal:
+            self.receipts.take(mid)
+            raise
         response = pb.PublishResponse(message_id=mid)
         if event is not None:
-            remaining = context.time_remaining()
-            timeout = 30.0 if remaining is None else max(0.0, remaining - 0.05)
+            timeout = 30.0 if time_remaining is None else max(0.0, time_remaining - 0.05)
             if not event.wait(timeout):
                 self.receipts.take(mid)
-                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
-                              f"message {mid} was published but no receipt arrived in time; "
-                              "it may still be sequenced: watch Subscribe for its receipt")
+                raise _Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,
+                               f"message {mid} was published but no receipt arrived in time; "
+                               "it may still be sequenced: watch Subscribe for its receipt")
             receipt = self.receipts.take(mid)
             assert receipt is not None
             response.receipt.CopyFrom(receipt)
         return response
 
-    def _payload(self, request: pb.PublishRequest, schema: avro.Schema, context: grpc.ServicerContext) -> bytes:
+    def PublishStream(self, request_iterator: Iterator[pb.PublishRequest],
+                      context: grpc.ServicerContext) -> Iterator[pb.PublishResult]:
+        """Requests are checked, signed and produced as they arrive; each result is sent when Kafka
+        has acknowledged its record (acks=all), so results may come out of order (see sequence)."""
+        results: queue.Queue[pb.PublishResult | None] = queue.Queue()
+        inflight = threading.Semaphore(STREAM_INFLIGHT)
+
+        def error(seq: int, code: grpc.StatusCode, detail: str) -> pb.PublishResult:
+            return pb.PublishResult(sequence=seq, error=pb.PublishError(code=code.name, detail=detail))
+
+        def feed() -> None:
+            try:
+                for seq, request in enumerate(request_iterator):
+                    if request.wait_for_receipt:  # the slow, one-at-a-time path
+                        try:
+                            results.put(pb.PublishResult(sequence=seq, response=self._publish(request, None)))
+                        except _Refusal as r:
+                            results.put(error(seq, r.code, r.detail))
+                        continue
+                    try:
+                        env = self._seal(request)
+                    except _Refusal as r:
+                        results.put(error(seq, r.code, r.detail))
+                        continue
+                    inflight.acquire()
+                    mid = str(env.message_id)
+
+                    def delivered(err: KafkaError | None, _msg: object, seq: int = seq, mid: str = mid) -> None:
+                        inflight.release()
+                        if err is None:
+                            results.put(pb.PublishResult(sequence=seq, response=pb.PublishResponse(message_id=mid)))
+                        else:
+                            results.put(error(seq, grpc.StatusCode.UNAVAILABLE, err.str()))
+
+                    try:
+                        self.producer.produce(self.agency.topics.inbound, env.raw,
+                                              key=self.agency.member_id.encode(), on_delivery=delivered)
+                    except (BufferError, KafkaException) as exc:
+                        inflight.release()
+                        results.put(error(seq, grpc.StatusCode.RESOURCE_EXHAUSTED
+                                          if isinstance(exc, BufferError) else grpc.StatusCode.UNAVAILABLE,
+                                          "the connector's queue to Kafka is full: retry with back-off"
+                                          if isinstance(exc, BufferError) else str(exc)))
+            except grpc.RpcError:
+                pass  # the client went away
+            finally:
+                for _ in range(STREAM_INFLIGHT):  # wait for every outstanding acknowledgement
+                    while not inflight.acquire(timeout=0.05):
+                        self.producer.poll(0)
+                results.put(None)
+
+        threading.Thread(target=feed, name="publish-stream", daemon=True).start()
+        while True:
+            try:
+                item = results.get(timeout=0.05)
+            except queue.Empty:
+                self.producer.poll(0)
+                if not context.is_active():
+                    return
+                continue
+            if item is None:
+                return
+            yield item
+
+    def _payload(self, request: pb.PublishRequest, schema: avro.Schema) -> bytes:
         which = request.WhichOneof("payload")
         if which == "payload_avro":
             try:
                 avro.decode(schema, request.payload_avro)
             except DecodeError as exc:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"payload_avro: {exc.diagnostics()}")
+                raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"payload_avro: {exc.diagnostics()}")
             return bytes(request.payload_avro)
         if which != "payload_json":
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a payload (payload_json or payload_avro) is required")
+            raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, "a payload (payload_json or payload_avro) is required")
         try:
             obj = json.loads(request.payload_json)
         except ValueError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"payload_json is not JSON: {exc}")
+            raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"payload_json is not JSON: {exc}")
         try:
             datum = from_json(schema, obj, "payload")
             return avro.encode(schema, datum)
         except FieldProblems as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except EncodeError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.diagnostics())
+            raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, exc.diagnostics())
         raise AssertionError("unreachable")
 
     def _produce(self, env: Envelope) -> None:
@@ -265,7 +379,10 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         try:
             self.producer.produce(self.agency.topics.inbound, env.raw, key=self.agency.member_id.encode(),
                                   on_delivery=delivered)
-        except (KafkaException, BufferError) as exc:
+        except BufferError:
+            raise _Refusal(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                           "the connector's queue to Kafka is full: retry with back-off") from None
+        except KafkaException as exc:
             raise translate(exc, "publishing", self.agency.bootstrap) from exc
         while not event.wait(0.01):
             self.producer.poll(0)
@@ -319,6 +436,85 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         except DecodeError as exc:
             log.error("undeliverable record at %s@%d: %s", self.agency.outbox, offset, exc)
             return None
+
+    # --- ledger-derived answers ------------------------------------------------------------
+
+    def _follow_credentials(self) -> None:
+        """Keep the credential book up to date from the agency's outbox, from its beginning."""
+        a = self.agency
+        consumer = Consumer(consumer_config(a.bootstrap, f"{a.group}.credentials.{uuid.uuid4()}"))
+        consumer.assign([TopicPartition(a.outbox, 0, 0)])
+        try:
+            while not self._stop.is_set():
+                for m in consume_available(consumer, 500, 0.2):
+                    err = m.error()
+                    if err is not None or dict(m.headers() or ()).get(KIND_HEADER) == b"receipt":
+                        continue
+                    try:
+                        entry = LedgerEntry.from_bytes(m.value() or b"")
+                        env = Envelope.from_bytes(entry.envelope)
+                        if not is_credential_type(env.type):
+                            continue
+                        schema = a.registry.by_fingerprint(env.schema_fingerprint)
+                        if schema is None:
+                            continue
+                        payload = avro.decode(schema.schema, env.payload)
+                    except DecodeError as exc:
+                        log.error("credential follower: undecodable record at offset %s: %s", m.offset(), exc)
+                        continue
+                    with self._credentials_lock:
+                        self.credentials.record(env.type, payload, entry.notarised_at, str(env.message_id),
+                                                entry.index)
+        finally:
+            consumer.close()
+
+    def LookupCredential(self, request: pb.LookupCredentialRequest,
+                         context: grpc.ServicerContext) -> pb.LookupCredentialResponse:
+        if not request.license_number:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "license_number is required")
+        at = now_us()
+        if request.at:
+            try:
+                at = to_us(datetime.fromisoformat(request.at.replace("Z", "+00:00")))  # noqa: FURB162
+            except ValueError:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at={request.at!r} is not an RFC 3339 time")
+        with self._credentials_lock:
+            change = self.credentials.status_at(request.license_number, at)
+        if change is None:
+            return pb.LookupCredentialResponse(status=pb.LookupCredentialResponse.NEVER_LICENSED,
+                                               license_number=request.license_number)
+        return pb.LookupCredentialResponse(
+            status=str(change.status),
+            license_number=request.license_number, lawyer_name=change.lawyer_name, message_id=change.message_id,
+            ledger_index=change.ledger_index, since=iso(change.at))
+
+    def GetReceipt(self, request: pb.GetReceiptRequest, context: grpc.ServicerContext) -> pb.GetReceiptResponse:
+        url = self.agency.verifier_url
+        if not url:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          "this connector has no verifier configured (hub connector run --verifier URL)")
+        assert url is not None
+        try:
+            mid = str(uuid.UUID(request.message_id))
+        except ValueError:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message_id is not a UUID")
+        status, body = _http_get(f"{url.rstrip('/')}/lookup/message/{mid}")
+        if status == 404:
+            context.abort(grpc.StatusCode.NOT_FOUND,
+                          f"message {mid} is not covered by a published checkpoint yet; try again shortly")
+        if status != 200:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"the verifier answered {status}")
+        found = json.loads(body)
+        if self.agency.member_id != found["sender"] and self.agency.member_id not in found["recipients"]:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{self.agency.member_id} neither sent nor received {mid}")
+        status, proof = _http_get(f"{url.rstrip('/')}/proof/message/{mid}")
+        if status != 200:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"the verifier answered {status} for the proof")
+        import base64
+
+        return pb.GetReceiptResponse(ledger_partition=0, ledger_index=found["index"],
+                                     leaf_hash=base64.b64decode(found["leaf_hash"]).hex(),
+                                     tlog_proof=proof.decode("utf-8"))
 
     def Ack(self, request: pb.AckRequest, context: grpc.ServicerContext) -> pb.AckResponse:
         if request.cursor < 0:
