@@ -11,6 +11,9 @@ ratio_vs_verify         sequencer_per_s / verify_core_per_s
 ratio_vs_baseline       sequencer_per_s / baseline_per_s
 sequencer_rss_100k_mb   the sequencer process's RSS once the ledger holds 100,000 entries
 sequencer_rss_1m_mb     ... and 1,000,000 entries (BENCH_RSS_ENTRIES changes the second mark)
+publish_stream_per_s    one connector (`hub connector run`), PublishStream: requests acknowledged by Kafka per second
+publish_to_delivery_p99_ms  Publish at the court's connector -> delivered on the bank's Subscribe stream,
+                        at half publish_stream_per_s (with a sequencer running); also _p50_ms
 
 Everything runs against a real broker: HUB_KAFKA_BOOTSTRAP, or a local one started for the run.
 """
@@ -38,7 +41,7 @@ from hub.identity import VerifyingKey
 from hub.kafka.clients import consume_available, consumer_config, producer_config
 from hub.kafka.provision import provision
 from hub.kafka.reader import watermarks
-from hub.kafka.topics import TopicSpec, Topics, ensure_topics, topic_specs
+from hub.kafka.topics import Topics, TopicSpec, ensure_topics, topic_specs
 from hub.loadgen import freeze_orders, produce
 from hub.schemas import default_registry
 
@@ -71,7 +74,7 @@ class Bench:
                 "HUB_CONSORTIUM": str(self.consortium), "PYTHONUNBUFFERED": "1"}
 
     def start_sequencer(self, name: str) -> subprocess.Popen[bytes]:
-        logf = open(self.workdir / f"{name}.log", "wb")
+        logf = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 (lives as long as the process)
         workers = os.environ.get("BENCH_WORKERS", "0")
         proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "sequencer", "run", "--partition", "0",
                                  "--workers", workers],
@@ -214,6 +217,101 @@ def bench_latency(b: Bench, rate: float, seconds: float = 20.0) -> tuple[float, 
     return statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]
 
 
+def start_connector(b: Bench, member: str) -> tuple[subprocess.Popen[bytes], int]:
+    pf = b.workdir / f"{member}.port"
+    logf = open(b.workdir / f"{member}.log", "wb")  # noqa: SIM115 (lives as long as the process)
+    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "connector", "run", "--agency", member, "--listen",
+                             "127.0.0.1:0", "--port-file", str(pf), "--plaintext"], env=b.env(), stdout=logf,
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while not (pf.exists() and pf.read_text().strip()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"connector {member} did not start")
+        time.sleep(0.05)
+    return proc, int(pf.read_text())
+
+
+def connector_stub(port: int) -> object:
+    import grpc
+
+    from hub.v1 import connector_pb2_grpc as pb_grpc
+
+    ch = grpc.insecure_channel(f"127.0.0.1:{port}")
+    grpc.channel_ready_future(ch).result(timeout=30)
+    return pb_grpc.ConnectorStub(ch)  # type: ignore[no-untyped-call]
+
+
+ORDER_JSON = {
+    "case_number": "（2026）京0105执1234号", "document_number": "（2026）京0105执1234号之一",
+    "court_name": "北京市朝阳区人民法院", "judge": "王建国",
+    "subject": {"name": "张三", "id_type": "RESIDENT_ID", "id_number": "110105198001011234"},
+    "account_number": "6222020200112233445", "amount": "1286400.50",
+    "freeze_from": "2026-11-22T09:00:00+08:00", "freeze_until": "2027-11-22T09:00:00+08:00",
+    "legal_basis": "《中华人民共和国民事诉讼法》第二百五十三条", "response_deadline": "2026-11-23T09:00:00+08:00",
+}
+
+
+def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> tuple[float, float, float]:
+    """(publish_stream_per_s, publish_to_delivery_p50_ms, publish_to_delivery_p99_ms)."""
+    from hub.v1 import connector_pb2 as pb
+
+    court_proc, court_port = start_connector(b, COURT)
+    bank_proc, bank_port = start_connector(b, BANK)
+    court, bank = connector_stub(court_port), connector_stub(bank_port)
+    request = pb.PublishRequest(type="cn.judicial.hub.enforcement.FreezeOrder", recipients=[BANK],
+                                payload_json=json.dumps(ORDER_JSON, ensure_ascii=False))
+    list(court.PublishStream(iter([request] * 200), timeout=120))  # type: ignore[attr-defined]  # warm-up
+    start = time.perf_counter()
+    results = list(court.PublishStream(iter([request] * n), timeout=600))  # type: ignore[attr-defined]
+    stream_rate = sum(1 for r in results if r.WhichOneof("outcome") == "response") / (time.perf_counter() - start)
+    log(f"publish_stream_per_s {stream_rate:.0f}")
+
+    seq = b.start_sequencer("seq-connector")
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    stop = threading.Event()
+    stream = bank.Subscribe(pb.SubscribeRequest())  # type: ignore[attr-defined]
+    ready = threading.Event()
+
+    def subscriber() -> None:
+        ready.set()
+        try:
+            for d in stream:
+                if d.WhichOneof("item") == "message":
+                    seen[d.message.message_id] = time.perf_counter()
+        except Exception as exc:  # noqa: BLE001 (the stream is cancelled at the end)
+            if not stop.is_set():
+                log(f"subscriber stream ended: {exc}")
+
+    threading.Thread(target=subscriber, daemon=True).start()
+    ready.wait()
+    # drain the backlog of the throughput run before measuring
+    b.wait_consumed(watermarks(b.bootstrap, b.topics.inbound, 0)[1], seq)
+    time.sleep(2)
+    rate = stream_rate / 2
+    total = int(rate * seconds)
+    t0 = time.perf_counter()
+    for i in range(total):
+        ahead = i / rate - (time.perf_counter() - t0)
+        if ahead > 0:
+            time.sleep(ahead)
+        t = time.perf_counter()
+        r = court.Publish(request, timeout=30)  # type: ignore[attr-defined]
+        sent[r.message_id] = t
+    deadline = time.monotonic() + 60
+    while len(sent.keys() & seen.keys()) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    stream.cancel()
+    for proc in (seq, court_proc, bank_proc):
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    lat = sorted((seen[k] - sent[k]) * 1000 for k in sent if k in seen)
+    if len(lat) < len(sent):
+        raise SystemExit(f"publish-to-delivery: only {len(lat)} of {len(sent)} delivered")
+    return stream_rate, statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -269,6 +367,10 @@ def main() -> None:
         log(f"sequencer_p50_ms {p50:.1f} sequencer_p99_ms {p99:.1f}")
         results["ratio_vs_verify"] = results["sequencer_per_s"] / results["verify_core_per_s"]
         results["ratio_vs_baseline"] = results["sequencer_per_s"] / results["baseline_per_s"]
+        stream, d50, d99 = bench_connector(Bench(broker.bootstrap, workdir / "conn"), n)
+        results["publish_stream_per_s"] = stream
+        results["publish_to_delivery_p50_ms"], results["publish_to_delivery_p99_ms"] = d50, d99
+        log(f"publish_to_delivery_p50_ms {d50:.1f} publish_to_delivery_p99_ms {d99:.1f}")
         r100k, r1m = bench_rss(Bench(broker.bootstrap, workdir / "rss"), (100_000, rss_total))
         results["sequencer_rss_100k_mb"], results["sequencer_rss_1m_mb"] = r100k, r1m
         results = {k: round(v, 3) for k, v in results.items()}
