@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/hub/v1/*.proto)
 GEN    := hub/v1/.generated
 
-.PHONY: install proto kafka demo test test-unit test-integration lint chaos bench clean
+.PHONY: install proto kafka browser demo test test-unit test-integration lint chaos bench clean
 
 install: $(STAMP) $(GEN) kafka
 
@@ -28,10 +28,16 @@ proto $(GEN): $(STAMP) $(PROTOS)
 kafka: $(STAMP)
 	$(HUB) kafka fetch
 
+# Debian's Chromium for the verification page's browser test (Playwright drives /usr/bin/chromium;
+# it never downloads a browser of its own). Needs root, as on the CI machine; once installed, a no-op.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
 demo: install
 	$(HUB) demo
 
-test: install lint
+test: install lint browser
 	$(PY) -m pytest -rs tests
 
 # mypy strict on hub/ and ruff on the code (generated stubs excluded)
@@ -42,7 +48,7 @@ lint: install
 test-unit: install
 	$(PY) -m pytest -rs tests/unit
 
-test-integration: install
+test-integration: install browser
 	$(PY) -m pytest -rs tests/integration
 
 # The full crash test: 20 SIGKILLs of the sequencer during a 20,000-message load.

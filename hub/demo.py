@@ -8,6 +8,7 @@ sequencer and the two connectors are separate `hub` processes, stopped with SIGT
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from hub.consortium import init_dev
 from hub.errors import HubError
 from hub.kafka.provision import provision
 from hub.kafka.topics import ensure_topics, topic_specs
+from hub.membership import Membership
 from hub.pki import DevCA, issue_member
 from hub.rpc.server import client_credentials_from_pki
 from hub.v1 import connector_pb2 as pb
@@ -147,31 +149,101 @@ def run_demo(cfg: HubConfig) -> int:
             say("hub", f"connector for {member} serving gRPC with mTLS on 127.0.0.1:{ports[member]} (pid "
                        f"{procs.procs[-1][1].pid})")
         say("hub", f"sequencer for {cfg.namespace}.ledger[0] running (pid {procs.procs[0][1].pid}); logs in {logdir}")
-        verdict = _story(cfg, ports, procs, {m: client_credentials_from_pki(cfg.pki_dir, m) for m in (COURT, BANK)})
+        verdict, order_id = _story(cfg, ports, procs,
+                                   {m: client_credentials_from_pki(cfg.pki_dir, m) for m in (COURT, BANK)})
     finally:
-        procs.stop_all()
+        procs.stop_all()  # the sequencer signs a last checkpoint covering every entry as it stops
     if verdict != 0:
         return verdict
-    from hub.kafka.reader import last_record
-    from hub.kafka.topics import Topics
-
-    cp = last_record(bootstrap, Topics(cfg.namespace).checkpoints, 0)
-    if cp is not None:
-        click.echo("")
-        say("sequencer", "latest signed checkpoint (C2SP tlog-checkpoint, signed note):")
-        for line in cp.value.decode().splitlines():
-            say("sequencer", f"  {line}")
+    receipt_ok = _witness_and_receipt(cfg, bootstrap, membership, order_id, logdir)
     click.echo("")
     say("auditor", "hub audit: replaying the ledger from index 0")
     audit = subprocess.run(hub_cmd(cfg, bootstrap, "audit"), capture_output=True, text=True, check=False)
     for line in (audit.stdout + audit.stderr).strip().splitlines():
         say("auditor", line)
     click.echo(f"\n(demo took {time.monotonic() - t0:.1f}s; the broker keeps running: `hub kafka down` stops it)")
-    return audit.returncode
+    return audit.returncode or (0 if receipt_ok else 1)
+
+
+WITNESS = "witness.procuratorate-bj-chaoyang/w1"
+
+
+def _http(url: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return bytes(resp.read())
+
+
+def _witness_and_receipt(cfg: HubConfig, bootstrap: str, membership: Membership, order_id: str,
+                         logdir: Path) -> bool:
+    """A witness run by the procuratorate cosigns the verifier's checkpoint; the court's order gets a
+    receipt that is then verified with no network. True when the receipt verifies."""
+    from hub.consortium import load_signing_key
+    from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
+
+    click.echo("")
+    origin_ = origin(membership.consortium, cfg.namespace, 0)
+    log_vkey = log_verifier(load_signing_key(cfg.consortium_dir, SEQUENCER_MEMBER).public.raw, origin_).to_vkey()
+    wdir = logdir / "witness"
+    wdir.mkdir()
+    init = subprocess.run(hub_cmd(cfg, bootstrap, "witness", "init", "--name", WITNESS, "--key",
+                                  str(wdir / "key.pem")), capture_output=True, text=True, check=False)
+    if init.returncode != 0:
+        raise HubError(f"witness init failed: {init.stderr.strip()}")
+    witness_vkey = init.stdout.strip().splitlines()[-1]
+    procs = Processes(logdir)
+    try:
+        procs.start("witness", hub_cmd(cfg, bootstrap, "witness", "run", "--name", WITNESS, "--key",
+                                       str(wdir / "key.pem"), "--state", str(wdir / "state.json"), "--log",
+                                       f"{origin_} {log_vkey}", "--listen", "127.0.0.1:0", "--port-file",
+                                       str(wdir / "port")))
+        witness_url = f"http://127.0.0.1:{wait_port_file(procs, wdir / 'port')}"
+        say("witness", f"{WITNESS} (run by the procuratorate) at {witness_url}, key {witness_vkey[:40]}…")
+        vdir = logdir / "verifier"
+        procs.start("verifier", hub_cmd(cfg, bootstrap, "verifier", "run", "--partition", "0", "--dir",
+                                        str(vdir / "tiles"), "--listen", "127.0.0.1:0", "--port-file",
+                                        str(logdir / "verifier.port"), "--witness", witness_url,
+                                        "--witness-key", witness_vkey))
+        verifier_url = f"http://127.0.0.1:{wait_port_file(procs, logdir / 'verifier.port')}"
+        say("verifier", f"serving tiles, proofs and lookups at {verifier_url}")
+        deadline = time.monotonic() + 60
+        note = b""
+        while time.monotonic() < deadline:
+            procs.check()
+            try:
+                health = json.loads(_http(f"{verifier_url}/healthz"))
+                note = _http(f"{verifier_url}/checkpoint")
+            except OSError:
+                time.sleep(0.2)
+                continue
+            if health.get("witness_quorum", {}).get("met") and "— " + WITNESS in note.decode():
+                break
+            time.sleep(0.2)
+        else:
+            raise HubError("the witness did not cosign the checkpoint within 60 s")
+        say("verifier", "checkpoint published with the witness's cosignature (C2SP tlog-cosignature/v1):")
+        for line in note.decode().splitlines():
+            say("verifier", f"  {line}")
+        receipt = logdir / "freeze-order.tlog-proof"
+        export = subprocess.run(hub_cmd(cfg, bootstrap, "proof", "export", order_id, "--out", str(receipt),
+                                        "--verifier", verifier_url), capture_output=True, text=True, check=False)
+        if export.returncode != 0:
+            raise HubError(f"proof export failed: {export.stderr.strip()}")
+    finally:
+        procs.stop_all()
+    click.echo("")
+    say("party", f"offline receipt for the freeze order written to {receipt}; verifying it with no network:")
+    check = subprocess.run([sys.executable, "-m", "hub.cli", "--consortium", str(cfg.consortium_dir), "proof",
+                            "verify", str(receipt), "--witness-key", witness_vkey], capture_output=True, text=True,
+                           check=False, env={k: v for k, v in os.environ.items() if k != "HUB_KAFKA_BOOTSTRAP"})
+    for line in (check.stdout + check.stderr).strip().splitlines():
+        say("party", f"  {line}")
+    return check.returncode == 0
 
 
 def _story(cfg: HubConfig, ports: dict[str, int], procs: Processes,
-           creds: dict[str, grpc.ChannelCredentials]) -> int:
+           creds: dict[str, grpc.ChannelCredentials]) -> tuple[int, str]:
     now = datetime.now(CST).replace(microsecond=0)
     case_no = f"（{now.year}）京0105执{now.strftime('%H%M%S')}号"
     feedback_seen: queue.Queue[pb.Message] = queue.Queue()
@@ -239,7 +311,7 @@ def _story(cfg: HubConfig, ports: dict[str, int], procs: Processes,
         if r.receipt.status != pb.Receipt.ACCEPTED:
             say("court system", f"REJECTED: {r.receipt.reason} {r.receipt.detail}")
             finish()
-            return 1
+            return 1, r.message_id
         say("court system", f"FreezeOrder {r.message_id} signed by the court's connector and notarised: "
                             f"ledger index {r.receipt.ledger_index}, leaf {r.receipt.leaf_hash[:16]}…, "
                             f"at {r.receipt.notarised_at}")
@@ -262,7 +334,7 @@ def _story(cfg: HubConfig, ports: dict[str, int], procs: Processes,
             finish()
             for t in threads:
                 t.join(timeout=5)
-            return 0
+            return 0, order_id
         finish()
         raise HubError("the court received no feedback within 60 s")
 

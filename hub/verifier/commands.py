@@ -17,6 +17,7 @@ from hub.errors import ConfigError, DecodeError, HubError, VerificationError
 
 if TYPE_CHECKING:
     from hub.cli import Ctx
+    from hub.ledger.cosignature import CosignatureVerifier
     from hub.ledger.note import NoteVerifier
     from hub.membership import Membership
 
@@ -30,6 +31,18 @@ def _log_keys(membership: Membership, namespace: str, partition: int) -> tuple[s
         raise ConfigError(f"the membership has no {SEQUENCER_MEMBER} member whose key signs checkpoints")
     origin_ = origin(membership.consortium, namespace, partition)
     return origin_, [log_verifier(k.key.raw, origin_) for k in member.keys]
+
+
+def _witness_keys(vkeys: tuple[str, ...]) -> list[CosignatureVerifier]:
+    from hub.ledger.cosignature import CosignatureVerifier
+
+    keys = []
+    for vkey in vkeys:
+        try:
+            keys.append(CosignatureVerifier.from_vkey(vkey.strip()))
+        except HubError as exc:
+            raise ConfigError(f"--witness-key {vkey!r} is not a tlog-cosignature vkey: {exc.diagnostics()}") from exc
+    return keys
 
 
 def _check_partition(c: Ctx, partition: int) -> None:
@@ -51,11 +64,22 @@ def verifier() -> None:
 @click.option("--listen", default="127.0.0.1:8080", show_default=True,
               help="host:port to serve on (port 0: any).")
 @click.option("--port-file", type=click.Path(path_type=Path), help="Write the bound port here once serving.")
+@click.option("--witness", "witness_urls", multiple=True, metavar="URL",
+              help="A C2SP tlog-witness to submit each published checkpoint to (repeatable).")
+@click.option("--witness-key", "witness_vkeys", multiple=True, metavar="VKEY",
+              help="A witness's tlog-cosignature vkey, to verify the cosignatures returned (repeatable).")
+@click.option("--witness-quorum", type=int, metavar="N",
+              help="Cosignatures wanted on each checkpoint (reported in /healthz) [default: every --witness].")
 @click.pass_obj
-def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file: Path | None) -> None:
+def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file: Path | None,
+                 witness_urls: tuple[str, ...], witness_vkeys: tuple[str, ...],
+                 witness_quorum: int | None) -> None:
     """Follow <ns>.ledger[P] and <ns>.checkpoints[P]; publish each checkpoint whose signature
     and root verify, after writing its tiles; serve checkpoint, tiles, proofs and lookups.
     The lookup index lives in memory and is rebuilt from the ledger at every start.
+    With --witness, each published checkpoint is submitted to the witnesses and served with
+    their verified cosignatures; a witness that is down or refuses is logged and shown in
+    /healthz, and the log-signed checkpoint is served meanwhile.
     Stops cleanly on SIGTERM or Ctrl-C."""
     from hub.consortium import load_memberships
     from hub.kafka.topics import Topics
@@ -63,19 +87,27 @@ def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file
     from hub.verifier.follow import Log, follow
     from hub.verifier.http import Api, serve
     from hub.verifier.store import TileStore
+    from hub.verifier.witnesses import Cosigner
 
     _check_partition(c, partition)
+    if not witness_urls and (witness_vkeys or witness_quorum is not None):
+        raise ConfigError("--witness-key and --witness-quorum need at least one --witness URL")
+    witness_keys = _witness_keys(witness_vkeys)
     bootstrap = c.bootstrap()
     memberships = load_memberships(c.cfg.consortium_dir, bootstrap, c.cfg.namespace)
     origin_, keys = _log_keys(memberships[max(memberships)], c.cfg.namespace, partition)
     state = Log(TileStore(directory), keys, origin_, default_registry())
-    server, port, _ = serve(Api(state), listen)
+    cosigner = Cosigner(state, witness_urls, witness_keys, witness_quorum) if witness_urls else None
+    server, port, _ = serve(Api(state, cosigner), listen)
     stop = threading.Event()
+    caught_up = threading.Event()
+    if cosigner is not None:
+        cosigner.start(stop, caught_up)
     failure: list[HubError] = []
 
     def run_follower() -> None:
         try:
-            follow(bootstrap, Topics(c.cfg.namespace), partition, state, stop)
+            follow(bootstrap, Topics(c.cfg.namespace), partition, state, stop, caught_up)
         except HubError as exc:
             state.halted = True
             state.problems.append(f"following the ledger failed: {exc.diagnostics()}")
@@ -196,24 +228,33 @@ def proof_export(c: Ctx, message_id: str, partition: int, out: Path, verifier_ur
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--consortium", "consortium_dir", type=click.Path(path_type=Path),
               help="Consortium directory with genesis.json [default: the hub's consortium].")
+@click.option("--witness-key", "witness_vkeys", multiple=True, metavar="VKEY",
+              help="A trusted witness's tlog-cosignature vkey (repeatable).")
+@click.option("--witness-quorum", type=click.IntRange(min=0), metavar="N",
+              help="How many of the --witness-key witnesses must have cosigned the checkpoint "
+                   "[default: all of them].")
 @click.pass_obj
-def proof_verify(c: Ctx, file: Path, consortium_dir: Path | None) -> None:
+def proof_verify(c: Ctx, file: Path, consortium_dir: Path | None, witness_vkeys: tuple[str, ...],
+                 witness_quorum: int | None) -> None:
     """Check a receipt with no network: the checkpoint's signature (hub-sequencer key, the
-    partition's origin), the inclusion proof against its root, and the envelope's signature
-    by its sender's key in the membership. Exit 0 verified, 1 not."""
+    partition's origin), the inclusion proof against its root, the envelope's signature
+    by its sender's key in the membership, and, given witness keys, that at least
+    --witness-quorum of those witnesses cosigned the checkpoint. Exit 0 verified, 1 not."""
     from hub.consortium import load_memberships
     from hub.schemas import default_registry
     from hub.timeutil import iso
     from hub.verifier.follow import document_hashes
     from hub.verifier.proofs import verify_receipt
 
+    witness_keys = _witness_keys(witness_vkeys)
+    quorum = len(set(witness_keys)) if witness_quorum is None else witness_quorum
     memberships = load_memberships(consortium_dir or c.cfg.consortium_dir)
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from exc
     try:
-        r = verify_receipt(data, memberships)
+        r = verify_receipt(data, memberships, witness_keys, quorum)
     except (DecodeError, VerificationError) as exc:
         click.echo(f"NOT VERIFIED: {exc.diagnostics()}")
         sys.exit(1)
@@ -228,5 +269,10 @@ def proof_verify(c: Ctx, file: Path, consortium_dir: Path | None) -> None:
             click.echo(f"document  sha256 {h.hex()}")
     except HubError:
         pass
+    for cosig in r.cosignatures:
+        click.echo(f"witness   {cosig.name} cosigned at {iso(cosig.timestamp * 1_000_000)}")
+    if witness_keys:
+        click.echo(f"witnesses {len(r.cosignatures)} of {len(set(witness_keys))} cosigned "
+                   f"(quorum {quorum})")
     click.echo(f"VERIFIED: {env.sender} sent {env.type} {env.message_id} at {iso(env.created_at)}, "
                f"notarised as entry {entry.index} of {r.origin}")

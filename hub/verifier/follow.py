@@ -6,7 +6,9 @@ once its signature verified (``hub-sequencer``'s key, the partition's origin) an
 equals the root recomputed from the ledger entries it covers; then the entry bundles and
 tiles of the new size are written, and only after them the checkpoint file, so the served
 checkpoint never names a missing tile. Checkpoints that fail are refused and reported
-(``problems``); entries out of order halt the log.
+(``problems``); entries out of order halt the log. Witness cosignatures
+(:mod:`hub.verifier.witnesses`) are added to the published checkpoint afterwards, with
+:meth:`Log.attach_cosignatures`, which rewrites the checkpoint file with them.
 
 The lookup index (message id -> ledger index, document SHA-256 -> ledger indexes) is kept
 in memory only. It is rebuilt on every start by reading the ledger partition from offset 0
@@ -22,7 +24,7 @@ import logging
 import threading
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +39,9 @@ from hub.ledger import tiles
 from hub.ledger.checkpoint import Checkpoint, open_checkpoint
 from hub.ledger.entry import ChainHead, LedgerEntry
 from hub.ledger.merkle import CompactRange
-from hub.ledger.note import NoteVerifier
+from hub.ledger.note import NoteVerifier, parse_signature_line
 from hub.schemas import SchemaRegistry
+from hub.verifier.proofs import split_note
 from hub.verifier.store import TileStore
 
 log = logging.getLogger(__name__)
@@ -125,6 +128,10 @@ class Log:
         self.problems: deque[str] = deque(maxlen=_MAX_PROBLEMS)
         self.halted = False
         self.refused = 0
+        #: held while the checkpoint file and :attr:`published` change together
+        self.lock = threading.Lock()
+        #: called (in the follower's thread) after each new checkpoint is published
+        self.on_publish: Callable[[Published], None] | None = None
         on_disk = store.checkpoint()
         if on_disk is not None:
             try:
@@ -222,10 +229,56 @@ class Log:
         hashes = tiles.tiles_for_growth(old, new, self._pending_leaves[:n], self.store.read_tile)
         for path, data in [*bundles.items(), *hashes.items()]:
             self.store.write(path, data)
-        self.store.write_checkpoint(note_bytes)
+        with self.lock:
+            self.store.write_checkpoint(note_bytes)
+            self.published = Published(cp.size, cp.root_hash, note_bytes)
         self._advance_tree(grown)
-        self.published = Published(cp.size, cp.root_hash, note_bytes)
         log.info("%s: published checkpoint of size %d", self.origin, cp.size)
+        if self.on_publish is not None:
+            self.on_publish(self.published)
+
+    def log_signed(self, note_bytes: bytes) -> bytes:
+        """The note with only the log's own signature lines (witness cosignatures removed)."""
+        text, lines = split_note(note_bytes)
+        ours = {(v.name, v.key_hash) for v in self.verifiers}
+        keep = []
+        for line in lines:
+            try:
+                sig = parse_signature_line(line[:-1])
+            except DecodeError:
+                continue
+            if (sig.name, sig.key_hash) in ours:
+                keep.append(line)
+        return (text + "\n" + "".join(keep)).encode("utf-8")
+
+    def attach_cosignatures(self, size: int, root: bytes, lines: Sequence[str]) -> bool:
+        """Rewrite the published checkpoint of ``size`` and ``root`` with these verified cosignature
+        lines appended (replacing earlier lines by the same keys), atomically. False, and nothing
+        written, if another checkpoint has been published since."""
+        with self.lock:
+            pub = self.published
+            if pub is None or (pub.size, pub.root) != (size, root):
+                return False
+            text, current = split_note(pub.note)
+            lines = [line if line.endswith("\n") else line + "\n" for line in lines]
+            new_ids = set()
+            for line in lines:
+                sig = parse_signature_line(line.removesuffix("\n"))
+                new_ids.add((sig.name, sig.key_hash))
+            kept = []
+            for line in current:
+                try:
+                    sig = parse_signature_line(line[:-1])
+                except DecodeError:
+                    kept.append(line)
+                    continue
+                if (sig.name, sig.key_hash) not in new_ids:
+                    kept.append(line)
+            note_bytes = (text + "\n" + "".join([*kept, *lines])).encode("utf-8")
+            self.open(note_bytes)  # still the log's checkpoint, or nothing is written
+            self.store.write_checkpoint(note_bytes)
+            self.published = Published(size, root, note_bytes)
+            return True
 
 
 _SETTLING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART,

@@ -10,7 +10,11 @@ GET /lookup/message/<uuid>            where a message is: index, leaf hash, send
                                       and its inclusion proof in the latest checkpoint (JSON)
 GET /lookup/document/<sha256 hex>     the same for every entry carrying that document hash
 GET /proof/message/<uuid>             the message's C2SP tlog-proof (hub.verifier.proofs)
-GET /healthz                          200 when following, 503 with the problems otherwise
+GET /log-key                          the log's signed-note verifier key(s), one a line (text/plain)
+GET /  and  /static/<file>            the public verification page (hub/verifier/static): the
+                                      browser hashes a file locally and checks its entry there
+GET /healthz                          200 when following, 503 with the problems otherwise; with
+                                      witnesses, each one's last cosigned size and last error
 ====================================  ===========================================================
 
 Sizes above the published checkpoint's are 404: nothing is served for a tree size that
@@ -27,6 +31,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,10 +43,18 @@ from hub.ledger.merkle import leaf_hash
 from hub.timeutil import iso
 from hub.verifier.follow import Log, Published
 from hub.verifier.proofs import build_proof
+from hub.verifier.witnesses import Cosigner
 
 log = logging.getLogger(__name__)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+#: the public verification page's files, and their content types (nothing else is served from there)
+STATIC = Path(__file__).with_name("static")
+STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                ".css": "text/css; charset=utf-8"}
+#: sent with every answer: the page runs only its own script and talks only to this verifier
+CSP = ("default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
+       "object-src 'none'")
 SHORT = "no-cache"
 
 
@@ -77,13 +90,16 @@ def _int(query: dict[str, list[str]], name: str) -> int:
 class Api:
     """The answers, from the published tiles and the in-memory index of a :class:`Log`."""
 
-    def __init__(self, state: Log) -> None:
+    def __init__(self, state: Log, cosigner: Cosigner | None = None) -> None:
         self.state = state
+        self.cosigner = cosigner
         self.routes: list[tuple[str, Callable[[str, dict[str, list[str]]], Response]]] = [
             ("/checkpoint", self.checkpoint), ("/healthz", self.healthz),
             ("/tile/", self.tile), ("/proof/inclusion", self.inclusion),
             ("/proof/consistency", self.consistency), ("/proof/message/", self.proof_message),
             ("/lookup/message/", self.lookup_message), ("/lookup/document/", self.lookup_document),
+            ("/log-key", self.log_key), ("/static/", self.static),
+            ("/", self.page),  # last: "/" prefixes every path
         ]
 
     def handle(self, target: str) -> Response:
@@ -125,6 +141,8 @@ class Api:
         body = {"origin": self.state.origin, "published_size": pub.size if pub else 0,
                 "entries_read": self.state.entries_read, "checkpoints_refused": self.state.refused,
                 "halted": self.state.halted, "problems": list(self.state.problems)}
+        if self.cosigner is not None:  # a witness down is reported, never a failure of the verifier
+            body.update(self.cosigner.health())
         return _json({"status": "halted" if self.state.halted else "ok", **body},
                      503 if self.state.halted else 200)
 
@@ -188,7 +206,23 @@ class Api:
                 "sender": env.sender, "type": env.type, "recipients": list(env.recipients),
                 "created_at": iso(env.created_at), "notarised_at": iso(entry.notarised_at),
                 "tree_size": pub.size, "checkpoint": pub.note.decode("utf-8"),
-                "inclusion_proof": [_b64(h) for h in self._reader(pub.size).inclusion_proof(index)]}
+                "inclusion_proof": [_b64(h) for h in self._reader(pub.size).inclusion_proof(index)],
+                "entry": _b64(raw)}  # the ledger entry's bytes, so a client can hash the leaf itself
+
+    def log_key(self, _: str, __: dict[str, list[str]]) -> Response:
+        vkeys = "".join(v.to_vkey() + "\n" for v in self.state.verifiers)
+        return Response(200, vkeys.encode(), "text/plain; charset=utf-8")
+
+    def static(self, rest: str, _: dict[str, list[str]]) -> Response:
+        ctype = STATIC_TYPES.get(Path(rest).suffix)
+        if "/" in rest or rest.startswith(".") or ctype is None or not (STATIC / rest).is_file():
+            raise HttpError(404, f"no such resource: /static/{rest}")
+        return Response(200, (STATIC / rest).read_bytes(), ctype)
+
+    def page(self, rest: str, query: dict[str, list[str]]) -> Response:
+        if rest not in ("", "index.html"):
+            raise HttpError(404, f"no such resource: /{rest}")
+        return self.static("index.html", query)
 
     def lookup_message(self, rest: str, _: dict[str, list[str]]) -> Response:
         return _json(self._describe(self._message_index(rest)))
@@ -228,6 +262,8 @@ def _handler(api: Api) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(r.body)))
             self.send_header("Cache-Control", r.cache)
             self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Content-Security-Policy", CSP)
+            self.send_header("X-Content-Type-Options", "nosniff")
             self.end_headers()
             if body:
                 self.wfile.write(r.body)

@@ -34,11 +34,13 @@ from hub.envelope import Envelope
 from hub.errors import DecodeError, EncodeError, HubError, VerificationError
 from hub.ledger import merkle, note
 from hub.ledger.checkpoint import Checkpoint, open_checkpoint
+from hub.ledger.cosignature import Cosignature, CosignatureVerifier, verify_cosignature
 from hub.ledger.entry import LedgerEntry
 from hub.membership import Membership
 from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
 
-__all__ = ["HEADER", "Receipt", "TlogProof", "VerifiedProof", "build_proof", "verify_proof", "verify_receipt"]
+__all__ = ["HEADER", "Receipt", "TlogProof", "VerifiedProof", "build_proof", "split_note", "verify_proof",
+           "verify_receipt", "witness_cosignatures"]
 
 #: first line of every tlog-proof
 HEADER = "c2sp.org/tlog-proof@v1"
@@ -117,6 +119,42 @@ def build_proof(entry: bytes, index: int, hashes: Sequence[bytes], checkpoint_no
     return TlogProof(index, tuple(hashes), checkpoint_note, entry).to_bytes()
 
 
+def split_note(note_bytes: bytes) -> tuple[str, list[str]]:
+    """A signed note's text (final newline included) and its signature lines (each with its newline).
+
+    Only the shape is checked (a blank line before a non-empty block of newline-terminated
+    lines); signatures are checked by whoever uses them.
+    """
+    split = note_bytes.rfind(b"\n\n")
+    if split < 0:
+        raise DecodeError("signed note has no blank line before its signatures")
+    block = note_bytes[split + 2:]
+    if not block.endswith(b"\n"):
+        raise DecodeError("signed note's signature block is empty or does not end with a newline")
+    try:
+        text, lines = note_bytes[: split + 1].decode("utf-8"), block.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError("signed note is not UTF-8") from None
+    return text, [line + "\n" for line in lines[:-1].split("\n")]
+
+
+def witness_cosignatures(note_bytes: bytes,
+                         witnesses: Sequence[CosignatureVerifier]) -> tuple[Cosignature, ...]:
+    """The cosignatures on a signed checkpoint that verify with one of ``witnesses``, one per
+    witness key, in the order of ``witnesses``. Lines by other keys are ignored (signed-note),
+    and a line that names a witness key but does not verify is not counted."""
+    text, lines = split_note(note_bytes)
+    found: list[Cosignature] = []
+    for w in dict.fromkeys(witnesses):
+        for line in lines:
+            try:
+                found.append(verify_cosignature(text, line, w))
+                break
+            except (DecodeError, VerificationError):
+                continue
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class VerifiedProof:
     checkpoint: Checkpoint
@@ -161,6 +199,8 @@ class Receipt:
     entry: LedgerEntry
     envelope: Envelope
     sender_name: str
+    #: the cosignatures of the given witnesses that verified on the checkpoint
+    cosignatures: tuple[Cosignature, ...] = ()
 
 
 def _namespace(topic: str) -> str:
@@ -169,13 +209,16 @@ def _namespace(topic: str) -> str:
     return topic[: -len(".inbound")]
 
 
-def verify_receipt(data: bytes, memberships: Mapping[int, Membership]) -> Receipt:
+def verify_receipt(data: bytes, memberships: Mapping[int, Membership],
+                   witnesses: Sequence[CosignatureVerifier] = (), quorum: int = 0) -> Receipt:
     """Verify a hub receipt offline against the consortium's membership versions.
 
     The checkpoint must be signed by a ``hub-sequencer`` key for the origin of the entry's
     partition, the entry must be leaf ``index`` of it (and say so), and the envelope must
     verify with its sender's key, not revoked, in the membership the entry was validated
-    against (else the latest one known). :class:`DecodeError` / :class:`VerificationError`.
+    against (else the latest one known). At least ``quorum`` of ``witnesses`` must have
+    cosigned the checkpoint (the cosigners are returned). :class:`DecodeError` /
+    :class:`VerificationError`.
     """
     if not memberships:
         raise VerificationError("no membership to verify against")
@@ -204,4 +247,9 @@ def verify_receipt(data: bytes, memberships: Mapping[int, Membership]) -> Receip
     if not envelope.verify(key.key):
         raise VerificationError(f"envelope signature of {envelope.sender} does not verify")
     cp = verified.checkpoint
-    return Receipt(cp.origin, cp.size, cp.root_hash, entry, envelope, sender.name)
+    cosignatures = witness_cosignatures(proof.checkpoint, witnesses) if witnesses else ()
+    if len(cosignatures) < quorum:
+        names = ", ".join(c.name for c in cosignatures) or "none"
+        raise VerificationError(f"{len(cosignatures)} of the {len(dict.fromkeys(witnesses))} witnesses given "
+                                f"cosigned the checkpoint (cosigned: {names}); the quorum is {quorum}")
+    return Receipt(cp.origin, cp.size, cp.root_hash, entry, envelope, sender.name, cosignatures)

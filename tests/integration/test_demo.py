@@ -17,4 +17,8 @@ def test_demo_runs_twice_in_a_row(broker, tmp_path):
         assert proc.returncode == 0, f"run {run}:\n{proc.stdout}\n{proc.stderr}"
         assert "received FreezeFeedback" in proc.stdout
         assert "AUDIT VERIFIED" in proc.stdout
+        assert "— witness.procuratorate-bj-chaoyang/w1 " in proc.stdout  # the checkpoint's cosignature line
+        assert "witnesses 1 of 1 cosigned" in proc.stdout
+        assert "VERIFIED: court-bj-chaoyang sent cn.judicial.hub.enforcement.FreezeOrder" in proc.stdout
     assert "using consortium" in proc.stdout  # the second run reuses the first's members and keys
+

@@ -187,3 +187,28 @@ def test_every_flipped_byte_of_the_file_fails(lg: Log) -> None:
 def test_malformed_proofs_are_decode_errors(text: bytes) -> None:
     with pytest.raises(DecodeError):
         TlogProof.parse(text)
+
+
+def test_witness_quorum(lg: Log) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from hub.ledger.cosignature import CosignatureSigner, cosign
+    from hub.verifier.proofs import witness_cosignatures
+
+    w1 = CosignatureSigner("witness.one.example/w", Ed25519PrivateKey.generate())
+    w2 = CosignatureSigner("witness.two.example/w", Ed25519PrivateKey.generate())
+    text = lg.note[: lg.note.rfind(b"\n\n") + 1].decode()
+    cosigned = lg.note + cosign(text, w1, 1_700_000_000).encode()
+    leaves = [merkle.leaf_hash(e) for e in lg.entries]
+    data = build_proof(lg.entries[2], 2, merkle.inclusion_proof_from_leaves(2, leaves), cosigned)
+    keys = [w1.verifier(), w2.verifier()]
+    r = verify_receipt(data, lg.memberships, keys, 1)
+    assert [(c.name, c.timestamp) for c in r.cosignatures] == [(w1.name, 1_700_000_000)]
+    assert verify_receipt(data, lg.memberships).cosignatures == ()
+    with pytest.raises(VerificationError, match="quorum is 2"):
+        verify_receipt(data, lg.memberships, keys, 2)
+    with pytest.raises(VerificationError):
+        verify_receipt(lg.receipt(2), lg.memberships, keys, 1)  # no cosignature at all
+    # a cosignature over another text does not count
+    forged = lg.note + cosign(text.replace("\n", "\n", 1) + "x\n", w1, 5).encode()
+    assert witness_cosignatures(forged, keys) == ()
