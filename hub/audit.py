@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import Any, Protocol
 
+from hub import avro
+from hub.envelope import Envelope
 from hub.errors import DecodeError, HubError
 from hub.ledger.checkpoint import open_checkpoint
 from hub.ledger.entry import ChainHead, LedgerEntry
@@ -20,7 +23,7 @@ from hub.ledger.note import NoteVerifier
 from hub.membership import Membership
 from hub.schemas import SchemaRegistry
 from hub.sequencer.core import ReplayMemory
-from hub.validation import Limits, Rejected, validate
+from hub.validation import Limits, Rejected, ask_of, validate
 
 
 class Finding(StrEnum):
@@ -33,6 +36,11 @@ class Finding(StrEnum):
     CHECKPOINT_ORDER = "CHECKPOINT_ORDER"
     CHECKPOINT_ROOT_MISMATCH = "CHECKPOINT_ROOT_MISMATCH"
     CHECKPOINT_BEYOND_LEDGER = "CHECKPOINT_BEYOND_LEDGER"
+    # closed loops across the whole ledger (hub.audit_loops)
+    ANSWER_UNMATCHED = "ANSWER_UNMATCHED"
+    FEEDBACK_MISSING = "FEEDBACK_MISSING"
+    FEEDBACK_LATE = "FEEDBACK_LATE"
+    CREDENTIAL_TRANSITION = "CREDENTIAL_TRANSITION"
 
 
 @dataclass(frozen=True)
@@ -65,9 +73,14 @@ class PartitionResult:
         return d
 
 
+class LoopObserver(Protocol):
+    def observe(self, partition: int, index: int, offset: int, env: Envelope, notarised_at: int,
+                membership: Membership, payload: Any) -> None: ...
+
+
 class PartitionAudit:
     def __init__(self, partition: int, memberships: dict[int, Membership], registry: SchemaRegistry,
-                 limits: Limits = Limits()):
+                 limits: Limits = Limits(), loops: LoopObserver | None = None):
         self.partition = partition
         self.memberships = memberships
         self.registry = registry
@@ -76,6 +89,7 @@ class PartitionAudit:
         self.replay = ReplayMemory(limits.max_age_us + limits.max_skew_us)
         self.tree = CompactRange()
         self.result = PartitionResult(partition)
+        self.loops = loops
         #: tree size -> (root hash, checkpoint record offset) still to compare
         self._pending: dict[int, tuple[bytes, int]] = {}
 
@@ -126,11 +140,17 @@ class PartitionAudit:
                        f"entry names membership version {entry.membership_version}, which the auditor does not hold")
         else:
             verdict = validate(entry.envelope, membership, self.registry, self.replay, entry.notarised_at,
-                               self.limits)
+                               self.limits, asks=self.replay)
             if isinstance(verdict, Rejected):
                 self._flag(entry.index, offset, Finding.ENVELOPE_INVALID, f"{verdict.reason}: {verdict.detail}")
             else:
-                self.replay.add(verdict.envelope.message_id, verdict.envelope.created_at, entry.notarised_at)
+                env = verdict.envelope
+                self.replay.add(env.message_id, env.created_at, entry.notarised_at, ask_of(env, membership))
+                if self.loops is not None:
+                    schema = self.registry.by_fingerprint(env.schema_fingerprint)
+                    payload = avro.decode(schema.schema, env.payload) if schema is not None else None
+                    self.loops.observe(self.partition, entry.index, offset, env, entry.notarised_at, membership,
+                                       payload)
         self.head = ChainHead.after(entry)
         self.tree.append(entry.leaf_hash)
         self._check_checkpoint()

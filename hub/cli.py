@@ -544,20 +544,26 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, v
 @click.option("--report", type=click.Path(path_type=Path), help="Write the JSON report here.")
 @click.option("--html", "html_report", type=click.Path(path_type=Path), help="Write an HTML report here.")
 @click.option("--quiet", is_flag=True, help="Print only the verdict (no progress bar).")
+@click.option("--at", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
+              help="Judge response deadlines as of this time [default: now].")
 @pass_ctx
 def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report: Path | None,
-          html_report: Path | None, quiet: bool) -> None:
+          html_report: Path | None, quiet: bool, at: Any) -> None:
     """Replay the ledger from index 0 and verify every entry: contiguous indexes, every
     previous-hash link, every envelope's signature, schema and policy against the membership
-    it names, and every signed checkpoint (signature, order, root of the replayed tree).
-    Exit 0 verified, 1 violations found, 2 could not run."""
+    it names, and every signed checkpoint (signature, order, root of the replayed tree); then
+    the closed loops across partitions: every answer names an order addressed to its sender,
+    every order with a response deadline was answered in time, every lawyer credential change
+    is a legal transition. Exit 0 verified, 1 violations found, 2 could not run."""
     from hub.audit import PartitionAudit
+    from hub.audit_loops import ClosedLoops
     from hub.consortium import load_memberships
     from hub.errors import ConfigError
     from hub.kafka.reader import read_partition, watermarks
     from hub.kafka.topics import Topics
     from hub.schemas import default_registry
     from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
+    from hub.timeutil import now_us, to_us
 
     bootstrap = c.bootstrap()
     topics_ = Topics(c.cfg.namespace)
@@ -565,8 +571,9 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
     memberships = load_memberships(c.cfg.consortium_dir, bootstrap, c.cfg.namespace)
     registry = default_registry()
     results = []
+    loops = ClosedLoops()
     for p in partitions or range(c.cfg.partitions):
-        pa = PartitionAudit(p, memberships, registry)
+        pa = PartitionAudit(p, memberships, registry, loops=loops)
         membership = max(memberships.items())[1]
         log_member = membership.member(SEQUENCER_MEMBER)
         if log_member is None:
@@ -583,6 +590,9 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
                 bar.update(rec.offset + 1 - done)
                 done = rec.offset + 1
         results.append(pa.finish())
+    closed = loops.finish(to_us(at) if at else now_us())
+    if closed and results:
+        results[0].violations.extend(closed)  # reported with the partition they name in each line
     violations = [v for r in results for v in r.violations]
     if not quiet:
         for r in results:
@@ -593,7 +603,7 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
         for v in violations:
             click.echo(f"  VIOLATION {v.line()}")
     from hub.audit_report import report_doc, to_html, to_json
-    from hub.timeutil import iso, now_us
+    from hub.timeutil import iso
 
     doc = report_doc(topic, results, iso(now_us()))
     if report:

@@ -43,6 +43,10 @@ class ReplayWindow(Protocol):
     def seen(self, message_id: uuid.UUID) -> bool: ...
 
 
+class AskIndex(Protocol):
+    def asked(self, message_id: uuid.UUID) -> tuple[str, frozenset[str]] | None: ...
+
+
 @dataclass(frozen=True)
 class Limits:
     #: how old (by its created_at) a message may be when it reaches the sequencer
@@ -126,6 +130,39 @@ def check_replay(verdict: Verdict, replay: ReplayWindow) -> Verdict:
     return verdict
 
 
+def ask_of(env: Envelope, membership: Membership) -> tuple[str, frozenset[str]] | None:
+    """(type, recipients) to remember if some rule answers this message's type, else None."""
+    if any(rule.answers == env.type for rule in membership.rules.values()):
+        return env.type, frozenset(env.recipients)
+    return None
+
+
+def check_answer(verdict: Verdict, membership: Membership, asks: AskIndex) -> Verdict:
+    """An answer (feedback, receipt) must come from a recipient of the message it names.
+
+    Checked when that message is in this partition's window; an older one, or one sequenced in
+    another partition, cannot be checked here: the auditor's closed-loop check covers the whole
+    ledger.
+    """
+    if not isinstance(verdict, Accepted):
+        return verdict
+    env = verdict.envelope
+    rule = membership.rules.get(env.type)
+    if env.correlation_id is None or rule is None or rule.answers is None:
+        return verdict
+    asked = asks.asked(env.correlation_id)
+    if asked is None:
+        return verdict
+    type_, recipients = asked
+    if type_ != rule.answers:
+        return Rejected(Reason.POLICY_DENIED, f"{env.type} answers a {rule.answers}, but "
+                        f"{env.correlation_id} is a {type_}", env)
+    if env.sender not in recipients:
+        return Rejected(Reason.POLICY_DENIED, f"{env.correlation_id} was not addressed to {env.sender}: only "
+                        "its recipients may answer it", env)
+    return verdict
+
+
 def validate(
     raw: bytes,
     membership: Membership,
@@ -133,6 +170,9 @@ def validate(
     replay: ReplayWindow,
     now_us: int,
     limits: Limits = Limits(),
+    asks: AskIndex | None = None,
 ) -> Verdict:
-    """The full verdict: :func:`precheck`, then :func:`check_replay`."""
-    return check_replay(precheck(raw, membership, registry, now_us, limits), replay)
+    """The full verdict: :func:`precheck`, then :func:`check_replay`, then (given the index of
+    recent orders) :func:`check_answer`."""
+    verdict = check_replay(precheck(raw, membership, registry, now_us, limits), replay)
+    return check_answer(verdict, membership, asks) if asks is not None else verdict

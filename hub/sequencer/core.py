@@ -20,29 +20,39 @@ from hub.ledger.entry import ChainHead, LedgerEntry, Source
 from hub.ledger.merkle import CompactRange
 from hub.membership import Membership
 from hub.schemas import SchemaRegistry, hub_record
-from hub.validation import Accepted, Limits, Rejected, Verdict, check_replay, precheck
+from hub.validation import Accepted, Limits, Rejected, Verdict, ask_of, check_answer, check_replay, precheck
+
+Ask = tuple[str, frozenset[str]]  # (type, recipients) of a message another type answers
 
 
 class ReplayMemory:
     """Message ids sequenced within the window (by created_at), oldest evicted first.
 
-    Changes since :meth:`mark` are journaled so an aborted batch can be undone with
-    :meth:`rollback` without copying the whole window.
+    It also remembers, for the same window, the type and recipients of messages that other types
+    answer (orders), so an answer can be checked against the order it names. Changes since
+    :meth:`mark` are journaled so an aborted batch can be undone with :meth:`rollback` without
+    copying the whole window.
     """
 
     def __init__(self, window_us: int):
         self.window_us = window_us
         self._ids: OrderedDict[bytes, int] = OrderedDict()
+        self._asks: dict[bytes, Ask] = {}
         self._added: list[bytes] = []
-        self._evicted: list[tuple[bytes, int]] = []
+        self._evicted: list[tuple[bytes, int, Ask | None]] = []
 
     def seen(self, message_id: uuid.UUID) -> bool:
         return message_id.bytes in self._ids
 
-    def add(self, message_id: uuid.UUID, created_at: int, now_us: int) -> None:
+    def asked(self, message_id: uuid.UUID) -> Ask | None:
+        return self._asks.get(message_id.bytes)
+
+    def add(self, message_id: uuid.UUID, created_at: int, now_us: int, ask: Ask | None = None) -> None:
         key = message_id.bytes
         if key not in self._ids:
             self._ids[key] = created_at
+            if ask is not None:
+                self._asks[key] = ask
             self._added.append(key)
         horizon = now_us - self.window_us
         ids = self._ids
@@ -51,7 +61,7 @@ class ReplayMemory:
             if oldest_at >= horizon:
                 break
             ids.popitem(last=False)
-            self._evicted.append((oldest_id, oldest_at))
+            self._evicted.append((oldest_id, oldest_at, self._asks.pop(oldest_id, None)))
 
     def mark(self) -> None:
         """Start a new journal: what follows can be rolled back."""
@@ -61,9 +71,12 @@ class ReplayMemory:
     def rollback(self) -> None:
         for key in self._added:
             self._ids.pop(key, None)
-        for key, at in reversed(self._evicted):
+            self._asks.pop(key, None)
+        for key, at, ask in reversed(self._evicted):
             self._ids[key] = at
             self._ids.move_to_end(key, last=False)
+            if ask is not None:
+                self._asks[key] = ask
         self.mark()
 
     def __len__(self) -> int:
@@ -144,7 +157,7 @@ class Notary:
         """The outcome for one record; ``prechecked`` is :func:`precheck`'s verdict if already known."""
         if prechecked is None:
             prechecked = precheck(rec.value, self.membership, self.registry, now_us, self.limits)
-        verdict = check_replay(prechecked, self.replay)
+        verdict = check_answer(check_replay(prechecked, self.replay), self.membership, self.replay)
         source = Source(rec.topic, rec.partition, rec.offset)
         if isinstance(verdict, Accepted):
             env = verdict.envelope
@@ -156,7 +169,7 @@ class Notary:
             leaf = entry.leaf_hash
             self.head = ChainHead(entry.index + 1, leaf)
             self.tree.append(leaf)
-            self.replay.add(env.message_id, env.created_at, now_us)
+            self.replay.add(env.message_id, env.created_at, now_us, ask_of(env, self.membership))
             receipt = _receipt(env.message_id, "ACCEPTED", self.partition, entry.index, leaf, None, "", now_us)
             return Appended(entry, env, raw, leaf, receipt)
         assert isinstance(verdict, Rejected)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from hub.config import HubConfig
+from hub.envelope import Envelope
 from hub.errors import DecodeError, HubError, KafkaOperationError
 from hub.governance import apply_update, membership_history
 from hub.identity import SigningKey
@@ -42,6 +43,7 @@ from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpo
 from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused, ReplayMemory
 from hub.sequencer.workers import PrecheckBatch, PrecheckPool
 from hub.timeutil import now_us
+from hub.validation import ask_of
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +99,17 @@ def recover(bootstrap: str, topics: Topics, partition: int, log_key: NoteVerifie
     return Recovered(head, tree, cp_size)
 
 
-def recover_replay(bootstrap: str, topics: Topics, partition: int, window_us: int) -> ReplayMemory:
-    """Message ids of the ledger entries of the last ``window_us`` (by record timestamp)."""
-    import uuid
-
+def recover_replay(bootstrap: str, topics: Topics, partition: int, window_us: int,
+                   membership: Membership) -> ReplayMemory:
+    """The message ids (and the orders answers may name) of the ledger entries of the last
+    ``window_us``, found by Kafka timestamp: the same window the auditor's replay keeps."""
     memory = ReplayMemory(window_us)
     now = now_us()
     start = offset_for_time(bootstrap, topics.ledger, partition, (now - window_us) // 1000)
     for r in read_partition(bootstrap, topics.ledger, partition, start):
-        if r.key and len(r.key) == 16:
-            # the record timestamp is at or after the envelope's created_at: keeps ids a little longer
-            memory.add(uuid.UUID(bytes=r.key), r.timestamp_ms * 1000, now)
+        entry = LedgerEntry.from_bytes(r.value)
+        env = Envelope.from_bytes(entry.envelope)
+        memory.add(env.message_id, env.created_at, entry.notarised_at, ask_of(env, membership))
     return memory
 
 
@@ -181,7 +183,8 @@ class Sequencer:
         # what is committed now is the ledger's true state.
         state = recover(self.bootstrap, self.topics, self.partition, self.signer.verifier())
         notary = Notary(self.partition, state.head, self.membership, self.registry, tree=state.tree)
-        notary.replay = recover_replay(self.bootstrap, self.topics, self.partition, notary.replay.window_us)
+        notary.replay = recover_replay(self.bootstrap, self.topics, self.partition, notary.replay.window_us,
+                                       self.membership)
         self.notary = notary
         self.policy.last_size = state.checkpoint_size
         log.info("sequencer for %s[%d] starts at index %d (head %s, last checkpoint %d, %d ids in the replay window)",

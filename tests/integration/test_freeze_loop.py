@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 import queue
 import threading
 
@@ -19,6 +20,9 @@ COURT, BANK, OTHER_BANK = "court-bj-chaoyang", "bank-icbc-bj", "bank-ccb-bj"
 ORDER = "cn.judicial.hub.enforcement.FreezeOrder"
 FEEDBACK = "cn.judicial.hub.enforcement.FreezeFeedback"
 
+# relative to now: the auditor's closed-loop check flags orders whose deadline has passed unanswered
+DEADLINE = (datetime.now(timezone.utc) + timedelta(days=7)).isoformat()
+
 ORDER_JSON = {
     "case_number": "（2026）京0105执1234号", "document_number": "（2026）京0105执1234号之一",
     "court_name": "北京市朝阳区人民法院", "judge": "王建国",
@@ -26,7 +30,7 @@ ORDER_JSON = {
                 "id_number": "91110105MA01ABCD2X"},
     "account_number": "0200001234567890123", "amount": "1286400.50",
     "freeze_from": "2026-11-22T09:00:00+08:00", "freeze_until": "2027-11-22T09:00:00+08:00",
-    "legal_basis": "《中华人民共和国民事诉讼法》第二百五十三条", "response_deadline": "2026-11-23T09:00:00+08:00",
+    "legal_basis": "《中华人民共和国民事诉讼法》第二百五十三条", "response_deadline": DEADLINE,
 }
 
 
@@ -153,3 +157,15 @@ def test_a_repeated_idempotency_key_gets_the_original_answer(hub: Hub, running):
     with pytest.raises(grpc.RpcError) as exc:
         court.Publish(other, timeout=30)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_the_audit_closes_the_loops_once_deadlines_have_passed(hub: Hub, running):
+    """The freeze order of the confidentiality test was never answered: fine until its deadline,
+    a FEEDBACK_MISSING violation after it; the answered order is no violation."""
+    assert hub.run("audit").returncode == 0
+    later = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S%z")
+    late = hub.run("audit", "--at", later)
+    assert late.returncode == 1, late.stdout + late.stderr
+    assert "FEEDBACK_MISSING" in late.stdout
+    missing = [line for line in late.stdout.splitlines() if "FEEDBACK_MISSING" in line and "VIOLATION" in line]
+    assert missing and all("bank-icbc-bj" in line for line in missing)

@@ -138,3 +138,30 @@ def test_hand_assembled_entry_and_receipt_bytes_equal_fastavros():
 
     entries()
     receipts()
+
+
+def test_only_a_recipient_of_the_order_may_answer_it_and_the_audit_agrees():
+    w = world()
+    notary = Notary(0, ChainHead(), w.membership, w.registry)
+    order = w.order()  # to bank-icbc-bj
+    first = notary.sequence(rec(0, order.raw), NOW)
+    assert isinstance(first, Appended)
+    wrong = w.seal("bank-ccb-bj", FEEDBACK, freeze_feedback(), ["court-bj-chaoyang"], correlation_id=order.message_id)
+    refused = notary.sequence(rec(1, wrong.raw, b"bank-ccb-bj"), NOW + 1)
+    assert isinstance(refused, Refused) and refused.reason == "POLICY_DENIED"
+    assert "not addressed to bank-ccb-bj" in refused.detail
+    not_an_order = w.seal("bank-icbc-bj", FEEDBACK, freeze_feedback(), ["court-bj-chaoyang"],
+                          correlation_id=wrong.message_id)
+    middle = notary.sequence(rec(2, not_an_order.raw, b"bank-icbc-bj"), NOW + 2)
+    assert isinstance(middle, Appended)  # names a message this window holds no order for: not checkable here
+    right = w.seal("bank-icbc-bj", FEEDBACK, freeze_feedback(), ["court-bj-chaoyang"], correlation_id=order.message_id)
+    ok = notary.sequence(rec(3, right.raw, b"bank-icbc-bj"), NOW + 3)
+    assert isinstance(ok, Appended)
+    # the auditor, replaying the entries with the same window, reaches the same verdicts
+    result = audit(w, [o.entry_bytes for o in (first, middle, ok)])
+    assert result.violations == []
+    forged = Notary(0, ChainHead(), w.membership, w.registry)
+    a = forged.sequence(rec(0, order.raw), NOW)
+    sneaky = LedgerEntry(1, a.leaf_hash, NOW + 1, a.entry.source, 1, wrong.raw).to_bytes()
+    bad = audit(w, [a.entry_bytes, sneaky])
+    assert [(v.index, v.finding) for v in bad.violations] == [(1, Finding.ENVELOPE_INVALID)]
