@@ -287,7 +287,12 @@ def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> tuple[float, flo
     ready.wait()
     # drain the backlog of the throughput run before measuring
     b.wait_consumed(watermarks(b.bootstrap, b.topics.inbound, 0)[1], seq)
-    time.sleep(2)
+    # and let the bank's stream deliver that backlog: measure only new messages
+    settled, last = time.monotonic(), -1
+    while time.monotonic() - settled < 2.0:
+        if len(seen) != last:
+            last, settled = len(seen), time.monotonic()
+        time.sleep(0.1)
     rate = stream_rate / 2
     total = int(rate * seconds)
     t0 = time.perf_counter()

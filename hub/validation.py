@@ -9,6 +9,7 @@ auditor calls it again for every ledger entry with the entry's notarised time as
 
 from __future__ import annotations
 
+import sys
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,7 +45,7 @@ class ReplayWindow(Protocol):
 
 
 class AskIndex(Protocol):
-    def asked(self, message_id: uuid.UUID) -> tuple[str, frozenset[str]] | None: ...
+    def asked(self, message_id: uuid.UUID) -> tuple[str, tuple[str, ...]] | None: ...
 
 
 @dataclass(frozen=True)
@@ -130,10 +131,12 @@ def check_replay(verdict: Verdict, replay: ReplayWindow) -> Verdict:
     return verdict
 
 
-def ask_of(env: Envelope, membership: Membership) -> tuple[str, frozenset[str]] | None:
-    """(type, recipients) to remember if some rule answers this message's type, else None."""
+def ask_of(env: Envelope, membership: Membership) -> tuple[str, tuple[str, ...]] | None:
+    """(type, recipients) to remember if some rule answers this message's type, else None.
+
+    The strings are interned: a sequencer keeps one of these per order in its window."""
     if any(rule.answers == env.type for rule in membership.rules.values()):
-        return env.type, frozenset(env.recipients)
+        return sys.intern(env.type), tuple(sys.intern(r) for r in env.recipients)
     return None
 
 

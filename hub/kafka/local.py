@@ -168,7 +168,7 @@ class LocalBroker:
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             proc = subprocess.run(
                 [java, "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format", "--standalone",
-                 "-t", cluster_id, "-c", str(self.properties_file)],
+                 f"--cluster-id={cluster_id}", "-c", str(self.properties_file)],
                 capture_output=True, text=True, check=False,
             )
             if proc.returncode != 0:

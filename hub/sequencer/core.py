@@ -22,7 +22,7 @@ from hub.membership import Membership
 from hub.schemas import SchemaRegistry, hub_record
 from hub.validation import Accepted, Limits, Rejected, Verdict, ask_of, check_answer, check_replay, precheck
 
-Ask = tuple[str, frozenset[str]]  # (type, recipients) of a message another type answers
+Ask = tuple[str, tuple[str, ...]]  # (type, recipients) of a message another type answers
 
 
 class ReplayMemory:

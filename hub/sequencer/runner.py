@@ -16,6 +16,7 @@ the ledger records of the window (by Kafka timestamp), never the whole ledger.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -190,6 +191,11 @@ class Sequencer:
         log.info("sequencer for %s[%d] starts at index %d (head %s, last checkpoint %d, %d ids in the replay window)",
                  self.topics.ledger, self.partition, state.head.next_index, state.head.prev_leaf_hash.hex()[:16],
                  state.checkpoint_size, len(notary.replay))
+        # the replay window holds up to a day of message ids: keep the cyclic garbage collector
+        # from walking it again and again (long pauses at a million entries)
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 100)
         consumer = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer"))
         consumer.assign([TopicPartition(self.topics.inbound, self.partition)])
         pool = PrecheckPool(self.workers, self.membership, schemas_dir()) if self.workers else None
