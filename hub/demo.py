@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import queue
+import random
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -38,6 +39,10 @@ from hub.v1 import connector_pb2_grpc as pb_grpc
 
 COURT = "court-bj-chaoyang"
 BANK = "bank-icbc-bj"
+CREDIT = "credit-platform-national"
+JUSTICE = "justice-bureau-bj"
+CREDIT_NS = "cn.judicial.hub.credit"
+LAWYERS_NS = "cn.judicial.hub.lawyers"
 FREEZE_ORDER = "cn.judicial.hub.enforcement.FreezeOrder"
 FREEZE_FEEDBACK = "cn.judicial.hub.enforcement.FreezeFeedback"
 CST = timezone(timedelta(hours=8))
@@ -130,7 +135,8 @@ def run_demo(cfg: HubConfig) -> int:
         say("hub", f"  member {m.id} ({', '.join(sorted(m.roles))}) {m.name}, key {m.keys[0].key_id}")
     ensure_topics(bootstrap, cfg, topic_specs(cfg, list(membership.members)))
     ca = DevCA.load(cfg.pki_dir) if (cfg.pki_dir / "ca.pem").exists() else DevCA.create(cfg.pki_dir)
-    for member in (COURT, BANK):
+    agencies = [m for m in (COURT, BANK, CREDIT, JUSTICE) if m in membership.members]
+    for member in agencies:
         if not (cfg.pki_dir / member / "server.pem").exists():
             issue_member(ca, cfg.pki_dir, member, membership.members[member].name)
     say("hub", f"development CA {ca.name} in {cfg.pki_dir}: connectors accept only their agency's client "
@@ -141,7 +147,7 @@ def run_demo(cfg: HubConfig) -> int:
     try:
         procs.start("sequencer", hub_cmd(cfg, bootstrap, "sequencer", "run", "--partition", "0"))
         ports = {}
-        for member in (COURT, BANK):
+        for member in agencies:
             pf = logdir / f"{member}.port"
             procs.start(member, hub_cmd(cfg, bootstrap, "connector", "run", "--agency", member,
                                         "--listen", "127.0.0.1:0", "--port-file", str(pf)))
@@ -149,8 +155,12 @@ def run_demo(cfg: HubConfig) -> int:
             say("hub", f"connector for {member} serving gRPC with mTLS on 127.0.0.1:{ports[member]} (pid "
                        f"{procs.procs[-1][1].pid})")
         say("hub", f"sequencer for {cfg.namespace}.ledger[0] running (pid {procs.procs[0][1].pid}); logs in {logdir}")
-        verdict, order_id = _story(cfg, ports, procs,
-                                   {m: client_credentials_from_pki(cfg.pki_dir, m) for m in (COURT, BANK)})
+        creds = {m: client_credentials_from_pki(cfg.pki_dir, m) for m in agencies}
+        verdict, order_id = _story(cfg, ports, procs, creds)
+        if verdict == 0 and CREDIT in ports and JUSTICE in ports:
+            _credit_and_lawyers(ports, creds)
+        elif verdict == 0:
+            say("hub", f"(this consortium predates {CREDIT} and {JUSTICE}: `hub agency init --force` adds them)")
     finally:
         procs.stop_all()  # the sequencer signs a last checkpoint covering every entry as it stops
     if verdict != 0:
@@ -163,6 +173,110 @@ def run_demo(cfg: HubConfig) -> int:
         say("auditor", line)
     click.echo(f"\n(demo took {time.monotonic() - t0:.1f}s; the broker keeps running: `hub kafka down` stops it)")
     return audit.returncode or (0 if receipt_ok else 1)
+
+
+def _next_message(stub: pb_grpc.ConnectorStub, match: Callable[[pb.Message], bool],
+                  timeout: float = 60.0) -> pb.Message:
+    """Read the agency's stream, acknowledging as it goes, until a message matches."""
+    found: queue.Queue[pb.Message | BaseException] = queue.Queue()
+    stream = stub.Subscribe(pb.SubscribeRequest())
+
+    def pump() -> None:
+        try:
+            for d in stream:
+                stub.Ack(pb.AckRequest(cursor=d.cursor))
+                if d.WhichOneof("item") == "message" and match(d.message):
+                    found.put(d.message)
+                    return
+        except (grpc.RpcError, ValueError) as exc:
+            found.put(exc)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        got = found.get(timeout=timeout)
+    except queue.Empty:
+        raise HubError(f"no matching message arrived within {timeout:.0f} s") from None
+    finally:
+        stream.cancel()
+    if isinstance(got, BaseException):
+        raise HubError(f"an agency's stream failed: {got}")
+    return got
+
+
+def _credit_and_lawyers(ports: dict[str, int], creds: dict[str, grpc.ChannelCredentials]) -> None:
+    """A defaulter listing and the credit platform's feedback; a lawyer's licence issued and
+    revoked by the justice bureau, and the court's lookups before and after."""
+    now = datetime.now(CST).replace(microsecond=0)
+    case_no = f"（{now.year}）京0105执{now.strftime('%H%M%S')}号"
+    with channel(ports[COURT], creds[COURT]) as court, channel(ports[CREDIT], creds[CREDIT]) as credit, \
+            channel(ports[JUSTICE], creds[JUSTICE]) as justice:
+        click.echo("")
+        listing = {
+            "case_number": case_no, "document_number": f"{case_no}决定书", "court_name": "北京市朝阳区人民法院",
+            "subject": {"name": "北京恒远商贸有限公司", "id_type": "UNIFIED_SOCIAL_CREDIT_CODE",
+                        "id_number": "91110105MA01R2XK3L"},
+            "legal_representative": "赵六", "grounds": ["ABLE_BUT_REFUSES"],
+            "obligation": "向王五支付货款人民币352800.00元及逾期付款利息", "outstanding_amount": "352800.00",
+            "currency": "CNY", "listed_at": now.isoformat(), "listed_until": (now + timedelta(days=730)).isoformat(),
+            "legal_basis": "《中华人民共和国民事诉讼法》第二百六十六条",
+        }
+        r = court.Publish(pb.PublishRequest(type=f"{CREDIT_NS}.DefaulterListing", recipients=[CREDIT],
+                                            payload_json=json.dumps(listing, ensure_ascii=False),
+                                            wait_for_receipt=True), timeout=30)
+        say("court system", f"lists {listing['subject']['name']} as a judgment defaulter (失信被执行人), {case_no}: "  # type: ignore[index]
+                            f"ledger index {r.receipt.ledger_index}")
+        got = _next_message(credit, lambda m: m.message_id == r.message_id)
+        say("credit platform", f"received DefaulterListing {got.message_id} from {got.sender}; applying it")
+        feedback = {"case_number": case_no, "document_number": f"{case_no}决定书", "action": "LISTED",
+                    "status": "APPLIED", "applied_at": datetime.now(CST).isoformat(),
+                    "platform_reference": f"XY-SX-{now.strftime('%Y%m%d%H%M%S')}", "note": ""}
+        f = credit.Publish(pb.PublishRequest(type=f"{CREDIT_NS}.CreditActionFeedback", recipients=[COURT],
+                                             correlation_id=r.message_id,
+                                             payload_json=json.dumps(feedback, ensure_ascii=False),
+                                             wait_for_receipt=True), timeout=30)
+        back = _next_message(court, lambda m: m.correlation_id == r.message_id)
+        say("court system", f"credit platform feedback {back.message_id}: {json.loads(back.payload_json)['status']} "
+                            f"({feedback['platform_reference']}), ledger index {f.receipt.ledger_index}")
+
+        click.echo("")
+        licence = "11" + now.strftime("%m%d%H%M%S") + f"{random.randrange(1000):03d}"  # 17 digits, new each run
+        issued = {"license_number": licence, "lawyer": {"name": "陈静", "id_type": "RESIDENT_ID",
+                                                        "id_number": "110102199004204321"},
+                  "law_firm": "北京市正衡律师事务所", "law_firm_credit_code": "31110000E00017891P",
+                  "practice_kind": "FULL_TIME", "decision_number": f"京司律准字〔{now.year}〕第{now.strftime('%H%M')}号",
+                  "issuing_authority": "北京市司法局", "issued_at": now.isoformat()}
+        i = justice.Publish(pb.PublishRequest(type=f"{LAWYERS_NS}.LawyerCredentialIssued", recipients=[COURT],
+                                              payload_json=json.dumps(issued, ensure_ascii=False),
+                                              wait_for_receipt=True), timeout=30)
+        say("justice bureau", f"licenses lawyer 陈静 ({licence}): ledger index {i.receipt.ledger_index}")
+        lookup = _lookup_until(court, licence, pb.LookupCredentialResponse.ACTIVE)
+        say("court system", f"LookupCredential {licence}: {pb.LookupCredentialResponse.Status.Name(lookup.status)} "
+                            f"since {lookup.since}")
+        revoked = {"license_number": licence, "lawyer_name": "陈静", "decision_number":
+                   f"京司罚决字〔{now.year}〕第{now.strftime('%H%M')}号", "reason": "REVOKED_AS_PENALTY",
+                   "revoked_at": datetime.now(CST).isoformat(), "issuing_authority": "北京市司法局"}
+        v = justice.Publish(pb.PublishRequest(type=f"{LAWYERS_NS}.LawyerCredentialRevoked", recipients=[COURT],
+                                              payload_json=json.dumps(revoked, ensure_ascii=False),
+                                              wait_for_receipt=True), timeout=30)
+        say("justice bureau", f"revokes licence {licence}: ledger index {v.receipt.ledger_index}")
+        after = _lookup_until(court, licence, pb.LookupCredentialResponse.REVOKED)
+        before_at = (datetime.fromisoformat(v.receipt.notarised_at)
+                     - timedelta(microseconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        before = court.LookupCredential(pb.LookupCredentialRequest(license_number=licence, at=before_at))
+        say("court system", f"LookupCredential {licence} at {before_at}: "
+                            f"{pb.LookupCredentialResponse.Status.Name(before.status)}; now: "
+                            f"{pb.LookupCredentialResponse.Status.Name(after.status)} (ledger index {after.ledger_index})")
+
+
+def _lookup_until(court: pb_grpc.ConnectorStub, licence: str, want: int,
+                  timeout: float = 30.0) -> pb.LookupCredentialResponse:
+    deadline = time.monotonic() + timeout
+    while True:
+        got: pb.LookupCredentialResponse = court.LookupCredential(
+            pb.LookupCredentialRequest(license_number=licence))
+        if got.status == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
 
 
 WITNESS = "witness.procuratorate-bj-chaoyang/w1"

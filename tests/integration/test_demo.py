@@ -19,6 +19,8 @@ def test_demo_runs_twice_in_a_row(broker, tmp_path):
         assert "AUDIT VERIFIED" in proc.stdout
         assert "— witness.procuratorate-bj-chaoyang/w1 " in proc.stdout  # the checkpoint's cosignature line
         assert "witnesses 1 of 1 cosigned" in proc.stdout
+        assert "credit platform feedback" in proc.stdout and ": APPLIED" in proc.stdout
+        assert ": ACTIVE; now: REVOKED" in proc.stdout  # the court's credential lookups around the revocation
         assert "VERIFIED: court-bj-chaoyang sent cn.judicial.hub.enforcement.FreezeOrder" in proc.stdout
     assert "using consortium" in proc.stdout  # the second run reuses the first's members and keys
 
