@@ -130,6 +130,16 @@ def test_bad_requests_get_the_right_status_and_reach_no_topic(hub: Hub, running)
         bank.Publish(pb.PublishRequest(type=ORDER, recipients=[OTHER_BANK], payload_json=json.dumps(ORDER_JSON)),
                      timeout=10)
     assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    missing = {k: v for k, v in ORDER_JSON.items() if k != "judge"}
+    with pytest.raises(grpc.RpcError) as exc:
+        court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(missing)), timeout=10)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "payload.judge: missing required field" in exc.value.details()
+    huge = dict(ORDER_JSON, legal_basis="《民事诉讼法》" * 12_000)  # ~100 KB of text: over the envelope limit
+    with pytest.raises(grpc.RpcError) as exc:
+        court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(huge)), timeout=10)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "TOO_LARGE" in exc.value.details()
     assert len(list(read_partition(hub.bootstrap, inbound, 0))) == before
 
 
