@@ -11,6 +11,10 @@ ratio_vs_verify         sequencer_per_s / verify_core_per_s
 ratio_vs_baseline       sequencer_per_s / baseline_per_s
 sequencer_rss_100k_mb   the sequencer process's RSS once the ledger holds 100,000 entries
 sequencer_rss_1m_mb     ... and 1,000,000 entries (BENCH_RSS_ENTRIES changes the second mark)
+audit_per_s             ledger entries replayed and verified per second by the auditor's core (one process,
+                        records already read from Kafka); audit_ratio_vs_verify = audit_per_s / verify_core_per_s
+proof_p99_ms            an inclusion proof at 1,000,000 entries read from the verifier's on-disk tiles
+                        (hub.verifier.store + hub.ledger.tiles, as `/proof/inclusion` serves it) and verified
 publish_stream_per_s    one connector (`hub connector run`), PublishStream: requests acknowledged by Kafka per second
 publish_to_delivery_p99_ms  Publish at the court's connector -> delivered on the bank's Subscribe stream,
                         at half publish_stream_per_s (with a sequencer running); also _p50_ms
@@ -317,6 +321,56 @@ def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> tuple[float, flo
     return stream_rate, statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]
 
 
+def bench_audit(b: Bench) -> float:
+    """The auditor's core over the throughput run's ledger (records read first)."""
+    from hub.audit import PartitionAudit
+    from hub.audit_loops import ClosedLoops
+    from hub.consortium import load_memberships
+    from hub.kafka.reader import read_partition
+
+    records = [(r.offset, r.value) for r in read_partition(b.bootstrap, b.topics.ledger, 0)]
+    pa = PartitionAudit(0, load_memberships(b.consortium, b.bootstrap, b.namespace), b.registry, loops=ClosedLoops())
+    start = time.perf_counter()
+    for offset, raw in records:
+        pa.add(offset, raw)
+    result = pa.finish()
+    elapsed = time.perf_counter() - start
+    if result.violations:
+        raise SystemExit(f"the benchmark ledger does not verify: {result.violations[0].line()}")
+    return len(records) / elapsed
+
+
+def bench_proofs(workdir: Path, size: int = 1_000_000, samples: int = 2_000) -> float:
+    """p99 ms of reading an inclusion proof from on-disk tiles of a `size`-entry tree and verifying it."""
+    import hashlib
+    import random
+
+    from hub.ledger import merkle, tiles
+    from hub.verifier.store import TileStore
+
+    leaves = [merkle.leaf_hash(hashlib.sha256(i.to_bytes(8, "big")).digest()) for i in range(size)]
+    store = TileStore(workdir / "proof-tiles")
+    written: dict[str, bytes] = {}
+
+    def read_tile(level: int, index: int, width: int) -> bytes:
+        return written[tiles.tile_path(level, index, width)]
+
+    for path, data in tiles.tiles_for_growth(0, size, leaves, read_tile).items():
+        written[path] = data
+        store.write(path, data)
+    root = merkle.root_from_leaf_hashes(leaves)
+    rng = random.Random(9)
+    times = []
+    for _ in range(samples):
+        i = rng.randrange(size)
+        t = time.perf_counter()
+        proof = tiles.TileReader(size, store.read_tile).inclusion_proof(i)
+        merkle.verify_inclusion(leaves[i], i, size, proof, root)
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return times[int(0.99 * (len(times) - 1))]
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -367,6 +421,11 @@ def main() -> None:
         log(f"baseline_per_s {results['baseline_per_s']:.0f}")
         results["sequencer_per_s"] = bench_sequencer(b, n)
         log(f"sequencer_per_s {results['sequencer_per_s']:.0f}")
+        results["audit_per_s"] = bench_audit(b)
+        results["audit_ratio_vs_verify"] = results["audit_per_s"] / results["verify_core_per_s"]
+        log(f"audit_per_s {results['audit_per_s']:.0f}")
+        results["proof_p99_ms"] = bench_proofs(workdir)
+        log(f"proof_p99_ms {results['proof_p99_ms']:.2f}")
         p50, p99 = bench_latency(Bench(broker.bootstrap, workdir / "lat"), results["sequencer_per_s"] / 2)
         results["sequencer_p50_ms"], results["sequencer_p99_ms"] = p50, p99
         log(f"sequencer_p50_ms {p50:.1f} sequencer_p99_ms {p99:.1f}")
