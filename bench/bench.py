@@ -245,14 +245,16 @@ def connector_stub(port: int) -> object:
     return pb_grpc.ConnectorStub(ch)  # type: ignore[no-untyped-call]
 
 
-ORDER_JSON = {
-    "case_number": "（2026）京0105执1234号", "document_number": "（2026）京0105执1234号之一",
-    "court_name": "北京市朝阳区人民法院", "judge": "王建国",
-    "subject": {"name": "张三", "id_type": "RESIDENT_ID", "id_number": "110105198001011234"},
-    "account_number": "6222020200112233445", "amount": "1286400.50",
-    "freeze_from": "2026-11-22T09:00:00+08:00", "freeze_until": "2027-11-22T09:00:00+08:00",
-    "legal_basis": "《中华人民共和国民事诉讼法》第二百五十三条", "response_deadline": "2026-11-23T09:00:00+08:00",
-}
+def order_json() -> dict[str, object]:
+    """A freeze order in the connector's JSON form, from the load generator's payload."""
+    from hub.jsonform import to_json
+    from hub.loadgen import FREEZE_ORDER, freeze_order
+    from hub.schemas import default_registry
+    from hub.timeutil import now_us
+
+    schema = default_registry().latest(FREEZE_ORDER)
+    assert schema is not None
+    return dict(to_json(schema.schema, freeze_order(1, now_us())))
 
 
 def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> tuple[float, float, float]:
@@ -263,7 +265,7 @@ def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> tuple[float, flo
     bank_proc, bank_port = start_connector(b, BANK)
     court, bank = connector_stub(court_port), connector_stub(bank_port)
     request = pb.PublishRequest(type="cn.judicial.hub.enforcement.FreezeOrder", recipients=[BANK],
-                                payload_json=json.dumps(ORDER_JSON, ensure_ascii=False))
+                                payload_json=json.dumps(order_json(), ensure_ascii=False))
     list(court.PublishStream(iter([request] * 200), timeout=120))  # type: ignore[attr-defined]  # warm-up
     start = time.perf_counter()
     results = list(court.PublishStream(iter([request] * n), timeout=600))  # type: ignore[attr-defined]

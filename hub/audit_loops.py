@@ -62,7 +62,7 @@ class ClosedLoops:
         """One accepted entry; ``payload`` is its decoded Avro payload (a dict)."""
         where = _Where(partition, index, offset)
         rule = membership.rules.get(env.type)
-        if any(r.answers == env.type for r in membership.rules.values()):
+        if env.type in membership.answered_types:
             deadline = payload.get("response_deadline") if isinstance(payload, dict) else None
             self.orders[env.message_id.bytes] = _Order(where, env.type, frozenset(env.recipients),
                                                        to_us(deadline) if deadline is not None else None)

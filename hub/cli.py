@@ -631,24 +631,16 @@ def demo(c: Ctx) -> None:
     sys.exit(run_demo(c.cfg))
 
 
-def _register_optional_groups() -> None:
-    """Command groups that live beside their code (the verifier, offline proofs, witnesses)."""
-    import importlib
+def _register_groups() -> None:
+    """Command groups that live beside their code: the verifier, offline proofs, witnesses."""
+    from hub.verifier.commands import proof, verifier
+    from hub.witness.commands import witness
 
-    for module, names in (("hub.verifier.commands", ("verifier", "proof")), ("hub.witness.commands", ("witness",))):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and module.startswith(exc.name):
-                continue  # not part of this build
-            raise
-        for name in names:
-            group = getattr(mod, name, None)
-            if isinstance(group, click.Command):
-                cli.add_command(group)
+    for group in (verifier, proof, witness):
+        cli.add_command(group)
 
 
-_register_optional_groups()
+_register_groups()
 
 
 def main(argv: list[str] | None = None) -> Any:

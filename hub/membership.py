@@ -34,6 +34,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from hub.errors import ConfigError, EncodeError
@@ -144,6 +145,11 @@ class Membership:
 
     def member(self, member_id: str) -> Member | None:
         return self.members.get(member_id)
+
+    @cached_property
+    def answered_types(self) -> frozenset[str]:
+        """Types some rule's ``answers`` names: the orders that feedback and receipts answer."""
+        return frozenset(r.answers for r in self.rules.values() if r.answers)
 
     def admin(self, admin_id: str) -> Admin | None:
         return next((a for a in self.admins if a.id == admin_id), None)

@@ -135,7 +135,7 @@ def ask_of(env: Envelope, membership: Membership) -> tuple[str, tuple[str, ...]]
     """(type, recipients) to remember if some rule answers this message's type, else None.
 
     The strings are interned: a sequencer keeps one of these per order in its window."""
-    if any(rule.answers == env.type for rule in membership.rules.values()):
+    if env.type in membership.answered_types:
         return sys.intern(env.type), tuple(sys.intern(r) for r in env.recipients)
     return None
 

@@ -122,7 +122,7 @@ def peer_member_id(context: grpc.ServicerContext) -> str | None:
     :class:`TlsConfig` requires client authentication: then gRPC has verified the
     certificate chains to the consortium CA and is meant for client authentication.
     """
-    # grpc maps each property to a list of values; the stub says bytes (types-grpcio's own FIXME)
+    # grpc maps each property to a list of values; types-grpcio declares the mapping's values as bytes
     auth = cast(Mapping[str, Sequence[bytes]], context.auth_context())
     if auth.get("transport_security_type") != [b"ssl"]:
         return None
@@ -186,36 +186,25 @@ class _MemberGate(grpc.ServerInterceptor):
                           f"member {member} may not call this server (it serves {', '.join(sorted(self._allowed))})")
 
 
+_HANDLER_KINDS = (
+    ("unary_unary", grpc.unary_unary_rpc_method_handler),
+    ("unary_stream", grpc.unary_stream_rpc_method_handler),
+    ("stream_unary", grpc.stream_unary_rpc_method_handler),
+    ("stream_stream", grpc.stream_stream_rpc_method_handler),
+)
+
+
 def _guarded(handler: grpc.RpcMethodHandler[Any, Any],
              check: Callable[[grpc.ServicerContext], None]) -> grpc.RpcMethodHandler[Any, Any]:
-    """``handler`` with ``check(context)`` run before its behaviour."""
-    des, ser = handler.request_deserializer, handler.response_serializer
-    if handler.unary_unary:
-        uu = handler.unary_unary
+    """``handler`` with ``check(context)`` run before its behaviour, whatever its streaming kind."""
+    for kind, make in _HANDLER_KINDS:
+        behaviour = getattr(handler, kind)
+        if behaviour is not None:
+            def guarded(request: Any, context: grpc.ServicerContext, behaviour: Any = behaviour) -> Any:
+                check(context)
+                return behaviour(request, context)
 
-        def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
-            check(context)
-            return uu(request, context)
-        return grpc.unary_unary_rpc_method_handler(unary_unary, des, ser)
-    if handler.unary_stream:
-        us = handler.unary_stream
-
-        def unary_stream(request: Any, context: grpc.ServicerContext) -> Any:
-            check(context)
-            return us(request, context)
-        return grpc.unary_stream_rpc_method_handler(unary_stream, des, ser)
-    if handler.stream_unary:
-        su = handler.stream_unary
-
-        def stream_unary(requests: Any, context: grpc.ServicerContext) -> Any:
-            check(context)
-            return su(requests, context)
-        return grpc.stream_unary_rpc_method_handler(stream_unary, des, ser)
-    ss = handler.stream_stream
-
-    def stream_stream(requests: Any, context: grpc.ServicerContext) -> Any:
-        check(context)
-        if ss is None:
-            raise TypeError("the gRPC method handler has no behaviour")
-        return ss(requests, context)
-    return grpc.stream_stream_rpc_method_handler(stream_stream, des, ser)
+            made: grpc.RpcMethodHandler[Any, Any] = make(guarded, handler.request_deserializer,
+                                                           handler.response_serializer)
+            return made
+    raise TypeError("the gRPC method handler has no behaviour")

@@ -78,13 +78,21 @@ class Hub:
         self.wait_for(lambda: "ready" in self.log(name), f"{name} ready", p)
         return p
 
-    def connector(self, member: str) -> tuple[subprocess.Popen[bytes], int]:
-        pf = self.workdir / f"{member}.port"
+    def serve(self, name: str, *args: str) -> tuple[subprocess.Popen[bytes], int]:
+        """Start a `hub` server command on a free loopback port; (process, port) once it listens."""
+        pf = self.workdir / f"{name}.port"
         pf.unlink(missing_ok=True)
-        p = self.start(member, "connector", "run", "--agency", member, "--listen", "127.0.0.1:0",
-                       "--port-file", str(pf), "--plaintext")
-        self.wait_for(lambda: pf.exists() and pf.read_text().strip() != "", f"{member} port", p)
+        p = self.start(name, *args, "--listen", "127.0.0.1:0", "--port-file", str(pf))
+        self.wait_for(lambda: pf.exists() and pf.read_text().strip() != "", f"{name} port", p)
         return p, int(pf.read_text())
+
+    def connector(self, member: str, *extra: str, name: str | None = None) -> tuple[subprocess.Popen[bytes], int]:
+        return self.serve(name or member, "connector", "run", "--agency", member, "--plaintext", *extra)
+
+    def verifier(self, directory: Path, *extra: str, name: str = "verifier") -> tuple[subprocess.Popen[bytes], str]:
+        """`hub verifier run` for partition 0 over ``directory``; (process, base URL)."""
+        p, port = self.serve(name, "verifier", "run", "--partition", "0", "--dir", str(directory), *extra)
+        return p, f"http://127.0.0.1:{port}"
 
     def wait_for(self, cond, what: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

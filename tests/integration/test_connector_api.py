@@ -95,16 +95,9 @@ def _minus_one_us(rfc3339: str) -> str:
 
 
 def test_get_receipt_returns_a_proof_that_verifies_offline(hub: Hub, world):
-    pf = hub.workdir / "verifier.port"
-    proc = hub.start("verifier", "verifier", "run", "--partition", "0", "--dir", str(hub.workdir / "tiles"),
-                     "--listen", "127.0.0.1:0", "--port-file", str(pf))
-    hub.wait_for(lambda: pf.exists() and pf.read_text().strip() != "", "verifier port", proc)
-    url = f"http://127.0.0.1:{int(pf.read_text())}"
-    cpf = hub.workdir / "court-v.port"
-    cproc = hub.start("court-v", "connector", "run", "--agency", COURT, "--listen", "127.0.0.1:0", "--port-file",
-                      str(cpf), "--plaintext", "--verifier", url)
-    hub.wait_for(lambda: cpf.exists() and cpf.read_text().strip() != "", "connector port", cproc)
-    court = stub(int(cpf.read_text()))
+    _, url = hub.verifier(hub.workdir / "tiles")
+    _, port = hub.connector(COURT, "--verifier", url, name="court-v")
+    court = stub(port)
     r = court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(ORDER_JSON),
                                         wait_for_receipt=True), timeout=30)
     deadline = time.monotonic() + 60

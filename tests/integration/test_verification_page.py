@@ -70,11 +70,7 @@ def world(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     files = tmp_path_factory.mktemp("files")
     (files / "判决书.pdf").write_bytes(DOCUMENT)
     (files / "other.pdf").write_bytes(DOCUMENT + b"\n")
-    pf = hub.workdir / "verifier.port"
-    proc = hub.start("verifier", "verifier", "run", "--partition", "0", "--dir",
-                     str(tmp_path_factory.mktemp("tiles")), "--listen", "127.0.0.1:0", "--port-file", str(pf))
-    hub.wait_for(lambda: pf.exists() and pf.read_text().strip() != "", "verifier port", proc)
-    base = f"http://127.0.0.1:{int(pf.read_text())}"
+    proc, base = hub.verifier(tmp_path_factory.mktemp("tiles"))
     want = served.receipt.ledger_index + 1
 
     def published() -> bool:
@@ -92,9 +88,9 @@ def world(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory, world: dict[str, Any]) -> Iterator[tuple[Any, list[Any]]]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is not installed (`make browser` installs Debian's chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    # never skipped: `make test` installs Debian's chromium (`make browser`) and playwright (dev extra)
+    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is not installed: run `make browser`"
+    from playwright import sync_api
     requests: list[Any] = []
     with sync_api.sync_playwright() as p:
         context = p.chromium.launch_persistent_context(

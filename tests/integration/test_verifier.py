@@ -50,11 +50,7 @@ def world(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         assert r.receipt.status == pb.Receipt.ACCEPTED, r.receipt
         sent.append((r.message_id, r.receipt.ledger_index))
     tiles_dir = tmp_path_factory.mktemp("tiles")
-    pf = hub.workdir / "verifier.port"
-    proc = hub.start("verifier", "verifier", "run", "--partition", "0", "--dir", str(tiles_dir),
-                     "--listen", "127.0.0.1:0", "--port-file", str(pf))
-    hub.wait_for(lambda: pf.exists() and pf.read_text().strip() != "", "verifier port", proc)
-    base = f"http://127.0.0.1:{int(pf.read_text())}"
+    proc, base = hub.verifier(tiles_dir)
     want = max(i for _, i in sent) + 1
 
     def published() -> bool:
@@ -180,11 +176,7 @@ def test_the_verifier_catches_up_with_new_messages(hub: Hub, world: dict[str, An
 def test_a_restarted_verifier_serves_its_directory_and_rebuilds_the_index(
         hub: Hub, world: dict[str, Any]) -> None:
     size = checkpoint(world).size
-    pf = hub.workdir / "verifier2.port"
-    proc = hub.start("verifier2", "verifier", "run", "--partition", "0", "--dir", str(world["dir"]),
-                     "--listen", "127.0.0.1:0", "--port-file", str(pf))
-    hub.wait_for(lambda: pf.exists() and pf.read_text().strip() != "", "verifier2 port", proc)
-    base = f"http://127.0.0.1:{int(pf.read_text())}"
+    proc, base = hub.verifier(world["dir"], name="verifier2")
     status, _body, _ = get(base, "/checkpoint")
     assert status == 200  # the published checkpoint is served from the directory at once
     message_id, index = world["sent"][0]

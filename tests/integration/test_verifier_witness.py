@@ -48,11 +48,8 @@ def start_witness(hub: Hub, w: dict[str, Any], listen: str = "127.0.0.1:0") -> s
 
 
 def start_verifier(hub: Hub, name: str, directory: Path, *witness_args: str) -> tuple[str, Any]:
-    pf = hub.workdir / f"{name}.port"
-    proc = hub.start(name, "verifier", "run", "--partition", "0", "--dir", str(directory),
-                     "--listen", "127.0.0.1:0", "--port-file", str(pf), *witness_args)
-    hub.wait_for(lambda: pf.exists() and pf.read_text().strip() != "", f"{name} port", proc)
-    return f"http://127.0.0.1:{int(pf.read_text())}", proc
+    proc, base = hub.verifier(directory, *witness_args, name=name)
+    return base, proc
 
 
 @pytest.fixture(scope="module")
