@@ -239,7 +239,7 @@ def _credit_and_lawyers(ports: dict[str, int], creds: dict[str, grpc.ChannelCred
                             f"({feedback['platform_reference']}), ledger index {f.receipt.ledger_index}")
 
         click.echo("")
-        licence = "11" + now.strftime("%m%d%H%M%S") + f"{random.randrange(1000):03d}"  # 17 digits, new each run
+        licence = "11" + now.strftime("%y%m%d%H%M%S") + f"{random.randrange(1000):03d}"  # 17 digits, new each run
         issued = {"license_number": licence, "lawyer": {"name": "陈静", "id_type": "RESIDENT_ID",
                                                         "id_number": "110102199004204321"},
                   "law_firm": "北京市正衡律师事务所", "law_firm_credit_code": "31110000E00017891P",
