@@ -3,6 +3,11 @@
 Decoding is strict: every byte must be consumed, and re-encoding the decoded value
 must give back the same bytes (Avro binary is canonical for a schema, so anything
 else is a non-canonical or trailing-garbage encoding and is refused).
+
+:class:`Cursor` reads the hub's own fixed records (envelope, ledger entry) by hand on the
+hot path, with the same rule checked as it reads: only the canonical encoding is accepted
+(minimal varints, ints in 32 bits, one array block, union branches in range, valid UTF-8,
+times from year 1 to 9999), so no second encoding is needed to prove it.
 """
 
 from __future__ import annotations
@@ -105,3 +110,110 @@ def schema_name(schema: Schema) -> str:
     if isinstance(schema, dict):
         return str(schema.get("name", schema.get("type", "value")))
     return str(schema)
+
+
+#: timestamp-micros the hub decodes: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z
+MIN_TIME_US = -62_135_596_800_000_000
+MAX_TIME_US = 253_402_300_799_999_999
+
+
+class Cursor:
+    """A strict reader of canonical Avro binary over ``data``; every error is a DecodeError."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.pos = 0
+
+    def long(self) -> int:
+        data, pos = self.data, self.pos
+        if pos >= len(data):
+            raise DecodeError(f"truncated at byte {pos}: a long was expected")
+        b = data[pos]
+        if b < 0x80:  # one byte: the common case
+            self.pos = pos + 1
+            return (b >> 1) ^ -(b & 1)
+        z, shift = b & 0x7F, 7
+        pos += 1
+        while True:
+            if pos >= len(data):
+                raise DecodeError(f"truncated at byte {pos}: a long was expected")
+            b = data[pos]
+            pos += 1
+            z |= (b & 0x7F) << shift
+            if b < 0x80:
+                break
+            shift += 7
+            if shift > 63:
+                raise DecodeError(f"varint longer than 10 bytes at byte {self.pos}")
+        if b == 0:
+            raise DecodeError(f"non-canonical (over-long) varint at byte {self.pos}")
+        if z >> 64:
+            raise DecodeError(f"long out of range at byte {self.pos}")
+        self.pos = pos
+        return (z >> 1) ^ -(z & 1)
+
+    def int32(self) -> int:
+        at = self.pos
+        n = self.long()
+        if not -0x8000_0000 <= n <= 0x7FFF_FFFF:
+            raise DecodeError(f"int out of the 32-bit range at byte {at}")
+        return n
+
+    def timestamp(self) -> int:
+        at = self.pos
+        n = self.long()
+        if not MIN_TIME_US <= n <= MAX_TIME_US:
+            raise DecodeError(f"timestamp-micros outside years 1..9999 at byte {at}")
+        return n
+
+    def fixed(self, size: int) -> bytes:
+        pos = self.pos
+        end = pos + size
+        if end > len(self.data):
+            raise DecodeError(f"truncated at byte {pos}: {size} bytes were expected")
+        self.pos = end
+        return self.data[pos:end]
+
+    def blob(self) -> bytes:
+        at = self.pos
+        n = self.long()
+        if n < 0:
+            raise DecodeError(f"negative length at byte {at}")
+        return self.fixed(n)
+
+    def string(self) -> str:
+        at = self.pos
+        raw = self.blob()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DecodeError(f"invalid UTF-8 in the string at byte {at}") from None
+
+    def strings(self) -> list[str]:
+        """An array of strings in the one accepted layout: a positive count, the items, ``00``."""
+        at = self.pos
+        n = self.long()
+        if n == 0:
+            return []
+        if n < 0:
+            raise DecodeError(f"array block with a byte size at byte {at}: not the canonical layout")
+        out = [self.string() for _ in range(n)]
+        if self.long() != 0:
+            raise DecodeError(f"array in more than one block at byte {at}: not the canonical layout")
+        return out
+
+    def optional_fixed(self, size: int) -> bytes | None:
+        """A ``["null", fixed(size)]`` union."""
+        at = self.pos
+        branch = self.long()
+        if branch == 0:
+            return None
+        if branch != 1:
+            raise DecodeError(f"union branch {branch} out of range at byte {at}")
+        return self.fixed(size)
+
+    def end(self, what: str) -> None:
+        if self.pos != len(self.data):
+            raise DecodeError(f"{len(self.data) - self.pos} trailing bytes after {what}")

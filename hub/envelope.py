@@ -17,7 +17,6 @@ from hub import avro
 from hub.errors import DecodeError, EncodeError
 from hub.identity import SIGNATURE_SIZE, SigningKey, VerifyingKey
 from hub.schemas import hub_record
-from hub.timeutil import to_us
 
 ENVELOPE_VERSION = 1
 DOMAIN = b"judicial-hub/envelope/v1\x00"
@@ -77,22 +76,33 @@ class Envelope:
         """Decode strictly; DecodeError (EnvelopeTooLargeError when oversized) otherwise."""
         if len(raw) > MAX_ENVELOPE_SIZE:
             raise EnvelopeTooLargeError(f"envelope of {len(raw)} bytes exceeds {MAX_ENVELOPE_SIZE}")
-        rec = avro.decode(hub_record("Envelope"), raw)
-        if rec["version"] != ENVELOPE_VERSION:
-            raise DecodeError(f"unsupported envelope version {rec['version']}")
-        corr = rec["correlation_id"]
+        c = avro.Cursor(raw)
+        version = c.int32()
+        if version != ENVELOPE_VERSION:
+            raise DecodeError(f"unsupported envelope version {version}")
+        message_id = c.fixed(16)
+        type_ = c.string()
+        fingerprint = c.fixed(32)
+        sender = c.string()
+        sender_key_id = c.string()
+        recipients = tuple(c.strings())
+        created_at = c.timestamp()
+        corr = c.optional_fixed(16)
+        payload = c.blob()
+        signature = c.blob()
+        c.end("Envelope")
         return cls(
-            message_id=uuid.UUID(bytes=rec["message_id"]),
-            type=rec["type"],
-            schema_fingerprint=rec["schema_fingerprint"],
-            sender=rec["sender"],
-            sender_key_id=rec["sender_key_id"],
-            recipients=tuple(rec["recipients"]),
-            created_at=to_us(rec["created_at"]),
+            message_id=uuid.UUID(bytes=message_id),
+            type=type_,
+            schema_fingerprint=fingerprint,
+            sender=sender,
+            sender_key_id=sender_key_id,
+            recipients=recipients,
+            created_at=created_at,
             correlation_id=uuid.UUID(bytes=corr) if corr is not None else None,
-            payload=rec["payload"],
-            signature=rec["signature"],
-            version=rec["version"],
+            payload=payload,
+            signature=signature,
+            version=version,
             raw=raw,
         )
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from hub import avro
 from hub.envelope import Envelope, EnvelopeTooLargeError
@@ -59,6 +59,8 @@ class Limits:
 @dataclass(frozen=True)
 class Accepted:
     envelope: Envelope
+    #: the payload as decoded by the schema check (so no one decodes it twice)
+    payload: Any = field(default=None, compare=False, repr=False)
     ok = True
 
 
@@ -113,14 +115,14 @@ def precheck(
         return Rejected(Reason.UNKNOWN_SCHEMA, f"no schema {env.type} with fingerprint "
                         f"{env.schema_fingerprint.hex()[:16]}…", env)
     try:
-        avro.decode(schema.schema, env.payload)
+        payload = avro.decode(schema.schema, env.payload)
     except DecodeError as exc:
         return Rejected(Reason.INVALID_PAYLOAD, str(exc), env)
 
     denied = membership.check_policy(env.sender, env.type, env.recipients, env.correlation_id is not None)
     if denied:
         return Rejected(Reason.POLICY_DENIED, denied, env)
-    return Accepted(env)
+    return Accepted(env, payload)
 
 
 def check_replay(verdict: Verdict, replay: ReplayWindow) -> Verdict:

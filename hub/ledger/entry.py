@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from hub import avro
 from hub.errors import DecodeError
 from hub.ledger.merkle import leaf_hash
-from hub.schemas import hub_record
-from hub.timeutil import to_us
 
 ZERO_HASH = bytes(32)
 
@@ -50,13 +48,17 @@ class LedgerEntry:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> LedgerEntry:
-        rec = avro.decode(hub_record("LedgerEntry"), raw)
-        if rec["index"] < 0:
-            raise DecodeError(f"negative ledger index {rec['index']}")
-        src = rec["source"]
-        return cls(rec["index"], rec["prev_leaf_hash"], to_us(rec["notarised_at"]),
-                   Source(src["topic"], src["partition"], src["offset"]), rec["membership_version"],
-                   rec["envelope"], raw)
+        c = avro.Cursor(raw)
+        index = c.long()
+        if index < 0:
+            raise DecodeError(f"negative ledger index {index}")
+        prev = c.fixed(32)
+        notarised_at = c.timestamp()
+        source = Source(c.string(), c.int32(), c.long())
+        membership_version = c.long()
+        envelope = c.blob()
+        c.end("LedgerEntry")
+        return cls(index, prev, notarised_at, source, membership_version, envelope, raw)
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,10 @@ from hub.ledger.entry import ChainHead, LedgerEntry
 from hub.ledger.merkle import CompactRange
 from hub.ledger.note import NoteVerifier
 from hub.membership import Membership
-from hub.schemas import SchemaRegistry, schemas_dir
+from hub.prechecks import PrecheckBatch, PrecheckPool
+from hub.schemas import SchemaRegistry
 from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpoint, origin
 from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused, ReplayMemory
-from hub.sequencer.workers import PrecheckBatch, PrecheckPool
 from hub.timeutil import now_us
 from hub.validation import ask_of
 
@@ -118,7 +118,12 @@ def recover_replay(bootstrap: str, topics: Topics, partition: int, window_us: in
 class _Batch:
     msgs: list[Message]
     now: int
-    prechecks: PrecheckBatch | None
+    prechecks: PrecheckBatch
+
+
+def _empty() -> _Batch:
+    """A batch of no records: a transaction for a due checkpoint only."""
+    return _Batch([], now_us(), PrecheckBatch([]))
 
 
 class _Rewound(Exception):
@@ -138,7 +143,7 @@ class Sequencer:
         batch_size: int = 500,
         poll_timeout: float = 0.05,
         checkpoint_policy: CheckpointPolicy | None = None,
-        workers: int = 0,
+        workers: int = 2,
     ):
         if not 0 <= partition < cfg.partitions:
             raise HubError(f"partition {partition} is outside 0..{cfg.partitions - 1}")
@@ -152,7 +157,7 @@ class Sequencer:
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
         self.policy = checkpoint_policy or CheckpointPolicy()
-        #: processes for the stateless checks (0: in the main process)
+        #: threads for the stateless checks, signatures above all (0: in the main thread)
         self.workers = workers
         self.stats = SequencerStats()
         self._stop = threading.Event()
@@ -198,10 +203,10 @@ class Sequencer:
         gc.set_threshold(50_000, 50, 100)
         consumer = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer"))
         consumer.assign([TopicPartition(self.topics.inbound, self.partition)])
-        pool = PrecheckPool(self.workers, self.membership, schemas_dir()) if self.workers else None
+        pool = PrecheckPool(self.registry, notary.limits, self.workers)
         if ready is not None:
             ready.set()
-        # pipeline: while the workers check batch k+1, the main process commits batch k
+        # pipeline: while the threads check batch k+1, the main thread commits batch k
         pending: _Batch | None = None
         try:
             while not self._stop.is_set():
@@ -213,7 +218,7 @@ class Sequencer:
                         except _Rewound:
                             pass
                         pending = None
-                    pool = self._apply_membership(news, pool)
+                    self._apply_membership(news)
                 msgs = [m for m in consume_available(consumer, self.batch_size,
                                                      0 if pending else self.poll_timeout) if not _skip(m)]
                 batch = self._start(msgs, pool) if msgs else None
@@ -221,9 +226,9 @@ class Sequencer:
                     if pending is not None:
                         self._transaction(producer, consumer, pending)
                     elif batch is None and self.policy.due(notary.tree.size, now_us()):
-                        self._transaction(producer, consumer, _Batch([], now_us(), None))
+                        self._transaction(producer, consumer, _empty())
                 except _Rewound:
-                    if batch is not None and batch.prechecks is not None:
+                    if batch is not None:
                         batch.prechecks.cancel()
                     pending = None
                     continue
@@ -237,12 +242,11 @@ class Sequencer:
                 # a clean stop leaves every entry covered by a signed checkpoint
                 self.policy.last_at = -self.policy.period_us
                 try:
-                    self._transaction(producer, consumer, _Batch([], now_us(), None))
+                    self._transaction(producer, consumer, _empty())
                 except _Rewound:
                     log.warning("the final checkpoint's transaction was aborted")
         finally:
-            if pool is not None:
-                pool.close()
+            pool.close()
             follower.close()
             consumer.close()
             producer.flush(10)
@@ -250,7 +254,7 @@ class Sequencer:
                  notary.head.next_index)
         return self.stats
 
-    def _apply_membership(self, updates: list[bytes], pool: PrecheckPool | None) -> PrecheckPool | None:
+    def _apply_membership(self, updates: list[bytes]) -> None:
         """Apply new membership-log records; every later message is validated against the result."""
         notary = self.notary
         assert notary is not None
@@ -266,15 +270,11 @@ class Sequencer:
         self.membership = notary.membership = membership
         log.info("%s[%d]: now validating against membership v%d", self.topics.ledger, self.partition,
                  membership.version)
-        if pool is not None:
-            pool.close()
-            pool = PrecheckPool(self.workers, membership, schemas_dir())
-        return pool
 
-    def _start(self, msgs: list[Message], pool: PrecheckPool | None) -> _Batch:
+    def _start(self, msgs: list[Message], pool: PrecheckPool) -> _Batch:
         now = now_us()
-        prechecks = pool.submit([m.value() or b"" for m in msgs], now) if pool is not None else None
-        return _Batch(msgs, now, prechecks)
+        membership = self.membership
+        return _Batch(msgs, now, pool.submit([(m.value() or b"", membership, now) for m in msgs]))
 
     def _transaction(self, producer: Producer, consumer: Consumer, batch: _Batch) -> None:
         notary = self.notary
@@ -311,7 +311,7 @@ class Sequencer:
         notary = self.notary
         assert notary is not None
         t = self.topics
-        verdicts = batch.prechecks.result() if batch.prechecks is not None else [None] * len(batch.msgs)
+        verdicts = batch.prechecks.result()
         outcomes: list[tuple[InboundRecord, Outcome]] = []
         for m, verdict in zip(batch.msgs, verdicts):
             rec = InboundRecord(m.topic() or t.inbound, m.partition() or 0, m.offset() or 0, m.key(),
