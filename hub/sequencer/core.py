@@ -11,7 +11,6 @@ one transaction, and on abort restores the :meth:`snapshot` taken before the bat
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from hub import avro
@@ -20,67 +19,8 @@ from hub.ledger.entry import ChainHead, LedgerEntry, Source
 from hub.ledger.merkle import CompactRange
 from hub.membership import Membership
 from hub.schemas import SchemaRegistry, hub_record
+from hub.sequencer.replay import ReplayMemory
 from hub.validation import Accepted, Limits, Rejected, Verdict, ask_of, check_answer, check_replay, precheck
-
-Ask = tuple[str, tuple[str, ...]]  # (type, recipients) of a message another type answers
-
-
-class ReplayMemory:
-    """Message ids sequenced within the window (by created_at), oldest evicted first.
-
-    It also remembers, for the same window, the type and recipients of messages that other types
-    answer (orders), so an answer can be checked against the order it names. Changes since
-    :meth:`mark` are journaled so an aborted batch can be undone with :meth:`rollback` without
-    copying the whole window.
-    """
-
-    def __init__(self, window_us: int):
-        self.window_us = window_us
-        self._ids: OrderedDict[bytes, int] = OrderedDict()
-        self._asks: dict[bytes, Ask] = {}
-        self._added: list[bytes] = []
-        self._evicted: list[tuple[bytes, int, Ask | None]] = []
-
-    def seen(self, message_id: uuid.UUID) -> bool:
-        return message_id.bytes in self._ids
-
-    def asked(self, message_id: uuid.UUID) -> Ask | None:
-        return self._asks.get(message_id.bytes)
-
-    def add(self, message_id: uuid.UUID, created_at: int, now_us: int, ask: Ask | None = None) -> None:
-        key = message_id.bytes
-        if key not in self._ids:
-            self._ids[key] = created_at
-            if ask is not None:
-                self._asks[key] = ask
-            self._added.append(key)
-        horizon = now_us - self.window_us
-        ids = self._ids
-        while ids:
-            oldest_id, oldest_at = next(iter(ids.items()))
-            if oldest_at >= horizon:
-                break
-            ids.popitem(last=False)
-            self._evicted.append((oldest_id, oldest_at, self._asks.pop(oldest_id, None)))
-
-    def mark(self) -> None:
-        """Start a new journal: what follows can be rolled back."""
-        self._added.clear()
-        self._evicted.clear()
-
-    def rollback(self) -> None:
-        for key in self._added:
-            self._ids.pop(key, None)
-            self._asks.pop(key, None)
-        for key, at, ask in reversed(self._evicted):
-            self._ids[key] = at
-            self._ids.move_to_end(key, last=False)
-            if ask is not None:
-                self._asks[key] = ask
-        self.mark()
-
-    def __len__(self) -> int:
-        return len(self._ids)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ from hub.membership import Membership
 from hub.prechecks import PrecheckBatch, PrecheckPool
 from hub.schemas import SchemaRegistry
 from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpoint, origin
-from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused, ReplayMemory
+from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused
+from hub.sequencer.replay import ReplayMemory
 from hub.timeutil import now_us
 from hub.validation import ask_of
 

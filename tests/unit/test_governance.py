@@ -34,7 +34,7 @@ from hub.governance import (
 )
 from hub.identity import SigningKey
 from hub.membership import Admin, PolicyRule, Role
-from hub.sequencer.core import ReplayMemory
+from hub.sequencer.replay import ReplayMemory
 from hub.validation import Accepted, Reason, validate
 from tests.unit.factories import DAY, NOW, ORDER, freeze_order, world
 

@@ -31,7 +31,8 @@ from hub.ledger.merkle import leaf_hash
 from hub.membership import Member, MemberKey, Membership, PolicyRule, Role
 from hub.policy import standard_policy
 from hub.schemas import default_registry, hub_record
-from hub.sequencer.core import Appended, InboundRecord, Notary, ReplayMemory
+from hub.sequencer.core import Appended, InboundRecord, Notary
+from hub.sequencer.replay import ReplayMemory
 from hub.timeutil import iso
 from hub.validation import Accepted, Reason, Rejected, check_replay, precheck, validate
 
