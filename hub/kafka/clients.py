@@ -46,6 +46,9 @@ def producer_config(bootstrap: str, *, transactional_id: str | None = None, **ex
         # markers are written; librdkafka's default 100 ms back-off would then cap a sequencer at
         # ~9 transactions per second (measured: 110 ms -> 30 ms per transaction)
         cfg["retry.backoff.ms"] = 10
+        # and retries back off exponentially up to retry.backoff.max.ms (1 s by default): a few
+        # CONCURRENT_TRANSACTIONS in a row must not stall a batch for hundreds of milliseconds
+        cfg["retry.backoff.max.ms"] = 50
     cfg.update(extra)
     return cfg
 

@@ -1,8 +1,11 @@
 """The sequencer process: inbound partition p -> ledger partition p, in Kafka transactions.
 
 One batch = one transaction holding the ledger entries, their outbox copies, the
-senders' receipts, the rejections, a checkpoint when one is due, and the consumed
-inbound offsets. Retriable errors are retried; an abortable error aborts, rewinds the
+senders' receipts, the rejections and a checkpoint when one is due. The consumed inbound
+position commits with them because it is written in them: each ledger entry and each
+rejection names its inbound source offset, so a restart resumes one past the last source
+its committed output names (:func:`inbound_position`), with no separate offset commit in
+the transaction (which cost more than the commit itself). Retriable errors are retried; an abortable error aborts, rewinds the
 consumer to the batch's first offset and restores the chain head, Merkle frontier and
 replay window to the last committed state; a fatal error (for instance being fenced by
 a newer sequencer with the same ``transactional.id``) ends the process for its
@@ -23,8 +26,17 @@ import threading
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
+from hub import avro
 from hub.config import HubConfig
 from hub.envelope import Envelope
 from hub.errors import DecodeError, HubError, KafkaOperationError
@@ -35,12 +47,12 @@ from hub.kafka.membership_log import read_updates
 from hub.kafka.reader import last_record, offset_for_time, read_partition
 from hub.kafka.topics import Topics, ensure_topics, topic_specs
 from hub.ledger.checkpoint import open_checkpoint
-from hub.ledger.entry import ChainHead, LedgerEntry
+from hub.ledger.entry import ChainHead, LedgerEntry, Source
 from hub.ledger.merkle import CompactRange
 from hub.ledger.note import NoteVerifier
 from hub.membership import Membership
 from hub.prechecks import PrecheckBatch, PrecheckPool
-from hub.schemas import SchemaRegistry
+from hub.schemas import SchemaRegistry, hub_record
 from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpoint, origin
 from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused
 from hub.sequencer.replay import ReplayMemory
@@ -60,6 +72,16 @@ class SequencerStats:
     batches: int = 0
     aborts: int = 0
     checkpoints: int = 0
+    #: seconds spent in committed transactions: producing (with the wait for the checks) and
+    #: committing; the longest transaction
+    produce_s: float = 0.0
+    commit_s: float = 0.0
+    longest_s: float = 0.0
+
+    def timing(self) -> str:
+        n = max(self.batches, 1)
+        return (f"per transaction: produce {self.produce_s / n * 1000:.1f} ms, commit {self.commit_s / n * 1000:.1f} ms; "
+                f"longest {self.longest_s * 1000:.0f} ms")
 
 
 def transactional_id(namespace: str, partition: int) -> str:
@@ -99,6 +121,31 @@ def recover(bootstrap: str, topics: Topics, partition: int, log_key: NoteVerifie
     for r in read_partition(bootstrap, topics.ledger, partition):
         tree.append(LedgerEntry.from_bytes(r.value).leaf_hash)
     return Recovered(head, tree, cp_size)
+
+
+def inbound_position(bootstrap: str, topics: Topics, partition: int) -> int | None:
+    """The inbound offset to read next: one past the last inbound record that the committed ledger
+    entries or rejections of the partition name as their source, or None if there are none.
+
+    Every inbound record the sequencer reads becomes exactly one ledger entry or one rejection,
+    written in the same transaction, so the committed output is itself the committed position:
+    no consumer-group offset needs to travel in the transaction."""
+    last = -1
+    rec = last_record(bootstrap, topics.ledger, partition)
+    if rec is not None:
+        last = _source_offset(LedgerEntry.from_bytes(rec.value).source, topics, partition)
+    rej = last_record(bootstrap, topics.rejected, partition)
+    if rej is not None:
+        src = avro.decode(hub_record("Rejection"), rej.value)["source"]
+        last = max(last, _source_offset(Source(src["topic"], src["partition"], src["offset"]), topics, partition))
+    return last + 1 if last >= 0 else None
+
+
+def _source_offset(source: Source, topics: Topics, partition: int) -> int:
+    if source.topic != topics.inbound or source.partition != partition:
+        raise HubError(f"the last output of ledger partition {partition} came from {source.topic}[{source.partition}], "
+                       f"not {topics.inbound}[{partition}]: is another namespace's sequencer writing here?")
+    return source.offset
 
 
 def recover_replay(bootstrap: str, topics: Topics, partition: int, window_us: int,
@@ -197,13 +244,15 @@ class Sequencer:
         log.info("sequencer for %s[%d] starts at index %d (head %s, last checkpoint %d, %d ids in the replay window)",
                  self.topics.ledger, self.partition, state.head.next_index, state.head.prev_leaf_hash.hex()[:16],
                  state.checkpoint_size, len(notary.replay))
-        # the replay window holds up to a day of message ids: keep the cyclic garbage collector
-        # from walking it again and again (long pauses at a million entries)
+        # what exists now lives as long as the process: keep the cyclic garbage collector from
+        # walking it again and again, and run it rarely (a batch makes many short-lived objects)
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 100)
         consumer = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer"))
-        consumer.assign([TopicPartition(self.topics.inbound, self.partition)])
+        start = inbound_position(self.bootstrap, self.topics, self.partition)
+        consumer.assign([TopicPartition(self.topics.inbound, self.partition,
+                                        OFFSET_BEGINNING if start is None else start)])
         pool = PrecheckPool(self.registry, notary.limits, self.workers)
         if ready is not None:
             ready.set()
@@ -251,8 +300,8 @@ class Sequencer:
             follower.close()
             consumer.close()
             producer.flush(10)
-        log.info("sequencer for %s[%d] stopped at index %d", self.topics.ledger, self.partition,
-                 notary.head.next_index)
+        log.info("sequencer for %s[%d] stopped at index %d; %s", self.topics.ledger, self.partition,
+                 notary.head.next_index, self.stats.timing())
         return self.stats
 
     def _apply_membership(self, updates: list[bytes]) -> None:
@@ -285,15 +334,22 @@ class Sequencer:
         policy_before = (self.policy.last_size, self.policy.last_at)
         counts = (self.stats.appended, self.stats.refused, self.stats.checkpoints)
         try:
+            t0 = time.perf_counter()
             producer.begin_transaction()
             self._produce_batch(producer, batch)
-            if msgs:
-                producer.send_offsets_to_transaction(
-                    [TopicPartition(self.topics.inbound, self.partition, (msgs[-1].offset() or 0) + 1)],
-                    consumer.consumer_group_metadata(), 30,
-                )
+            t1 = time.perf_counter()
             _commit(producer)
-            self.stats.batches += 1
+            t2 = time.perf_counter()
+            st = self.stats
+            st.batches += 1
+            st.produce_s += t1 - t0
+            st.commit_s += t2 - t1
+            st.longest_s = max(st.longest_s, t2 - t0)
+            if msgs:
+                # for lag monitoring only (kafka-consumer-groups, dashboards): a restart reads its
+                # position from the committed ledger and rejections (inbound_position)
+                consumer.commit(offsets=[TopicPartition(self.topics.inbound, self.partition,
+                                                        (msgs[-1].offset() or 0) + 1)], asynchronous=True)
         except KafkaException as exc:
             err = exc.args[0]
             if not err.txn_requires_abort():
