@@ -5,15 +5,18 @@ and it re-validates the envelope against the membership the entry names (with th
 entry's notarised time as the clock, so it reaches the sequencer's verdict), checks the
 index is contiguous and the previous-hash link holds, and extends the Merkle tree. Each
 problem is a :class:`Violation` naming the index. Reading Kafka happens in the CLI.
+
+Entries are replayed in batches: while the replay of one batch runs, threads check the
+signatures of the next (:mod:`hub.prechecks`), so both cores verify. :meth:`PartitionAudit.finish`
+completes the last batch; results are final only after it.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hub import avro
 from hub.envelope import Envelope
 from hub.errors import DecodeError, HubError
 from hub.ledger.checkpoint import open_checkpoint
@@ -21,9 +24,16 @@ from hub.ledger.entry import ChainHead, LedgerEntry
 from hub.ledger.merkle import CompactRange
 from hub.ledger.note import NoteVerifier
 from hub.membership import Membership
+from hub.prechecks import Job, PrecheckBatch, PrecheckPool
 from hub.schemas import SchemaRegistry
-from hub.sequencer.core import ReplayMemory
-from hub.validation import Limits, Rejected, ask_of, validate
+from hub.sequencer.replay import ReplayMemory
+from hub.validation import Limits, Rejected, Verdict, ask_of, check_answer, check_replay
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from hub.ledger.checkpoint import Checkpoint
+    from hub.ledger.trust_policy import PolicyCheck
 
 
 class Finding(StrEnum):
@@ -36,6 +46,10 @@ class Finding(StrEnum):
     CHECKPOINT_ORDER = "CHECKPOINT_ORDER"
     CHECKPOINT_ROOT_MISMATCH = "CHECKPOINT_ROOT_MISMATCH"
     CHECKPOINT_BEYOND_LEDGER = "CHECKPOINT_BEYOND_LEDGER"
+    # the latest witness-cosigned checkpoint under a C2SP tlog-policy (hub.ledger.trust_policy)
+    COSIGNATURE_INVALID = "COSIGNATURE_INVALID"
+    WITNESS_QUORUM_MISSING = "WITNESS_QUORUM_MISSING"
+    SPLIT_VIEW = "SPLIT_VIEW"
     # closed loops across the whole ledger (hub.audit_loops)
     ANSWER_UNMATCHED = "ANSWER_UNMATCHED"
     FEEDBACK_MISSING = "FEEDBACK_MISSING"
@@ -80,7 +94,8 @@ class LoopObserver(Protocol):
 
 class PartitionAudit:
     def __init__(self, partition: int, memberships: dict[int, Membership], registry: SchemaRegistry,
-                 limits: Limits = Limits(), loops: LoopObserver | None = None):
+                 limits: Limits = Limits(), loops: LoopObserver | None = None, *, threads: int = 2,
+                 batch_size: int = 256):
         self.partition = partition
         self.memberships = memberships
         self.registry = registry
@@ -92,40 +107,65 @@ class PartitionAudit:
         self.loops = loops
         #: tree size -> (root hash, checkpoint record offset) still to compare
         self._pending: dict[int, tuple[bytes, int]] = {}
-
-    def expect_checkpoints(self, records: list[tuple[int, bytes]], log_key: NoteVerifier) -> None:
-        """Signed checkpoints (record offset, note bytes) to check against the replayed tree."""
-        last = -1
-        for offset, raw in records:
-            self.result.checkpoints += 1
-            try:
-                cp, _ = open_checkpoint(raw, log_key, origin=log_key.name)
-            except HubError as exc:
-                self._flag(-1, offset, Finding.CHECKPOINT_INVALID,
-                           f"checkpoint at offset {offset} does not verify: {exc.diagnostics()}")
-                continue
-            if cp.size <= last:
-                self._flag(cp.size - 1, offset, Finding.CHECKPOINT_ORDER,
-                           f"checkpoint of size {cp.size} follows one of size {last}: the log went backwards")
-                continue
-            last = cp.size
-            self._pending[cp.size] = (cp.root_hash, offset)
+        #: signature checks run on threads, a batch ahead of the replay (see hub.prechecks)
+        self.prechecks = PrecheckPool(registry, limits, threads)
+        self.batch_size = batch_size
+        self._queue: list[tuple[int, bytes]] = []
+        self._inflight: tuple[list[tuple[int, bytes, LedgerEntry | DecodeError]], PrecheckBatch] | None = None
 
     def _flag(self, index: int, offset: int, finding: Finding, detail: str) -> None:
         self.result.violations.append(Violation(self.partition, index, offset, finding, detail))
 
     def add(self, offset: int, raw: bytes) -> None:
+        """Queue the next ledger record (in offset order); verdicts come in batches, and all of
+        them by :meth:`finish`."""
+        self._queue.append((offset, raw))
+        if len(self._queue) >= self.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Decode the queued entries and start their signature checks on the pool's threads; then,
+        while those run, replay the batch before (whose checks are done or nearly)."""
+        decoded: list[tuple[int, bytes, LedgerEntry | DecodeError]] = []
+        jobs: list[Job] = []
+        for offset, raw in self._queue:
+            try:
+                entry = LedgerEntry.from_bytes(raw)
+            except DecodeError as exc:
+                decoded.append((offset, raw, exc))
+                continue
+            membership = self.memberships.get(entry.membership_version)
+            if membership is not None:
+                jobs.append((entry.envelope, membership, entry.notarised_at))
+            decoded.append((offset, raw, entry))
+        self._queue = []
+        batch = self.prechecks.submit(jobs)
+        if self._inflight is not None:
+            self._replay(*self._inflight)
+        self._inflight = (decoded, batch)
+
+    def _replay(self, decoded: list[tuple[int, bytes, LedgerEntry | DecodeError]], batch: PrecheckBatch) -> None:
+        verdicts = iter(batch.result())
+        for offset, raw, entry in decoded:
+            if isinstance(entry, DecodeError):
+                self._malformed(offset, raw, entry)
+                continue
+            membership = self.memberships.get(entry.membership_version)
+            self._apply(offset, entry, membership, next(verdicts) if membership is not None else None)
+        self.replay.mark()  # keep this batch: the window's undo journal stays small
+
+    def _malformed(self, offset: int, raw: bytes, exc: DecodeError) -> None:
         self.result.entries += 1
         expected = self.head.next_index
-        try:
-            entry = LedgerEntry.from_bytes(raw)
-        except DecodeError as exc:
-            self._flag(expected, offset, Finding.ENTRY_MALFORMED, str(exc))
-            # keep counting: the next entry is expected to follow this position
-            self.head = ChainHead(expected + 1, b"\xff" * 32)
-            self.tree.append(_leaf(raw))
-            self._check_checkpoint()
-            return
+        self._flag(expected, offset, Finding.ENTRY_MALFORMED, str(exc))
+        # keep counting: the next entry is expected to follow this position
+        self.head = ChainHead(expected + 1, b"\xff" * 32)
+        self.tree.append(_leaf(raw))
+        self._check_checkpoint()
+
+    def _apply(self, offset: int, entry: LedgerEntry, membership: Membership | None, prechecked: Verdict | None) -> None:
+        self.result.entries += 1
+        expected = self.head.next_index
         if entry.index != expected:
             self._flag(entry.index, offset, Finding.INDEX_GAP,
                        f"index {entry.index} follows index {expected - 1}: the chain is not contiguous")
@@ -134,25 +174,22 @@ class PartitionAudit:
                        f"entry {entry.index} links to {entry.prev_leaf_hash.hex()[:16]}… but entry "
                        f"{expected - 1} hashes to {self.head.prev_leaf_hash.hex()[:16]}…: entry "
                        f"{expected - 1} was altered, or this link was")
-        membership = self.memberships.get(entry.membership_version)
-        if membership is None:
+        if membership is None or prechecked is None:
             self._flag(entry.index, offset, Finding.UNKNOWN_MEMBERSHIP,
                        f"entry names membership version {entry.membership_version}, which the auditor does not hold")
         else:
-            verdict = validate(entry.envelope, membership, self.registry, self.replay, entry.notarised_at,
-                               self.limits, asks=self.replay)
+            verdict = check_answer(check_replay(prechecked, self.replay), membership, self.replay)
             if isinstance(verdict, Rejected):
                 self._flag(entry.index, offset, Finding.ENVELOPE_INVALID, f"{verdict.reason}: {verdict.detail}")
             else:
                 env = verdict.envelope
                 self.replay.add(env.message_id, env.created_at, entry.notarised_at, ask_of(env, membership))
                 if self.loops is not None:
-                    schema = self.registry.by_fingerprint(env.schema_fingerprint)
-                    payload = avro.decode(schema.schema, env.payload) if schema is not None else None
                     self.loops.observe(self.partition, entry.index, offset, env, entry.notarised_at, membership,
-                                       payload)
-        self.head = ChainHead.after(entry)
-        self.tree.append(entry.leaf_hash)
+                                       verdict.payload)
+        leaf = entry.leaf_hash
+        self.head = ChainHead(entry.index + 1, leaf)
+        self.tree.append(leaf)
         self._check_checkpoint()
 
     def _check_checkpoint(self) -> None:
@@ -170,6 +207,11 @@ class PartitionAudit:
             self.result.last_checkpoint_size = self.tree.size
 
     def finish(self) -> PartitionResult:
+        self._flush()
+        if self._inflight is not None:
+            self._replay(*self._inflight)
+            self._inflight = None
+        self.prechecks.close()
         for size, (_, offset) in sorted(self._pending.items()):
             self._flag(size - 1, offset, Finding.CHECKPOINT_BEYOND_LEDGER,
                        f"a signed checkpoint covers {size} entries but the ledger holds {self.tree.size}: "
@@ -179,6 +221,76 @@ class PartitionAudit:
         self.result.root_hash = self.tree.root().hex()
         self.result.head_leaf_hash = self.head.prev_leaf_hash.hex()
         return self.result
+
+    # --- checkpoints signed by any key of the log's history, and the witnessed checkpoint ----
+
+    def expect_checkpoints(self, records: list[tuple[int, bytes]], log_keys: Sequence[NoteVerifier]) -> None:
+        """Signed checkpoints (record offset, note bytes) to check against the replayed tree. A
+        checkpoint may be signed by any of ``log_keys`` (every key the log's member has had: keys
+        rotate); all keys share the origin as name."""
+        last = -1
+        for offset, raw in records:
+            self.result.checkpoints += 1
+            failure: HubError | None = None
+            for key in log_keys:
+                try:
+                    cp, _ = open_checkpoint(raw, key, origin=key.name)
+                    break
+                except HubError as exc:
+                    failure = exc
+            else:
+                why = failure.diagnostics() if failure is not None else "no log key to check it with"
+                self._flag(-1, offset, Finding.CHECKPOINT_INVALID,
+                           f"checkpoint at offset {offset} does not verify with any of the log's "
+                           f"{len(log_keys)} key(s): {why}")
+                continue
+            if cp.size <= last:
+                self._flag(cp.size - 1, offset, Finding.CHECKPOINT_ORDER,
+                           f"checkpoint of size {cp.size} follows one of size {last}: the log went backwards")
+                continue
+            last = cp.size
+            self._pending[cp.size] = (cp.root_hash, offset)
+
+    def check_witnessed(self, check: PolicyCheck, source: str) -> None:
+        """Flag what the trust policy finds wrong with the latest witness-cosigned checkpoint (read
+        from ``source``, e.g. the verifier): its log signature (``CHECKPOINT_INVALID``), each
+        cosignature by a policy witness that does not verify (``COSIGNATURE_INVALID``) and the
+        quorum (``WITNESS_QUORUM_MISSING``). These are not Kafka records: their offset is -1."""
+        cp = check.checkpoint
+        if cp is None:
+            self._flag(-1, -1, Finding.CHECKPOINT_INVALID,
+                       f"the cosigned checkpoint from {source} does not verify under the trust policy: {check.problem}")
+            return
+        for name, why in check.invalid:
+            self._flag(cp.size - 1, -1, Finding.COSIGNATURE_INVALID,
+                       f"witness {name} on the checkpoint of size {cp.size} from {source}: {why}")
+        if not check.quorum_met:
+            names = ", ".join(check.cosigners) or "no policy witness"
+            self._flag(cp.size - 1, -1, Finding.WITNESS_QUORUM_MISSING,
+                       f"the checkpoint of size {cp.size} from {source} is cosigned by {names}; the trust "
+                       f"policy's {check.quorum_detail}")
+
+    def compare_witnessed(self, checkpoint: Checkpoint, ledger_root: bytes | None, ledger_size: int,
+                          source: str) -> bool:
+        """Whether the ledger agrees with a checkpoint the witnesses cosigned; ``SPLIT_VIEW`` if not.
+
+        ``ledger_root`` is the RFC 9162 root of the ledger's first ``checkpoint.size`` records
+        (None if it holds fewer, ``ledger_size``). A witnessed checkpoint the ledger does not
+        reproduce means history was rewritten (or truncated) after the witnesses saw it, or the
+        log showed them another tree than the one it keeps."""
+        size = checkpoint.size
+        if ledger_root is None:
+            self._flag(size - 1, -1, Finding.SPLIT_VIEW,
+                       f"the witnesses cosigned a checkpoint of size {size} (from {source}) but the ledger holds "
+                       f"{ledger_size} entries: entries were removed after they were witnessed")
+            return False
+        if ledger_root != checkpoint.root_hash:
+            self._flag(size - 1, -1, Finding.SPLIT_VIEW,
+                       f"the witnesses cosigned size {size} with root {checkpoint.root_hash.hex()[:16]}… (from "
+                       f"{source}) but the ledger's first {size} entries hash to {ledger_root.hex()[:16]}…: "
+                       "history was rewritten after it was witnessed")
+            return False
+        return True
 
 
 def _leaf(raw: bytes) -> bytes:

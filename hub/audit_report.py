@@ -9,11 +9,20 @@ from typing import Any
 from hub.audit import PartitionResult
 
 
-def report_doc(topic: str, results: list[PartitionResult], generated_at: str) -> dict[str, Any]:
+def report_doc(topic: str, results: list[PartitionResult], generated_at: str,
+               witnessed: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The report; ``witnessed`` (partition -> what ``hub audit --policy`` found on its latest
+    witness-cosigned checkpoint) goes into each partition as ``witnessed_checkpoint``."""
     violations = sum(len(r.violations) for r in results)
+    partitions = []
+    for r in results:
+        d = r.to_dict()
+        if witnessed and r.partition in witnessed:
+            d["witnessed_checkpoint"] = witnessed[r.partition]
+        partitions.append(d)
     return {"format": "judicial-hub/audit-report/v1", "generated_at": generated_at, "topic": topic,
             "verified": violations == 0, "entries": sum(r.entries for r in results), "violations": violations,
-            "partitions": [r.to_dict() for r in results]}
+            "partitions": partitions}
 
 
 def to_json(doc: dict[str, Any]) -> str:
@@ -35,6 +44,21 @@ def to_html(doc: dict[str, Any]) -> str:
         for v in p["violations"]:
             findings.append(f"<tr><td>{v['partition']}</td><td>{v['index']}</td><td>{v['offset']}</td>"
                             f"<td>{e(v['finding'])}</td><td>{e(v['detail'])}</td></tr>")
+    witnessed = []
+    for p in doc["partitions"]:
+        w = p.get("witnessed_checkpoint")
+        if w is None:
+            continue
+        agrees = {True: "yes 一致", False: "NO 不一致", None: "not compared"}[w["matches_ledger"]]
+        witnessed.append(
+            f"<tr><td>{p['partition']}</td><td>{e(w['source'])}</td><td>{'' if w['size'] is None else w['size']}</td>"
+            f"<td>{e(', '.join(w['cosigned_by'])) or '—'}</td><td>{e(w['quorum'])}</td>"
+            f"<td>{'met' if w['quorum_met'] else 'NOT met'}</td><td>{agrees}</td></tr>")
+    witnessed_html = (
+        "<h2>Witnessed checkpoints 见证检查点</h2><p>The latest checkpoint the witnesses cosigned, checked against "
+        "the trust policy (C2SP tlog-policy) and the replayed ledger.</p><table><tr><th>partition</th><th>from</th>"
+        "<th>size</th><th>cosigned by</th><th>quorum</th><th>quorum met</th><th>ledger agrees</th></tr>"
+        + "".join(witnessed) + "</table>") if witnessed else ""
     findings_html = (
         "<table><tr><th>partition</th><th>ledger index</th><th>Kafka offset</th><th>finding</th><th>detail</th></tr>"
         + "".join(findings) + "</table>") if findings else "<p>No violations.</p>"
@@ -52,6 +76,7 @@ policy against the membership version it names, and every signed checkpoint agai
 <h2>Partitions</h2>
 <table><tr><th>partition</th><th>entries</th><th>tree size</th><th>root hash</th><th>checkpoints matching</th>
 <th>violations</th></tr>{''.join(rows)}</table>
+{witnessed_html}
 <h2>Findings</h2>
 {findings_html}
 </body></html>

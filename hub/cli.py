@@ -439,9 +439,9 @@ def sequencer() -> None:
               help="Seconds between signed checkpoints (when the tree grew).")
 @click.option("--checkpoint-entries", type=click.IntRange(1), default=10_000, show_default=True,
               help="Sign a checkpoint after this many new entries even before the period ends.")
-@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
-              help="Processes that check signatures and payloads in parallel (0: all in this process). "
-                   "Pays off only with cores to spare beside the broker (bench/RESULTS.md).")
+@click.option("--workers", type=click.IntRange(0, 64), default=2, show_default=True,
+              help="Threads that check signatures and payloads of the next batch while this one commits "
+                   "(0: all in the main thread). Ed25519 checks run outside the GIL, so each core verifies.")
 @pass_ctx
 def sequencer_run(c: Ctx, partition: int, batch_size: int, checkpoint_period: float,
                   checkpoint_entries: int, workers: int) -> None:
@@ -546,49 +546,100 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, v
 @click.option("--quiet", is_flag=True, help="Print only the verdict (no progress bar).")
 @click.option("--at", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
               help="Judge response deadlines as of this time [default: now].")
+@click.option("--policy", "policy_paths", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE",
+              help="A C2SP tlog-policy trust file (`hub trust policy`): check the latest witness-cosigned "
+                   "checkpoint of each partition against it (repeatable: one per partition's log).")
+@click.option("--cosigned-from", "cosigned_from", multiple=True, metavar="URL|DIR",
+              help="Where the cosigned checkpoints are: a `hub verifier run` URL or its --dir (repeatable: "
+                   "one per partition, matched by origin). Needed with --policy.")
 @pass_ctx
 def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report: Path | None,
-          html_report: Path | None, quiet: bool, at: Any) -> None:
+          html_report: Path | None, quiet: bool, at: Any, policy_paths: tuple[Path, ...],
+          cosigned_from: tuple[str, ...]) -> None:
     """Replay the ledger from index 0 and verify every entry: contiguous indexes, every
     previous-hash link, every envelope's signature, schema and policy against the membership
-    it names, and every signed checkpoint (signature, order, root of the replayed tree); then
-    the closed loops across partitions: every answer names an order addressed to its sender,
-    every order with a response deadline was answered in time, every lawyer credential change
-    is a legal transition. Exit 0 verified, 1 violations found, 2 could not run."""
+    it names, and every signed checkpoint (signature by any hub-sequencer key of the membership
+    history, order, root of the replayed tree); then the closed loops across partitions: every
+    answer names an order addressed to its sender, every order with a response deadline was
+    answered in time, every lawyer credential change is a legal transition.
+
+    With --policy and --cosigned-from, also the latest witness-cosigned checkpoint of each
+    partition (read before the ledger): its log signature by the policy's log key, every
+    cosignature by a policy witness (COSIGNATURE_INVALID), the policy's quorum
+    (WITNESS_QUORUM_MISSING), and that the ledger's first N entries hash to its root
+    (SPLIT_VIEW: history rewritten or removed after it was witnessed).
+    Exit 0 verified, 1 violations found, 2 could not run."""
     from hub.audit import PartitionAudit
     from hub.audit_loops import ClosedLoops
     from hub.consortium import load_memberships
     from hub.errors import ConfigError
     from hub.kafka.reader import read_partition, watermarks
     from hub.kafka.topics import Topics
+    from hub.ledger.merkle import CompactRange, leaf_hash
+    from hub.ledger.trust_policy import check_checkpoint
     from hub.schemas import default_registry
-    from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
+    from hub.sequencer.checkpoints import origin
     from hub.timeutil import now_us, to_us
+    from hub.trust_commands import policy_for, read_cosigned, read_policy, sequencer_verifiers
 
+    if cosigned_from and not policy_paths:
+        raise ConfigError("--cosigned-from needs --policy (the trust policy to check the checkpoints against)")
+    if policy_paths and not cosigned_from:
+        raise ConfigError("--policy needs --cosigned-from URL|DIR: the verifier (or its directory) that "
+                          "serves the witness-cosigned checkpoints")
+    policies = [(path, read_policy(path)) for path in policy_paths]
     bootstrap = c.bootstrap()
     topics_ = Topics(c.cfg.namespace)
     topic = ledger_topic or topics_.ledger
     memberships = load_memberships(c.cfg.consortium_dir, bootstrap, c.cfg.namespace)
+    # the cosigned checkpoints first: the ledger only grows, so it then holds all they cover
+    cosigned = read_cosigned(cosigned_from)
     registry = default_registry()
     results = []
+    witnessed: dict[int, dict[str, Any]] = {}
     loops = ClosedLoops()
+    consortium = max(memberships.items())[1].consortium
+    for p in (partitions or range(c.cfg.partitions)) if policies else ():  # each: a policy, a checkpoint
+        wanted = origin(consortium, c.cfg.namespace, p)
+        policy_for(policies, wanted)
+        if wanted not in cosigned:
+            raise ConfigError(f"no --cosigned-from holds a checkpoint of {wanted} (partition {p}); they hold: "
+                              f"{', '.join(cosigned) or 'none'}")
     for p in partitions or range(c.cfg.partitions):
         pa = PartitionAudit(p, memberships, registry, loops=loops)
-        membership = max(memberships.items())[1]
-        log_member = membership.member(SEQUENCER_MEMBER)
-        if log_member is None:
-            raise ConfigError(f"the membership has no {SEQUENCER_MEMBER} member whose key signs checkpoints")
-        verifier = log_verifier(log_member.keys[-1].key.raw, origin(membership.consortium, c.cfg.namespace, p))
+        origin_ = origin(consortium, c.cfg.namespace, p)
+        keys = sequencer_verifiers(memberships, origin_)
         pa.expect_checkpoints([(r.offset, r.value) for r in read_partition(bootstrap, topics_.checkpoints, p)],
-                              verifier)
+                                     keys)
+        check = None
+        if policies:
+            policy_path, policy = policy_for(policies, origin_)
+            raw, source = cosigned[origin_]
+            check = check_checkpoint(policy, raw, origin_, keys)
+            pa.check_witnessed(check, source)
+            witnessed[p] = {"origin": origin_, "source": source, "policy": str(policy_path),
+                            "quorum": policy.describe(), "quorum_met": check.quorum_met,
+                            "cosigned_by": check.cosigners, "log_key": check.log_key,
+                            "size": None, "root_hash": None, "matches_ledger": None,
+                            "problem": check.problem}
+        target = check.checkpoint.size if check is not None and check.checkpoint is not None else None
+        prefix = CompactRange()  # the root of the first `target` entries, to compare with the witnessed one
         end = watermarks(bootstrap, topic, p)[1]
         with click.progressbar(length=end, label=f"replaying {topic}[{p}]", file=sys.stderr,
                                hidden=quiet or not sys.stderr.isatty(), show_pos=True) as bar:
             done = 0
             for rec in read_partition(bootstrap, topic, p):
                 pa.add(rec.offset, rec.value)
+                if target is not None and prefix.size < target:
+                    prefix.append(leaf_hash(rec.value))
                 bar.update(rec.offset + 1 - done)
                 done = rec.offset + 1
+        if check is not None and check.checkpoint is not None:
+            cp = check.checkpoint
+            agrees = pa.compare_witnessed(cp, prefix.root() if prefix.size == cp.size else None, prefix.size,
+                                          witnessed[p]["source"])
+            witnessed[p].update(size=cp.size, root_hash=cp.root_hash.hex(), matches_ledger=agrees)
         results.append(pa.finish())
     closed = loops.finish(to_us(at) if at else now_us())
     if closed and results:
@@ -600,12 +651,18 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
                        f"root {r.root_hash}")
             click.echo(f"{topics_.checkpoints}[{r.partition}]: {r.checkpoints} signed checkpoints, "
                        f"{r.checkpoints_verified} match the replayed tree (latest covers {r.last_checkpoint_size})")
+            w = witnessed.get(r.partition)
+            if w is not None and w["size"] is not None:
+                click.echo(f"witnessed checkpoint from {w['source']}: size {w['size']}, cosigned by "
+                           f"{', '.join(w['cosigned_by']) or 'no policy witness'}; quorum {w['quorum']} "
+                           f"{'met' if w['quorum_met'] else 'NOT met'}; "
+                           f"{'the ledger agrees' if w['matches_ledger'] else 'the ledger DISAGREES'}")
         for v in violations:
             click.echo(f"  VIOLATION {v.line()}")
     from hub.audit_report import report_doc, to_html, to_json
     from hub.timeutil import iso
 
-    doc = report_doc(topic, results, iso(now_us()))
+    doc = report_doc(topic, results, iso(now_us()), witnessed)
     if report:
         report.write_text(to_json(doc), encoding="utf-8")
     if html_report:
@@ -616,7 +673,8 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
         click.echo(f"AUDIT FAILED: {len(violations)} violation(s) in {total} entries; first at partition "
                    f"{first.partition} index {first.index}: {first.finding}")
         sys.exit(1)
-    click.echo(f"AUDIT VERIFIED: {total} entries, every hash link, signature and checkpoint valid")
+    click.echo(f"AUDIT VERIFIED: {total} entries, every hash link, signature and checkpoint valid"
+               + ("; the witnessed checkpoints meet the trust policy and match the ledger" if witnessed else ""))
 
 
 # --- demo ----------------------------------------------------------------------------------
@@ -632,11 +690,12 @@ def demo(c: Ctx) -> None:
 
 
 def _register_groups() -> None:
-    """Command groups that live beside their code: the verifier, offline proofs, witnesses."""
+    """Command groups that live beside their code: the verifier, offline proofs, witnesses, trust policies."""
+    from hub.trust_commands import trust
     from hub.verifier.commands import proof, verifier
     from hub.witness.commands import witness
 
-    for group in (verifier, proof, witness):
+    for group in (verifier, proof, witness, trust):
         cli.add_command(group)
 
 

@@ -54,7 +54,7 @@ def _check_partition(c: Ctx, partition: int) -> None:
 
 @click.group()
 def verifier() -> None:
-    """The verifier: C2SP tlog-tiles, proofs and lookups over HTTP for one ledger partition."""
+    """The verifier: C2SP tlog-tiles, proofs and lookups over HTTP (and gRPC) for one ledger partition."""
 
 
 @verifier.command("run")
@@ -70,16 +70,23 @@ def verifier() -> None:
               help="A witness's tlog-cosignature vkey, to verify the cosignatures returned (repeatable).")
 @click.option("--witness-quorum", type=int, metavar="N",
               help="Cosignatures wanted on each checkpoint (reported in /healthz) [default: every --witness].")
+@click.option("--grpc-listen", metavar="HOST:PORT",
+              help="Also serve the gRPC API (proto/hub/v1/verifier.proto) on host:port (port 0: any) "
+                   "[default: HTTP only].")
+@click.option("--grpc-port-file", type=click.Path(path_type=Path),
+              help="Write the bound gRPC port here once serving (with --grpc-listen).")
 @click.pass_obj
 def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file: Path | None,
                  witness_urls: tuple[str, ...], witness_vkeys: tuple[str, ...],
-                 witness_quorum: int | None) -> None:
+                 witness_quorum: int | None, grpc_listen: str | None, grpc_port_file: Path | None) -> None:
     """Follow <ns>.ledger[P] and <ns>.checkpoints[P]; publish each checkpoint whose signature
     and root verify, after writing its tiles; serve checkpoint, tiles, proofs and lookups.
     The lookup index lives in memory and is rebuilt from the ledger at every start.
     With --witness, each published checkpoint is submitted to the witnesses and served with
     their verified cosignatures; a witness that is down or refuses is logged and shown in
     /healthz, and the log-signed checkpoint is served meanwhile.
+    With --grpc-listen, the same checkpoint, proofs, lookups, receipts and tiles are also
+    served over gRPC (service hub.v1.Verifier, with gRPC health and reflection).
     Stops cleanly on SIGTERM or Ctrl-C."""
     from hub.consortium import load_memberships
     from hub.kafka.topics import Topics
@@ -92,13 +99,26 @@ def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file
     _check_partition(c, partition)
     if not witness_urls and (witness_vkeys or witness_quorum is not None):
         raise ConfigError("--witness-key and --witness-quorum need at least one --witness URL")
+    if grpc_port_file is not None and grpc_listen is None:
+        raise ConfigError("--grpc-port-file needs --grpc-listen")
     witness_keys = _witness_keys(witness_vkeys)
     bootstrap = c.bootstrap()
     memberships = load_memberships(c.cfg.consortium_dir, bootstrap, c.cfg.namespace)
     origin_, keys = _log_keys(memberships[max(memberships)], c.cfg.namespace, partition)
     state = Log(TileStore(directory), keys, origin_, default_registry())
     cosigner = Cosigner(state, witness_urls, witness_keys, witness_quorum) if witness_urls else None
-    server, port, _ = serve(Api(state, cosigner), listen)
+    api = Api(state, cosigner)
+    server, port, _ = serve(api, listen)
+    grpc_endpoint = None
+    if grpc_listen is not None:
+        from hub.verifier.rpc import serve as serve_grpc
+
+        try:
+            grpc_endpoint = serve_grpc(api, grpc_listen)
+        except HubError:  # e.g. the gRPC port is taken: one error line, the HTTP port released
+            server.shutdown()
+            server.server_close()
+            raise
     stop = threading.Event()
     caught_up = threading.Event()
     if cosigner is not None:
@@ -117,14 +137,24 @@ def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file
 
     follower = threading.Thread(target=run_follower, name="verifier-follow", daemon=True)
     follower.start()
+    also = ""
+    if grpc_listen is not None and grpc_endpoint is not None:
+        if grpc_port_file:
+            grpc_port_file.write_text(f"{grpc_endpoint.port}\n")
+        also = f" and gRPC {grpc_listen.rpartition(':')[0]}:{grpc_endpoint.port}"
     if port_file:
         port_file.write_text(f"{port}\n")
     host = listen.rpartition(":")[0] or "127.0.0.1"
     click.echo(f"verifier for {c.cfg.namespace}.ledger[{partition}] ({origin_}) "
-               f"listening on http://{host}:{port}", err=True)
+               f"listening on http://{host}:{port}{also}", err=True)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    if grpc_endpoint is None:
+        stop.wait()
+    else:
+        while not stop.wait(0.5):
+            grpc_endpoint.health.update()  # NOT_SERVING once the log halts, as /healthz's 503
+        grpc_endpoint.stop()
     server.shutdown()
     server.server_close()
     follower.join(timeout=10)
@@ -228,24 +258,36 @@ def proof_export(c: Ctx, message_id: str, partition: int, out: Path, verifier_ur
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--consortium", "consortium_dir", type=click.Path(path_type=Path),
               help="Consortium directory with genesis.json [default: the hub's consortium].")
+@click.option("--policy", "policy_path", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="A C2SP tlog-policy trust file (`hub trust policy`): the checkpoint must be signed by one of "
+                   "its log keys and cosigned by its witnesses as its quorum says. Instead of --witness-key "
+                   "and --witness-quorum.")
 @click.option("--witness-key", "witness_vkeys", multiple=True, metavar="VKEY",
               help="A trusted witness's tlog-cosignature vkey (repeatable).")
 @click.option("--witness-quorum", type=click.IntRange(min=0), metavar="N",
               help="How many of the --witness-key witnesses must have cosigned the checkpoint "
                    "[default: all of them].")
 @click.pass_obj
-def proof_verify(c: Ctx, file: Path, consortium_dir: Path | None, witness_vkeys: tuple[str, ...],
-                 witness_quorum: int | None) -> None:
+def proof_verify(c: Ctx, file: Path, consortium_dir: Path | None, policy_path: Path | None,
+                 witness_vkeys: tuple[str, ...], witness_quorum: int | None) -> None:
     """Check a receipt with no network: the checkpoint's signature (hub-sequencer key, the
     partition's origin), the inclusion proof against its root, the envelope's signature
     by its sender's key in the membership, and, given witness keys, that at least
-    --witness-quorum of those witnesses cosigned the checkpoint. Exit 0 verified, 1 not."""
+    --witness-quorum of those witnesses cosigned the checkpoint. With --policy, the
+    checkpoint must also be signed by a log key of the policy (if it lists logs) and its
+    cosignatures must meet the policy's quorum. Exit 0 verified, 1 not."""
     from hub.consortium import load_memberships
+    from hub.ledger.trust_policy import check_checkpoint
     from hub.schemas import default_registry
     from hub.timeutil import iso
+    from hub.trust_commands import read_policy, sequencer_verifiers
     from hub.verifier.follow import document_hashes
-    from hub.verifier.proofs import verify_receipt
+    from hub.verifier.proofs import TlogProof, verify_receipt
 
+    if policy_path is not None and (witness_vkeys or witness_quorum is not None):
+        raise ConfigError("--policy takes the witnesses and the quorum from the policy file: "
+                          "give either --policy or --witness-key/--witness-quorum")
+    policy = read_policy(policy_path) if policy_path is not None else None
     witness_keys = _witness_keys(witness_vkeys)
     quorum = len(set(witness_keys)) if witness_quorum is None else witness_quorum
     memberships = load_memberships(consortium_dir or c.cfg.consortium_dir)
@@ -255,6 +297,16 @@ def proof_verify(c: Ctx, file: Path, consortium_dir: Path | None, witness_vkeys:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from exc
     try:
         r = verify_receipt(data, memberships, witness_keys, quorum)
+        check = None
+        if policy is not None:
+            check = check_checkpoint(policy, TlogProof.parse(data).checkpoint, r.origin,
+                                     sequencer_verifiers(memberships, r.origin))
+            if check.checkpoint is None:
+                raise VerificationError(f"the checkpoint does not verify under the trust policy {policy_path}: "
+                                        f"{check.problem}")
+            if not check.quorum_met:
+                raise VerificationError(f"the trust policy's quorum is not met: cosigned by "
+                                        f"{', '.join(check.cosigners) or 'no policy witness'}; {check.quorum_detail}")
     except (DecodeError, VerificationError) as exc:
         click.echo(f"NOT VERIFIED: {exc.diagnostics()}")
         sys.exit(1)
@@ -269,9 +321,15 @@ def proof_verify(c: Ctx, file: Path, consortium_dir: Path | None, witness_vkeys:
             click.echo(f"document  sha256 {h.hex()}")
     except HubError:
         pass
-    for cosig in r.cosignatures:
+    cosignatures = list(check.cosignatures.values()) if check is not None else r.cosignatures
+    for cosig in cosignatures:
         click.echo(f"witness   {cosig.name} cosigned at {iso(cosig.timestamp * 1_000_000)}")
-    if witness_keys:
+    if check is not None and policy is not None:
+        for name, why in check.invalid:
+            click.echo(f"warning   witness {name}: {why} (not counted)")
+        click.echo(f"policy    {policy_path}: log key {check.log_key}, quorum {policy.describe()} met by "
+                   f"{', '.join(check.cosigners) or 'none (quorum none)'}")
+    elif witness_keys:
         click.echo(f"witnesses {len(r.cosignatures)} of {len(set(witness_keys))} cosigned "
                    f"(quorum {quorum})")
     click.echo(f"VERIFIED: {env.sender} sent {env.type} {env.message_id} at {iso(env.created_at)}, "

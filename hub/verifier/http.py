@@ -19,11 +19,15 @@ GET /healthz                          200 when following, 503 with the problems 
 
 Sizes above the published checkpoint's are 404: nothing is served for a tree size that
 was not published. Malformed input is 400. Every error is JSON ``{"error": "..."}``.
+
+:class:`Answers` holds the transport-free answers (raising :class:`Refused` with a :class:`Why`);
+:class:`Api` maps them to HTTP, and ``hub.verifier.rpc`` to gRPC (proto/hub/v1/verifier.proto).
 """
 
 from __future__ import annotations
 
 import base64
+import enum
 import json
 import logging
 import threading
@@ -66,10 +70,33 @@ class Response:
     cache: str = SHORT
 
 
-class HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+class Why(enum.Enum):
+    """Why a request is refused; each transport maps it to its own status (:data:`HTTP_STATUS`,
+    and ``hub.verifier.rpc``'s gRPC codes)."""
+
+    #: malformed input
+    INVALID = "invalid"
+    #: no such message, document or resource
+    NOT_FOUND = "not found"
+    #: a tree size or ledger index beyond the published checkpoint (it may be published later)
+    UNPUBLISHED = "unpublished"
+    #: no checkpoint published yet
+    NO_CHECKPOINT = "no checkpoint"
+
+
+HTTP_STATUS = {Why.INVALID: 400, Why.NOT_FOUND: 404, Why.UNPUBLISHED: 404, Why.NO_CHECKPOINT: 404}
+
+
+class Refused(Exception):
+    """A request the verifier will not answer, and why (transport-free)."""
+
+    def __init__(self, why: Why, message: str) -> None:
         super().__init__(message)
-        self.status = status
+        self.why = why
+
+    @property
+    def status(self) -> int:
+        return HTTP_STATUS[self.why]
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -82,22 +109,183 @@ def _b64(data: bytes) -> str:
 
 def _int(query: dict[str, list[str]], name: str) -> int:
     values = query.get(name)
-    if not values or len(values) != 1 or not values[0].isdigit() or len(values[0]) > 20:
-        raise HttpError(400, f"query parameter {name} must be one non-negative integer")
+    if not values or len(values) != 1 or not (values[0].isascii() and values[0].isdigit()) or len(values[0]) > 20:
+        raise Refused(Why.INVALID, f"query parameter {name} must be one non-negative integer")
     return int(values[0])
 
 
-class Api:
-    """The answers, from the published tiles and the in-memory index of a :class:`Log`."""
+@dataclass(frozen=True)
+class InclusionProof:
+    index: int
+    size: int
+    leaf_hash: bytes
+    hashes: list[bytes]
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    old: int
+    size: int
+    hashes: list[bytes]
+
+
+@dataclass(frozen=True)
+class Located:
+    """A published ledger entry with its inclusion proof in the published checkpoint."""
+
+    index: int
+    entry: bytes
+    ledger_entry: LedgerEntry
+    envelope: Envelope
+    published: Published
+    inclusion_proof: list[bytes]
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return leaf_hash(self.entry)
+
+
+@dataclass(frozen=True)
+class MessageReceipt:
+    index: int
+    size: int
+    tlog_proof: bytes
+
+
+def parse_message_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise Refused(Why.INVALID, f"{text!r} is not a message id (a UUID)") from None
+
+
+def parse_document_hash(text: str) -> bytes:
+    """A document's SHA-256 from its 64 hexadecimal digits (either case)."""
+    text = text.lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise Refused(Why.INVALID, "a document hash is 64 hexadecimal digits (SHA-256)")
+    return bytes.fromhex(text)
+
+
+class Answers:
+    """The verifier's answers, from the published tiles and the in-memory index of a :class:`Log`.
+
+    Transport-free: shared by the HTTP :class:`Api` and the gRPC service (``hub.verifier.rpc``).
+    Every answer is for one published checkpoint, read once; a request the verifier will not
+    answer raises :class:`Refused`.
+    """
 
     def __init__(self, state: Log, cosigner: Cosigner | None = None) -> None:
         self.state = state
         self.cosigner = cosigner
+
+    def published(self) -> Published:
+        pub = self.state.published
+        if pub is None:
+            raise Refused(Why.NO_CHECKPOINT, "no checkpoint published yet")
+        return pub
+
+    def _size(self, size: int) -> int:
+        pub = self.published()
+        if size > pub.size:
+            raise Refused(Why.UNPUBLISHED, f"tree size {size} is larger than the published size {pub.size}")
+        return size
+
+    def _reader(self, size: int) -> tiles.TileReader:
+        return tiles.TileReader(size, self.state.store.read_tile)
+
+    def tile(self, path: str) -> tuple[bytes, bool]:
+        """The published tile or entry bundle at a tlog-tiles ``path`` (``tile/...``), and whether it
+        is full (immutable)."""
+        pub = self.published()
+        try:
+            if path.startswith("tile/entries/"):
+                index, width = tiles.parse_entries_path(path)
+                count = pub.size
+            else:
+                t = tiles.parse_tile_path(path)
+                index, width, count = t.index, t.width, pub.size >> (tiles.TILE_HEIGHT * t.level)
+        except DecodeError as exc:
+            raise Refused(Why.INVALID, exc.diagnostics()) from exc
+        if index * tiles.TILE_WIDTH + width > count:
+            raise Refused(Why.UNPUBLISHED, f"{path} is beyond the published tree size {pub.size}")
+        data = self.state.store.read(path)
+        if data is None:
+            raise Refused(Why.NOT_FOUND, f"{path} not found")
+        return data, width == tiles.TILE_WIDTH
+
+    def inclusion_proof(self, index: int, size: int) -> InclusionProof:
+        size = self._size(size)
+        if index >= size:
+            raise Refused(Why.INVALID, f"index {index} is not below tree size {size}")
+        reader = self._reader(size)
+        return InclusionProof(index, size, reader.leaf_hash(index), reader.inclusion_proof(index))
+
+    def consistency_proof(self, old: int, size: int) -> ConsistencyProof:
+        size = self._size(size)
+        if not 0 < old <= size:
+            raise Refused(Why.INVALID, f"old size must be within 1..{size}, not {old}")
+        return ConsistencyProof(old, size, self._reader(size).consistency_proof(old))
+
+    def message_index(self, mid: uuid.UUID) -> int:
+        index = self.state.index.by_message.get(mid)
+        if index is None:
+            raise Refused(Why.NOT_FOUND, f"message {mid} is not on this ledger partition")
+        return index
+
+    def _entry(self, index: int) -> tuple[Published, bytes]:
+        pub = self.published()
+        if index >= pub.size:
+            raise Refused(Why.UNPUBLISHED, f"ledger index {index} is not yet covered by a published "
+                                           f"checkpoint (size {pub.size}); try again shortly")
+        return pub, self.state.store.entry(index, pub.size)
+
+    def locate(self, index: int) -> Located:
+        """The published entry at ``index`` with its inclusion proof in the published checkpoint."""
+        pub, raw = self._entry(index)
+        entry = LedgerEntry.from_bytes(raw)
+        return Located(index, raw, entry, Envelope.from_bytes(entry.envelope), pub,
+                       self._reader(pub.size).inclusion_proof(index))
+
+    def lookup_message(self, mid: uuid.UUID) -> Located:
+        return self.locate(self.message_index(mid))
+
+    def lookup_document(self, sha256: bytes) -> list[Located]:
+        """Every published entry carrying the document hash, in ledger order (at least one)."""
+        pub = self.published()
+        found = [self.locate(i) for i in self.state.index.by_document.get(sha256, []) if i < pub.size]
+        if not found:
+            raise Refused(Why.NOT_FOUND, f"no published ledger entry carries document {sha256.hex()}")
+        return found
+
+    def receipt(self, mid: uuid.UUID) -> MessageReceipt:
+        """The message's C2SP tlog-proof, with its entry as the extra data."""
+        index = self.message_index(mid)
+        pub, raw = self._entry(index)
+        proof = build_proof(raw, index, self._reader(pub.size).inclusion_proof(index), pub.note)
+        return MessageReceipt(index, pub.size, proof)
+
+
+def _describe(found: Located) -> dict[str, Any]:
+    env, pub = found.envelope, found.published
+    return {"index": found.index, "leaf_hash": _b64(found.leaf_hash), "message_id": str(env.message_id),
+            "sender": env.sender, "type": env.type, "recipients": list(env.recipients),
+            "created_at": iso(env.created_at), "notarised_at": iso(found.ledger_entry.notarised_at),
+            "tree_size": pub.size, "checkpoint": pub.note.decode("utf-8"),
+            "inclusion_proof": [_b64(h) for h in found.inclusion_proof],
+            "entry": _b64(found.entry)}  # the ledger entry's bytes, so a client can hash the leaf itself
+
+
+class Api(Answers):
+    """The HTTP routes over :class:`Answers`."""
+
+    def __init__(self, state: Log, cosigner: Cosigner | None = None) -> None:
+        super().__init__(state, cosigner)
         self.routes: list[tuple[str, Callable[[str, dict[str, list[str]]], Response]]] = [
-            ("/checkpoint", self.checkpoint), ("/healthz", self.healthz),
-            ("/tile/", self.tile), ("/proof/inclusion", self.inclusion),
-            ("/proof/consistency", self.consistency), ("/proof/message/", self.proof_message),
-            ("/lookup/message/", self.lookup_message), ("/lookup/document/", self.lookup_document),
+            ("/checkpoint", self.get_checkpoint), ("/healthz", self.healthz),
+            ("/tile/", self.get_tile), ("/proof/inclusion", self.get_inclusion),
+            ("/proof/consistency", self.get_consistency), ("/proof/message/", self.proof_message),
+            ("/lookup/message/", self.get_lookup_message), ("/lookup/document/", self.get_lookup_document),
             ("/log-key", self.log_key), ("/static/", self.static),
             ("/", self.page),  # last: "/" prefixes every path
         ]
@@ -109,32 +297,17 @@ class Api:
             for prefix, fn in self.routes:
                 if url.path == prefix or (prefix.endswith("/") and url.path.startswith(prefix)):
                     return fn(url.path[len(prefix):], query)
-            raise HttpError(404, f"no such resource: {url.path}")
-        except HttpError as exc:
+            raise Refused(Why.NOT_FOUND, f"no such resource: {url.path}")
+        except Refused as exc:
             return _json({"error": str(exc)}, exc.status)
         except HubError as exc:
             log.error("serving %s: %s", url.path, exc.diagnostics())
             return _json({"error": exc.diagnostics()}, 500)
 
-    def _published(self) -> Published:
-        pub = self.state.published
-        if pub is None:
-            raise HttpError(404, "no checkpoint published yet")
-        return pub
-
-    def _size(self, size: int) -> int:
-        pub = self._published()
-        if size > pub.size:
-            raise HttpError(404, f"tree size {size} is larger than the published size {pub.size}")
-        return size
-
-    def _reader(self, size: int) -> tiles.TileReader:
-        return tiles.TileReader(size, self.state.store.read_tile)
-
     # --- routes ---------------------------------------------------------------------------------
 
-    def checkpoint(self, _: str, __: dict[str, list[str]]) -> Response:
-        return Response(200, self._published().note, "text/plain; charset=utf-8")
+    def get_checkpoint(self, _: str, __: dict[str, list[str]]) -> Response:
+        return Response(200, self.published().note, "text/plain; charset=utf-8")
 
     def healthz(self, _: str, __: dict[str, list[str]]) -> Response:
         pub = self.state.published
@@ -146,68 +319,20 @@ class Api:
         return _json({"status": "halted" if self.state.halted else "ok", **body},
                      503 if self.state.halted else 200)
 
-    def tile(self, rest: str, _: dict[str, list[str]]) -> Response:
-        path = "tile/" + rest
-        pub = self._published()
-        try:
-            if rest.startswith("entries/"):
-                index, width = tiles.parse_entries_path(path)
-                count = pub.size
-            else:
-                t = tiles.parse_tile_path(path)
-                index, width, count = t.index, t.width, pub.size >> (tiles.TILE_HEIGHT * t.level)
-        except DecodeError as exc:
-            raise HttpError(400, exc.diagnostics()) from exc
-        if index * tiles.TILE_WIDTH + width > count:
-            raise HttpError(404, f"{path} is beyond the published tree size {pub.size}")
-        data = self.state.store.read(path)
-        if data is None:
-            raise HttpError(404, f"{path} not found")
-        full = width == tiles.TILE_WIDTH
+    def get_tile(self, rest: str, _: dict[str, list[str]]) -> Response:
+        data, full = self.tile("tile/" + rest)
         return Response(200, data, "application/octet-stream", IMMUTABLE if full else SHORT)
 
-    def inclusion(self, _: str, query: dict[str, list[str]]) -> Response:
-        index, size = _int(query, "index"), self._size(_int(query, "size"))
-        if index >= size:
-            raise HttpError(400, f"index {index} is not below tree size {size}")
-        reader = self._reader(size)
-        return _json({"index": index, "size": size, "leaf_hash": _b64(reader.leaf_hash(index)),
-                      "proof": [_b64(h) for h in reader.inclusion_proof(index)]})
+    def get_inclusion(self, _: str, query: dict[str, list[str]]) -> Response:
+        index, size = _int(query, "index"), _int(query, "size")
+        p = self.inclusion_proof(index, size)
+        return _json({"index": p.index, "size": p.size, "leaf_hash": _b64(p.leaf_hash),
+                      "proof": [_b64(h) for h in p.hashes]})
 
-    def consistency(self, _: str, query: dict[str, list[str]]) -> Response:
-        old, size = _int(query, "old"), self._size(_int(query, "size"))
-        if not 0 < old <= size:
-            raise HttpError(400, f"old size must be within 1..{size}, not {old}")
-        return _json({"old": old, "size": size,
-                      "proof": [_b64(h) for h in self._reader(size).consistency_proof(old)]})
-
-    def _message_index(self, text: str) -> int:
-        try:
-            mid = uuid.UUID(text)
-        except ValueError:
-            raise HttpError(400, f"{text!r} is not a message id (a UUID)") from None
-        index = self.state.index.by_message.get(mid)
-        if index is None:
-            raise HttpError(404, f"message {mid} is not on this ledger partition")
-        return index
-
-    def _located(self, index: int) -> tuple[Published, bytes]:
-        pub = self._published()
-        if index >= pub.size:
-            raise HttpError(404, f"ledger index {index} is not yet covered by a published checkpoint "
-                                 f"(size {pub.size}); try again shortly")
-        return pub, self.state.store.entry(index, pub.size)
-
-    def _describe(self, index: int) -> dict[str, Any]:
-        pub, raw = self._located(index)
-        entry = LedgerEntry.from_bytes(raw)
-        env = Envelope.from_bytes(entry.envelope)
-        return {"index": index, "leaf_hash": _b64(leaf_hash(raw)), "message_id": str(env.message_id),
-                "sender": env.sender, "type": env.type, "recipients": list(env.recipients),
-                "created_at": iso(env.created_at), "notarised_at": iso(entry.notarised_at),
-                "tree_size": pub.size, "checkpoint": pub.note.decode("utf-8"),
-                "inclusion_proof": [_b64(h) for h in self._reader(pub.size).inclusion_proof(index)],
-                "entry": _b64(raw)}  # the ledger entry's bytes, so a client can hash the leaf itself
+    def get_consistency(self, _: str, query: dict[str, list[str]]) -> Response:
+        old, size = _int(query, "old"), _int(query, "size")
+        p = self.consistency_proof(old, size)
+        return _json({"old": p.old, "size": p.size, "proof": [_b64(h) for h in p.hashes]})
 
     def log_key(self, _: str, __: dict[str, list[str]]) -> Response:
         vkeys = "".join(v.to_vkey() + "\n" for v in self.state.verifiers)
@@ -216,33 +341,24 @@ class Api:
     def static(self, rest: str, _: dict[str, list[str]]) -> Response:
         ctype = STATIC_TYPES.get(Path(rest).suffix)
         if "/" in rest or rest.startswith(".") or ctype is None or not (STATIC / rest).is_file():
-            raise HttpError(404, f"no such resource: /static/{rest}")
+            raise Refused(Why.NOT_FOUND, f"no such resource: /static/{rest}")
         return Response(200, (STATIC / rest).read_bytes(), ctype)
 
     def page(self, rest: str, query: dict[str, list[str]]) -> Response:
         if rest not in ("", "index.html"):
-            raise HttpError(404, f"no such resource: /{rest}")
+            raise Refused(Why.NOT_FOUND, f"no such resource: /{rest}")
         return self.static("index.html", query)
 
-    def lookup_message(self, rest: str, _: dict[str, list[str]]) -> Response:
-        return _json(self._describe(self._message_index(rest)))
+    def get_lookup_message(self, rest: str, _: dict[str, list[str]]) -> Response:
+        return _json(_describe(self.lookup_message(parse_message_id(rest))))
 
-    def lookup_document(self, rest: str, _: dict[str, list[str]]) -> Response:
-        text = rest.lower()
-        if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
-            raise HttpError(400, "a document hash is 64 hexadecimal digits (SHA-256)")
-        indexes = self.state.index.by_document.get(bytes.fromhex(text), [])
-        pub = self.state.published
-        found = [self._describe(i) for i in indexes if pub is not None and i < pub.size]
-        if not found:
-            raise HttpError(404, f"no published ledger entry carries document {text}")
-        return _json({"document_sha256": text, "entries": found})
+    def get_lookup_document(self, rest: str, _: dict[str, list[str]]) -> Response:
+        sha256 = parse_document_hash(rest)
+        return _json({"document_sha256": sha256.hex(),
+                      "entries": [_describe(f) for f in self.lookup_document(sha256)]})
 
     def proof_message(self, rest: str, _: dict[str, list[str]]) -> Response:
-        index = self._message_index(rest)
-        pub, raw = self._located(index)
-        proof = build_proof(raw, index, self._reader(pub.size).inclusion_proof(index), pub.note)
-        return Response(200, proof, "text/plain; charset=utf-8")
+        return Response(200, self.receipt(parse_message_id(rest)).tlog_proof, "text/plain; charset=utf-8")
 
 
 def _handler(api: Api) -> type[BaseHTTPRequestHandler]:

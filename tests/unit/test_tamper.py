@@ -36,7 +36,7 @@ def checkpoint(raws, key=LOG_KEY):
 
 def audit(w, raws, checkpoints=()):
     pa = PartitionAudit(0, {1: w.membership}, w.registry)
-    pa.expect_checkpoints(list(enumerate(checkpoints)), log_signer(LOG_KEY, ORIGIN).verifier())
+    pa.expect_checkpoints(list(enumerate(checkpoints)), [log_signer(LOG_KEY, ORIGIN).verifier()])
     for i, raw in enumerate(raws):
         pa.add(i, raw)
     return {(v.index, v.finding) for v in pa.finish().violations}
