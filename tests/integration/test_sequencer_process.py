@@ -14,7 +14,7 @@ from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
 from hub.schemas import hub_record
 from hub.v1 import connector_pb2 as pb
-from tests.integration.conftest import Hub, stub
+from tests.integration.conftest import Hub, make_hub, stub
 from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON
 
 
@@ -78,4 +78,34 @@ def test_a_sigkilled_sequencer_restarts_at_the_committed_head(hub: Hub):
     assert len(ids) == len(set(ids))
     audit = hub.run("audit")
     assert audit.returncode == 0, audit.stdout
+    hub.stop_all()
+
+
+def test_a_restart_resumes_after_the_last_source_its_output_names_not_the_group_offset(broker, tmp_path):
+    """The inbound position commits with the output: with the group's offsets gone, a new
+    sequencer still starts one past the last inbound record a ledger entry or rejection names."""
+    from confluent_kafka.admin import AdminClient
+
+    hub = make_hub(broker, tmp_path)  # a namespace of its own: the offsets below are counted from 0
+    t = Topics(hub.namespace)
+    seq = hub.sequencer(0, name="seq-a")
+    _, port = hub.connector(COURT)
+    court = stub(port)
+    publish(court, 3)
+    p = Producer(producer_config(hub.bootstrap))
+    p.produce(t.inbound, b"\x00\xffnot an envelope", key=b"someone")  # the last output: a rejection
+    assert p.flush(30) == 0
+    hub.wait_for(lambda: len(records(hub, t.rejected)) == 1, "the rejection", seq)
+    seq.send_signal(signal.SIGTERM)
+    assert seq.wait(60) == 0
+    admin = AdminClient({"bootstrap.servers": hub.bootstrap})
+    for f in admin.delete_consumer_groups([f"{hub.namespace}.sequencer"], request_timeout=30).values():
+        f.result()
+    hub.sequencer(0, name="seq-b")
+    publish(court, 2)
+    ledger = [LedgerEntry.from_bytes(r.value) for r in records(hub, t.ledger)]
+    assert len(ledger) == 5
+    assert [e.source.offset for e in ledger] == [0, 1, 2, 4, 5]
+    # nothing was read twice: no REPLAYED, and the garbage was refused once
+    assert [avro.decode(hub_record("Rejection"), r.value)["reason"] for r in records(hub, t.rejected)] == ["MALFORMED"]
     hub.stop_all()
