@@ -165,12 +165,17 @@ def run_demo(cfg: HubConfig) -> int:
         procs.stop_all()  # the sequencer signs a last checkpoint covering every entry as it stops
     if verdict != 0:
         return verdict
-    receipt_ok = _witness_and_receipt(cfg, bootstrap, membership, order_id, logdir)
+    receipt_ok, policy, tiles = _witness_and_receipt(cfg, bootstrap, membership, order_id, logdir)
     click.echo("")
-    say("auditor", "hub audit: replaying the ledger from index 0")
-    audit = subprocess.run(hub_cmd(cfg, bootstrap, "audit"), capture_output=True, text=True, check=False)
+    say("auditor", "hub audit: replaying the ledger from index 0, and checking the witnessed checkpoint "
+                   f"against the trust policy {policy.name}")
+    audit = subprocess.run(hub_cmd(cfg, bootstrap, "audit", "--partition", "0", "--policy", str(policy),
+                                   "--cosigned-from", str(tiles), "--report", str(logdir / "audit.json"),
+                                   "--html", str(logdir / "audit.html")),
+                           capture_output=True, text=True, check=False)
     for line in (audit.stdout + audit.stderr).strip().splitlines():
         say("auditor", line)
+    say("auditor", f"reports for the supervisor: {logdir / 'audit.html'} and {logdir / 'audit.json'}")
     click.echo(f"\n(demo took {time.monotonic() - t0:.1f}s; the broker keeps running: `hub kafka down` stops it)")
     return audit.returncode or (0 if receipt_ok else 1)
 
@@ -290,9 +295,11 @@ def _http(url: str) -> bytes:
 
 
 def _witness_and_receipt(cfg: HubConfig, bootstrap: str, membership: Membership, order_id: str,
-                         logdir: Path) -> bool:
+                         logdir: Path) -> tuple[bool, Path, Path]:
     """A witness run by the procuratorate cosigns the verifier's checkpoint; the court's order gets a
-    receipt that is then verified with no network. True when the receipt verifies."""
+    receipt that is then verified with no network against the trust policy (C2SP tlog-policy) naming
+    the log's key and that witness. Whether the receipt verifies, the policy file, the verifier's
+    directory (with the cosigned checkpoint)."""
     from hub.consortium import load_signing_key
     from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
 
@@ -346,14 +353,23 @@ def _witness_and_receipt(cfg: HubConfig, bootstrap: str, membership: Membership,
             raise HubError(f"proof export failed: {export.stderr.strip()}")
     finally:
         procs.stop_all()
+    policy = logdir / "trust.policy"
+    made = subprocess.run(hub_cmd(cfg, bootstrap, "trust", "policy", "--out", str(policy), "--partition", "0",
+                                  "--witness", f"{WITNESS}={witness_vkey}", "--quorum", "all"),
+                          capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        raise HubError(f"hub trust policy failed: {made.stderr.strip()}")
     click.echo("")
+    say("party", f"trust policy (C2SP tlog-policy) written to {policy}:")
+    for line in policy.read_text(encoding="utf-8").splitlines():
+        say("party", f"  {line}")
     say("party", f"offline receipt for the freeze order written to {receipt}; verifying it with no network:")
     check = subprocess.run([sys.executable, "-m", "hub.cli", "--consortium", str(cfg.consortium_dir), "proof",
-                            "verify", str(receipt), "--witness-key", witness_vkey], capture_output=True, text=True,
+                            "verify", str(receipt), "--policy", str(policy)], capture_output=True, text=True,
                            check=False, env={k: v for k, v in os.environ.items() if k != "HUB_KAFKA_BOOTSTRAP"})
     for line in (check.stdout + check.stderr).strip().splitlines():
         say("party", f"  {line}")
-    return check.returncode == 0
+    return check.returncode == 0, policy, vdir / "tiles"
 
 
 def _story(cfg: HubConfig, ports: dict[str, int], procs: Processes,

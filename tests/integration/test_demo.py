@@ -18,7 +18,9 @@ def test_demo_runs_twice_in_a_row(broker, tmp_path):
         assert "received FreezeFeedback" in proc.stdout
         assert "AUDIT VERIFIED" in proc.stdout
         assert "— witness.procuratorate-bj-chaoyang/w1 " in proc.stdout  # the checkpoint's cosignature line
-        assert "witnesses 1 of 1 cosigned" in proc.stdout
+        # the receipt checked offline against the trust policy, and the audit's witnessed checkpoint
+        assert "quorum witness.procuratorate-bj-chaoyang/w1 met by witness.procuratorate-bj-chaoyang/w1" in proc.stdout
+        assert "the witnessed checkpoints meet the trust policy and match the ledger" in proc.stdout
         assert "credit platform feedback" in proc.stdout and ": APPLIED" in proc.stdout
         assert ": ACTIVE; now: REVOKED" in proc.stdout  # the court's credential lookups around the revocation
         assert "VERIFIED: court-bj-chaoyang sent cn.judicial.hub.enforcement.FreezeOrder" in proc.stdout
