@@ -26,6 +26,7 @@ from hub.ledger.note import NoteVerifier
 from hub.membership import Membership
 from hub.prechecks import Job, PrecheckBatch, PrecheckPool
 from hub.schemas import SchemaRegistry
+from hub.sequencer.core import lookups
 from hub.sequencer.replay import ReplayMemory
 from hub.validation import Limits, Rejected, Verdict, ask_of, check_answer, check_replay
 
@@ -145,7 +146,9 @@ class PartitionAudit:
         self._inflight = (decoded, batch)
 
     def _replay(self, decoded: list[tuple[int, bytes, LedgerEntry | DecodeError]], batch: PrecheckBatch) -> None:
-        verdicts = iter(batch.result())
+        results = batch.result()
+        self.replay.prefetch(lookups(results))
+        verdicts = iter(results)
         for offset, raw, entry in decoded:
             if isinstance(entry, DecodeError):
                 self._malformed(offset, raw, entry)

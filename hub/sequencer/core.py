@@ -11,6 +11,7 @@ one transaction, and on abort restores the :meth:`snapshot` taken before the bat
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hub import avro
@@ -133,6 +134,18 @@ class Notary:
             if notify and rejected_env else None
         )
         return Refused(str(verdict.reason), verdict.detail, rejection, notify, rejected_receipt)
+
+
+def lookups(verdicts: Iterable[Verdict | None]) -> list[uuid.UUID]:
+    """The ids a batch's replay and answer checks will ask the window about: each accepted
+    message's id and the id of the order it answers (for :meth:`ReplayMemory.prefetch`)."""
+    out = []
+    for v in verdicts:
+        if isinstance(v, Accepted):
+            out.append(v.envelope.message_id)
+            if v.envelope.correlation_id is not None:
+                out.append(v.envelope.correlation_id)
+    return out
 
 
 def _key_text(key: bytes | None) -> str | None:

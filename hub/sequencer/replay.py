@@ -9,9 +9,15 @@ process's memory stays flat however full the window is. It is only an index: at 
 sequencer rebuilds it from the ledger's recent entries (see ``runner.recover_replay``).
 
 It also remembers, for the same window, the type and recipients of messages that other types
-answer (orders), so an answer can be checked against the order it names. Changes since
-:meth:`ReplayMemory.mark` can be undone with :meth:`ReplayMemory.rollback` (an SQLite
-savepoint), so an aborted Kafka transaction leaves no trace here either.
+answer (orders), so an answer can be checked against the order it names.
+
+The database is used a batch at a time: :meth:`ReplayMemory.prefetch` looks up a whole
+batch's ids in one query, additions wait in memory until :meth:`ReplayMemory.mark` writes
+them in one statement, and everything since the previous mark can be undone with
+:meth:`ReplayMemory.rollback` (an SQLite savepoint), so an aborted Kafka transaction leaves no
+trace here either. (Each SQLite call gives up the GIL, and getting it back costs as much as
+the call when threads are checking signatures: per-message queries would cost more than the
+queries themselves.)
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Iterable
 
 Ask = tuple[str, tuple[str, ...]]  # (type, recipients) of a message another type answers
 
@@ -26,6 +33,10 @@ Ask = tuple[str, tuple[str, ...]]  # (type, recipients) of a message another typ
 EVICT_EVERY_US = 1_000_000
 #: SQLite page cache, KiB: what the window may hold in memory whatever its size
 CACHE_KIB = 8 * 1024
+#: ids per prefetch query (SQLite allows 32,766 parameters)
+PREFETCH_CHUNK = 2_000
+
+_ABSENT = False  # a prefetched id the window does not hold
 
 
 class ReplayMemory:
@@ -39,32 +50,55 @@ class ReplayMemory:
             CREATE TABLE ids (id BLOB PRIMARY KEY, created_at INTEGER NOT NULL, ask TEXT) WITHOUT ROWID;
             CREATE INDEX ids_by_time ON ids (created_at);
         """)
+        #: added since the last mark, not yet written: id -> (created_at, encoded ask)
+        self._pending: dict[bytes, tuple[int, str | None]] = {}
+        #: what the last prefetch found in the database: id -> encoded ask (None: no ask) or _ABSENT
+        self._known: dict[bytes, str | None | bool] = {}
+        self._encoded: dict[Ask, str] = {}
         self._count = 0
         self._count_at_mark = 0
         self._last_evict: int | None = None
         self._last_evict_at_mark: int | None = None
-        self._open = False
-        self._encoded: dict[Ask, str] = {}
-        self.mark()
+        self._now = 0
+        self._db.execute("SAVEPOINT batch")
+
+    def prefetch(self, message_ids: Iterable[uuid.UUID]) -> None:
+        """Look up these ids (a batch's, and the orders its answers name) in one go."""
+        keys = [m.bytes for m in message_ids]
+        self._known = dict.fromkeys(keys, _ABSENT)
+        for i in range(0, len(keys), PREFETCH_CHUNK):
+            chunk = keys[i:i + PREFETCH_CHUNK]
+            rows = self._db.execute(f"SELECT id, ask FROM ids WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            self._known.update(rows.fetchall())
+
+    def _lookup(self, key: bytes) -> str | None | bool:
+        """The encoded ask (None: seen without one), or _ABSENT."""
+        pending = self._pending.get(key)
+        if pending is not None:
+            return pending[1]
+        if key in self._known:
+            return self._known[key]
+        row = self._db.execute("SELECT ask FROM ids WHERE id = ?", (key,)).fetchone()
+        if row is None:
+            return _ABSENT
+        ask: str | None = row[0]
+        return ask
 
     def seen(self, message_id: uuid.UUID) -> bool:
-        return self._db.execute("SELECT 1 FROM ids WHERE id = ?", (message_id.bytes,)).fetchone() is not None
+        return self._lookup(message_id.bytes) is not _ABSENT
 
     def asked(self, message_id: uuid.UUID) -> Ask | None:
-        row = self._db.execute("SELECT ask FROM ids WHERE id = ?", (message_id.bytes,)).fetchone()
-        if row is None or row[0] is None:
+        text = self._lookup(message_id.bytes)
+        if not isinstance(text, str):
             return None
-        type_, recipients = json.loads(row[0])
+        type_, recipients = json.loads(text)
         return type_, tuple(recipients)
 
     def add(self, message_id: uuid.UUID, created_at: int, now_us: int, ask: Ask | None = None) -> None:
-        cur = self._db.execute("INSERT OR IGNORE INTO ids VALUES (?, ?, ?)",
-                               (message_id.bytes, created_at, self._encode(ask)))
-        self._count += cur.rowcount
-        if self._last_evict is None or now_us - self._last_evict >= EVICT_EVERY_US:
-            self._last_evict = now_us
-            self._count -= self._db.execute("DELETE FROM ids WHERE created_at < ?",
-                                            (now_us - self.window_us,)).rowcount
+        key = message_id.bytes
+        if key not in self._pending and self._lookup(key) is _ABSENT:
+            self._pending[key] = (created_at, self._encode(ask))
+        self._now = max(self._now, now_us)
 
     def _encode(self, ask: Ask | None) -> str | None:
         if ask is None:
@@ -76,23 +110,37 @@ class ReplayMemory:
             text = self._encoded[ask] = json.dumps(ask, ensure_ascii=False)
         return text
 
+    def _write(self) -> None:
+        """The pending additions into the database, then the eviction when one is due."""
+        if self._pending:
+            cur = self._db.executemany("INSERT OR IGNORE INTO ids VALUES (?, ?, ?)",
+                                       [(k, at, ask) for k, (at, ask) in self._pending.items()])
+            self._count += cur.rowcount
+            self._pending.clear()
+        self._known.clear()
+        now = self._now
+        if now and (self._last_evict is None or now - self._last_evict >= EVICT_EVERY_US):
+            self._last_evict = now
+            self._count -= self._db.execute("DELETE FROM ids WHERE created_at < ?", (now - self.window_us,)).rowcount
+
     def mark(self) -> None:
         """Keep everything so far; what follows can be rolled back."""
-        if self._open:
-            self._db.execute("RELEASE SAVEPOINT batch")
+        self._write()
+        self._db.execute("RELEASE SAVEPOINT batch")
         self._db.execute("SAVEPOINT batch")
-        self._open = True
         self._count_at_mark = self._count
         self._last_evict_at_mark = self._last_evict
 
     def rollback(self) -> None:
         """Undo every change since :meth:`mark` (which stays in force)."""
+        self._pending.clear()
+        self._known.clear()
         self._db.execute("ROLLBACK TO SAVEPOINT batch")
         self._count = self._count_at_mark
         self._last_evict = self._last_evict_at_mark
 
     def __len__(self) -> int:
-        return self._count
+        return self._count + len(self._pending)
 
     def close(self) -> None:
         self._db.close()

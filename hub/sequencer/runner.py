@@ -54,7 +54,7 @@ from hub.membership import Membership
 from hub.prechecks import PrecheckBatch, PrecheckPool
 from hub.schemas import SchemaRegistry, hub_record
 from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpoint, origin
-from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused
+from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused, lookups
 from hub.sequencer.replay import ReplayMemory
 from hub.timeutil import now_us
 from hub.validation import ask_of
@@ -155,10 +155,13 @@ def recover_replay(bootstrap: str, topics: Topics, partition: int, window_us: in
     memory = ReplayMemory(window_us)
     now = now_us()
     start = offset_for_time(bootstrap, topics.ledger, partition, (now - window_us) // 1000)
-    for r in read_partition(bootstrap, topics.ledger, partition, start):
+    for i, r in enumerate(read_partition(bootstrap, topics.ledger, partition, start)):
         entry = LedgerEntry.from_bytes(r.value)
         env = Envelope.from_bytes(entry.envelope)
         memory.add(env.message_id, env.created_at, entry.notarised_at, ask_of(env, membership))
+        if i % 10_000 == 9_999:
+            memory.mark()  # write them out: a day's ids never sit in memory at once
+    memory.mark()
     return memory
 
 
@@ -369,6 +372,7 @@ class Sequencer:
         assert notary is not None
         t = self.topics
         verdicts = batch.prechecks.result()
+        notary.replay.prefetch(lookups(verdicts))
         outcomes: list[tuple[InboundRecord, Outcome]] = []
         for m, verdict in zip(batch.msgs, verdicts):
             rec = InboundRecord(m.topic() or t.inbound, m.partition() or 0, m.offset() or 0, m.key(),

@@ -25,37 +25,56 @@ def test_an_added_id_is_seen_and_an_order_remembers_its_recipients():
     assert m.asked(a) is not None
 
 
-def test_ids_older_than_the_window_are_forgotten():
+def test_ids_older_than_the_window_are_forgotten_when_the_batch_is_kept():
     m = ReplayMemory(DAY)
     old, young = ids(2)
     m.add(old, NOW - DAY, NOW - DAY)
     m.add(young, NOW - DAY + 10 * EVICT_EVERY_US, NOW - DAY + 10 * EVICT_EVERY_US)
+    m.mark()
     assert len(m) == 2
     m.add(uuid.uuid4(), NOW + EVICT_EVERY_US, NOW + EVICT_EVERY_US)
+    m.mark()
     assert not m.seen(old)
     assert m.seen(young)
     assert len(m) == 2
 
 
-def test_rollback_undoes_adds_and_evictions_since_the_mark():
+def test_rollback_undoes_what_was_added_since_the_mark_and_the_mark_stays():
     m = ReplayMemory(DAY)
-    kept, evicted, added = ids(3)
+    kept, added, other = ids(3)
     m.add(kept, NOW, NOW)
-    m.add(evicted, NOW - DAY + 1, NOW)
     m.mark()
-    m.add(added, NOW + 2 * DAY, NOW + 2 * DAY)  # evicts the other two
-    assert not m.seen(kept) and not m.seen(evicted) and m.seen(added)
-    m.rollback()
-    assert m.seen(kept) and m.seen(evicted) and not m.seen(added)
-    assert len(m) == 2
-    # the mark stays: a second batch rolls back to the same point, and marks move forward
     m.add(added, NOW, NOW)
+    assert m.seen(added) and len(m) == 2
     m.rollback()
-    assert not m.seen(added)
+    assert m.seen(kept) and not m.seen(added)
+    assert len(m) == 1
+    # a second batch rolls back to the same point
+    m.add(other, NOW, NOW)
+    m.rollback()
+    assert not m.seen(other)
+    # and a kept batch stays kept
     m.add(added, NOW, NOW)
     m.mark()
     m.rollback()
-    assert m.seen(added)
+    assert m.seen(added) and len(m) == 2
+
+
+def test_prefetched_answers_match_the_database():
+    m = ReplayMemory(DAY)
+    order, plain, unknown, fresh = ids(4)
+    m.add(order, NOW, NOW, ("Order", ("bank-a",)))
+    m.add(plain, NOW, NOW)
+    m.mark()
+    m.prefetch([order, plain, unknown])
+    assert m.seen(order) and m.seen(plain) and not m.seen(unknown)
+    assert m.asked(order) == ("Order", ("bank-a",)) and m.asked(plain) is None and m.asked(unknown) is None
+    m.add(fresh, NOW, NOW, ("Order", ("bank-b",)))  # not prefetched: added in this batch
+    assert m.seen(fresh) and m.asked(fresh) == ("Order", ("bank-b",))
+    m.add(unknown, NOW, NOW)
+    assert m.seen(unknown)
+    m.mark()
+    assert all(m.seen(u) for u in (order, plain, unknown, fresh)) and len(m) == 4
 
 
 def test_a_large_window_stays_exact():
