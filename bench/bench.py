@@ -79,7 +79,7 @@ class Bench:
 
     def start_sequencer(self, name: str) -> subprocess.Popen[bytes]:
         logf = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 (lives as long as the process)
-        workers = os.environ.get("BENCH_WORKERS", "0")
+        workers = os.environ.get("BENCH_WORKERS", "2")
         proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "sequencer", "run", "--partition", "0",
                                  "--workers", workers],
                                 env=self.env(), stdout=logf, stderr=subprocess.STDOUT)
@@ -411,11 +411,21 @@ def bench_rss(b: Bench, marks: tuple[int, int]) -> tuple[float, float]:
 def main() -> None:
     n = int(os.environ.get("BENCH_MESSAGES", "50000"))
     rss_total = int(os.environ.get("BENCH_RSS_ENTRIES", "1000000"))
+    only = os.environ.get("BENCH_ONLY", "")
+    if only not in ("", "publish"):
+        raise SystemExit(f"BENCH_ONLY={only!r}: the only partial run is BENCH_ONLY=publish")
     workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     broker = provision(default_home(), workdir / "broker", port=None)
     try:
         log(f"Kafka ({broker.kind}) at {broker.bootstrap}; work dir {workdir}")
         results: dict[str, float] = {}
+        if only == "publish":  # the connector's figures alone, written beside (not over) latest.json
+            stream, d50, d99 = bench_connector(Bench(broker.bootstrap, workdir / "conn"), n)
+            results = {"publish_stream_per_s": stream, "publish_to_delivery_p50_ms": d50,
+                       "publish_to_delivery_p99_ms": d99}
+            log(f"publish_to_delivery_p50_ms {d50:.1f} publish_to_delivery_p99_ms {d99:.1f}")
+            write_results(results, n, None, "publish.json")
+            return
         b = Bench(broker.bootstrap, workdir)
         results["verify_core_per_s"] = bench_verify(b)
         log(f"verify_core_per_s {results['verify_core_per_s']:.0f}")
@@ -439,17 +449,23 @@ def main() -> None:
         log(f"publish_to_delivery_p50_ms {d50:.1f} publish_to_delivery_p99_ms {d99:.1f}")
         r100k, r1m = bench_rss(Bench(broker.bootstrap, workdir / "rss"), (100_000, rss_total))
         results["sequencer_rss_100k_mb"], results["sequencer_rss_1m_mb"] = r100k, r1m
-        results = {k: round(v, 3) for k, v in results.items()}
-        OUT.mkdir(exist_ok=True)
-        doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "messages": n,
-               "rss_entries": rss_total, "cpus": os.cpu_count(), **results}
-        (OUT / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
-        print()
-        for k, v in results.items():
-            print(f"{k:26} {v:>12,.3f}")
-        print(f"\nwritten to {OUT / 'latest.json'}")
+        write_results(results, n, rss_total, "latest.json")
     finally:
         broker.stop()
+
+
+def write_results(results: dict[str, float], n: int, rss_total: int | None, name: str) -> None:
+    results = {k: round(v, 3) for k, v in results.items()}
+    OUT.mkdir(exist_ok=True)
+    doc: dict[str, object] = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "messages": n}
+    if rss_total is not None:
+        doc["rss_entries"] = rss_total
+    doc.update({"cpus": os.cpu_count(), **results})
+    (OUT / name).write_text(json.dumps(doc, indent=2) + "\n")
+    print()
+    for k, v in results.items():
+        print(f"{k:26} {v:>12,.3f}")
+    print(f"\nwritten to {OUT / name}")
 
 
 if __name__ == "__main__":
