@@ -175,7 +175,7 @@ class LocalBroker:
                 raise HubError(f"formatting Kafka storage failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
         with open(self.directory / "stdout.log", "ab") as out:
             proc2 = subprocess.Popen(
-                [java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                [java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
                  f"-Dlog4j2.configurationFile={self.directory / 'log4j2.properties'}",
                  "-cp", f"{libs}/*", "kafka.Kafka", str(self.properties_file)],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
@@ -237,6 +237,10 @@ class LocalBroker:
             "group.initial.rebalance.delay.ms": "0",
             "unclean.leader.election.enable": "false",
             "log.flush.interval.messages": str(2**63 - 1),
+            # a development machine has few cores, shared with the hub's processes: fewer broker
+            # threads switch less (measured on 2 cores: broker CPU per sequenced message 230 -> 170 us)
+            "num.io.threads": "2",
+            "num.network.threads": "2",
         }
         self.properties_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.directory / "log4j2.properties").write_text(

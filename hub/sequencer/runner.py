@@ -24,7 +24,7 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -77,11 +77,27 @@ class SequencerStats:
     produce_s: float = 0.0
     commit_s: float = 0.0
     longest_s: float = 0.0
+    #: inbound record's timestamp -> its transaction committed, ms (a sample of recent records)
+    delays_ms: list[float] = field(default_factory=list)
+    #: ... -> consumed by the sequencer, ms
+    pickup_ms: list[float] = field(default_factory=list)
 
     def timing(self) -> str:
         n = max(self.batches, 1)
-        return (f"per transaction: produce {self.produce_s / n * 1000:.1f} ms, commit {self.commit_s / n * 1000:.1f} ms; "
+        text = (f"per transaction: produce {self.produce_s / n * 1000:.1f} ms, commit {self.commit_s / n * 1000:.1f} ms; "
                 f"longest {self.longest_s * 1000:.0f} ms")
+        for name, values in (("inbound to consumed", self.pickup_ms), ("inbound to committed", self.delays_ms)):
+            if values:
+                v = sorted(values)
+                text += f"; {name} p50 {v[len(v) // 2]:.0f} ms, p99 {v[int(0.99 * (len(v) - 1))]:.0f} ms"
+        return text
+
+    def sample(self, batch_ms: list[int], consumed_ms: float, committed_ms: float) -> None:
+        if len(self.delays_ms) > 100_000:  # bounded: keep the recent half
+            del self.delays_ms[:50_000], self.pickup_ms[:50_000]
+        for t in batch_ms:
+            self.pickup_ms.append(consumed_ms - t)
+            self.delays_ms.append(committed_ms - t)
 
 
 def transactional_id(namespace: str, partition: int) -> str:
@@ -348,6 +364,10 @@ class Sequencer:
             st.produce_s += t1 - t0
             st.commit_s += t2 - t1
             st.longest_s = max(st.longest_s, t2 - t0)
+            if t2 - t0 > 0.1:
+                log.debug("slow transaction: %d records, produce %.0f ms, commit %.0f ms", len(msgs),
+                         (t1 - t0) * 1000, (t2 - t1) * 1000)
+            st.sample([m.timestamp()[1] for m in msgs], batch.now / 1000, time.time() * 1000)
             if msgs:
                 # for lag monitoring only (kafka-consumer-groups, dashboards): a restart reads its
                 # position from the committed ledger and rejections (inbound_position)
