@@ -82,3 +82,20 @@ def test_any_change_to_signed_bytes_breaks_the_signature_or_the_decoding(data):
     except HubError:
         return
     assert not back.verify(w.keys["court-bj-chaoyang"].public)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=20), max_size=5, unique=True), st.binary(max_size=300),
+       st.integers(-(2**62), 2**62), st.booleans(), st.text(max_size=30))
+def test_the_hand_assembled_envelope_is_fastavros_encoding(recipients, payload, created_at, answers, type_):
+    from hub import avro
+    from hub.schemas import hub_record
+
+    w = world()
+    env = seal(type=type_, schema_fingerprint=bytes(range(32)), sender="court-bj-chaoyang",
+               key=w.keys["court-bj-chaoyang"], recipients=recipients, payload=payload, created_at=created_at,
+               correlation_id=uuid.UUID(int=12345) if answers else None, message_id=uuid.UUID(int=99))
+    assert env.raw == avro.encode(hub_record("Envelope"), env._record(env.signature))
+    unsigned = Envelope(**{**env.__dict__, "raw": b""})
+    assert unsigned.signing_input() == DOMAIN + avro.encode(hub_record("Envelope"), env._record(b""))[:-1]
+    assert env.verify(w.keys["court-bj-chaoyang"].public)
