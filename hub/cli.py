@@ -483,13 +483,14 @@ def connector() -> None:
 @click.option("--agency", "member_id", required=True, help="Member id of the agency this connector serves.")
 @click.option("--listen", default="127.0.0.1:50051", show_default=True, help="host:port to serve on (port 0: any).")
 @click.option("--port-file", type=click.Path(path_type=Path), help="Write the bound port here once serving.")
-@click.option("--verifier", "verifier_url", metavar="URL",
-              help="The verifier (hub verifier run) GetReceipt fetches proofs from, e.g. http://127.0.0.1:8080.")
+@click.option("--verifier", "verifier_urls", metavar="URL", multiple=True,
+              help="A verifier (hub verifier run) GetReceipt fetches proofs from, e.g. http://127.0.0.1:8080; "
+                   "repeat it for each ledger partition (each verifier serves one).")
 @click.option("--plaintext", is_flag=True,
               help="Serve without TLS (local development only). Default: mTLS with the member's certificates "
                    "from HUB_HOME/pki; only a client certificate naming this member is let in.")
 @pass_ctx
-def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, verifier_url: str | None,
+def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, verifier_urls: tuple[str, ...],
                   plaintext: bool) -> None:
     """Serve the agency's connector: Publish signs and publishes, Subscribe streams what is
     addressed to the agency and the receipts of what it sent, Ack commits the cursor.
@@ -506,7 +507,7 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, v
     if membership.member(member_id) is None:
         raise ConfigError(f"{member_id} is not a member of the consortium (see `hub agency list`)")
     agency = Agency(member_id, load_signing_key(c.cfg.consortium_dir, member_id), membership,
-                    default_registry(), Topics(c.cfg.namespace), c.bootstrap(), verifier_url)
+                    default_registry(), Topics(c.cfg.namespace), c.bootstrap(), verifier_urls)
     from hub.kafka.clients import wait_ready
 
     wait_ready(agency.bootstrap, timeout=10)

@@ -54,8 +54,9 @@ class Agency:
     registry: SchemaRegistry
     topics: Topics
     bootstrap: str
-    #: the verifier serving proofs for GetReceipt (None: GetReceipt answers FAILED_PRECONDITION)
-    verifier_url: str | None = None
+    #: the verifiers serving proofs for GetReceipt, one per ledger partition (none: GetReceipt
+    #: answers FAILED_PRECONDITION)
+    verifier_urls: tuple[str, ...] = ()
 
     @property
     def outbox(self) -> str:
@@ -485,22 +486,28 @@ class ConnectorService(pb_grpc.ConnectorServicer):
             ledger_index=change.ledger_index, since=iso(change.at))
 
     def GetReceipt(self, request: pb.GetReceiptRequest, context: grpc.ServicerContext) -> pb.GetReceiptResponse:
-        url = self.agency.verifier_url
-        if not url:
+        if not self.agency.verifier_urls:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                           "this connector has no verifier configured (hub connector run --verifier URL)")
-        assert url is not None
         try:
             mid = str(uuid.UUID(request.message_id))
         except ValueError:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message_id is not a UUID")
-        status, body = _http_get(f"{url.rstrip('/')}/lookup/message/{mid}")
-        if status == 404:
+        # each verifier serves one ledger partition: the message is on the one that knows it
+        found, url, failures = None, "", []
+        for url in self.agency.verifier_urls:
+            status, body = _http_get(f"{url.rstrip('/')}/lookup/message/{mid}")
+            if status == 200:
+                found = json.loads(body)
+                break
+            if status != 404:
+                failures.append(f"{url} answered {status}")
+        if found is None:
+            if failures:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "; ".join(failures))
             context.abort(grpc.StatusCode.NOT_FOUND,
                           f"message {mid} is not covered by a published checkpoint yet; try again shortly")
-        if status != 200:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"the verifier answered {status}")
-        found = json.loads(body)
+        assert found is not None
         if self.agency.member_id != found["sender"] and self.agency.member_id not in found["recipients"]:
             context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{self.agency.member_id} neither sent nor received {mid}")
         status, proof = _http_get(f"{url.rstrip('/')}/proof/message/{mid}")
@@ -508,7 +515,9 @@ class ConnectorService(pb_grpc.ConnectorServicer):
             context.abort(grpc.StatusCode.UNAVAILABLE, f"the verifier answered {status} for the proof")
         import base64
 
-        return pb.GetReceiptResponse(ledger_partition=0, ledger_index=found["index"],
+        # the checkpoint's origin ends with the partition: <host>/<consortium>/<ns>.ledger/<p>
+        partition = int(found["checkpoint"].split("\n", 1)[0].rsplit("/", 1)[1])
+        return pb.GetReceiptResponse(ledger_partition=partition, ledger_index=found["index"],
                                      leaf_hash=base64.b64decode(found["leaf_hash"]).hex(),
                                      tlog_proof=proof.decode("utf-8"))
 

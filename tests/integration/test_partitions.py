@@ -50,3 +50,35 @@ def test_two_sequencers_on_two_partitions_run_concurrently(hub2: Hub):
     audit = hub2.run("audit")
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert "ledger[0]" in audit.stdout and "ledger[1]" in audit.stdout
+
+
+def test_get_receipt_asks_the_verifier_of_the_partition_that_holds_the_message(hub2: Hub, tmp_path):
+    """One verifier per partition; a connector given both finds a message on either and names its partition."""
+    import time
+
+    import grpc
+
+    from hub.envelope import Envelope
+    from hub.kafka.reader import read_partition
+    from hub.ledger.entry import LedgerEntry
+    from hub.v1 import connector_pb2 as pb
+    from tests.integration.conftest import stub
+
+    ledger = Topics(hub2.namespace).ledger
+    urls = [hub2.verifier(tmp_path / f"tiles-{p}", "--partition", str(p), name=f"verifier-{p}")[1] for p in (0, 1)]
+    _, port = hub2.connector(COURT, "--verifier", urls[0], "--verifier", urls[1], name="court-2v")
+    court = stub(port)
+    for p in (1, 0):
+        last = LedgerEntry.from_bytes(list(read_partition(hub2.bootstrap, ledger, p))[-1].value)
+        mid = str(Envelope.from_bytes(last.envelope).message_id)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                got = court.GetReceipt(pb.GetReceiptRequest(message_id=mid), timeout=10)
+                break
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.NOT_FOUND, exc.details()
+                assert time.monotonic() < deadline, f"no receipt for {mid} on partition {p}"
+                time.sleep(0.3)
+        assert (got.ledger_partition, got.ledger_index) == (p, last.index)
+        assert f".ledger/{p}\n" in got.tlog_proof
