@@ -24,6 +24,7 @@ import logging
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from confluent_kafka import (
@@ -65,6 +66,10 @@ KIND_HEADER = "hub-kind"
 FRONTIER_HEADER = "hub-frontier"
 
 
+#: records whose delays the stats keep
+SAMPLES = 10_000
+
+
 @dataclass
 class SequencerStats:
     appended: int = 0
@@ -77,10 +82,10 @@ class SequencerStats:
     produce_s: float = 0.0
     commit_s: float = 0.0
     longest_s: float = 0.0
-    #: inbound record's timestamp -> its transaction committed, ms (a sample of recent records)
-    delays_ms: list[float] = field(default_factory=list)
+    #: inbound record's timestamp -> its transaction committed, ms (the most recent records)
+    delays_ms: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
     #: ... -> consumed by the sequencer, ms
-    pickup_ms: list[float] = field(default_factory=list)
+    pickup_ms: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
 
     def timing(self) -> str:
         n = max(self.batches, 1)
@@ -93,8 +98,6 @@ class SequencerStats:
         return text
 
     def sample(self, batch_ms: list[int], consumed_ms: float, committed_ms: float) -> None:
-        if len(self.delays_ms) > 100_000:  # bounded: keep the recent half
-            del self.delays_ms[:50_000], self.pickup_ms[:50_000]
         for t in batch_ms:
             self.pickup_ms.append(consumed_ms - t)
             self.delays_ms.append(committed_ms - t)
@@ -268,7 +271,9 @@ class Sequencer:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 100)
-        consumer = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer"))
+        # prefetch at most 16 MiB of inbound (librdkafka's default is 64 MiB): tens of batches ahead
+        consumer = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer",
+                                            **{"queued.max.messages.kbytes": 16 * 1024}))
         start = inbound_position(self.bootstrap, self.topics, self.partition)
         consumer.assign([TopicPartition(self.topics.inbound, self.partition,
                                         OFFSET_BEGINNING if start is None else start)])
