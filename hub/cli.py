@@ -575,6 +575,7 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
     from hub.audit_loops import ClosedLoops
     from hub.consortium import load_memberships
     from hub.errors import ConfigError
+    from hub.gc_tuning import quiet_gc
     from hub.kafka.reader import read_partition, watermarks
     from hub.kafka.topics import Topics
     from hub.ledger.merkle import CompactRange, leaf_hash
@@ -600,6 +601,7 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
     results = []
     witnessed: dict[int, dict[str, Any]] = {}
     loops = ClosedLoops()
+    quiet_gc()
     consortium = max(memberships.items())[1].consortium
     for p in (partitions or range(c.cfg.partitions)) if policies else ():  # each: a policy, a checkpoint
         wanted = origin(consortium, c.cfg.namespace, p)

@@ -19,7 +19,6 @@ the ledger records of the window (by Kafka timestamp), never the whole ledger.
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import threading
@@ -41,6 +40,7 @@ from hub import avro
 from hub.config import HubConfig
 from hub.envelope import Envelope
 from hub.errors import DecodeError, HubError, KafkaOperationError
+from hub.gc_tuning import quiet_gc
 from hub.governance import apply_update, membership_history
 from hub.identity import SigningKey
 from hub.kafka.clients import consume_available, consumer_config, producer_config, translate
@@ -266,11 +266,7 @@ class Sequencer:
         log.info("sequencer for %s[%d] starts at index %d (head %s, last checkpoint %d, %d ids in the replay window)",
                  self.topics.ledger, self.partition, state.head.next_index, state.head.prev_leaf_hash.hex()[:16],
                  state.checkpoint_size, len(notary.replay))
-        # what exists now lives as long as the process: keep the cyclic garbage collector from
-        # walking it again and again, and run it rarely (a batch makes many short-lived objects)
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 50, 100)
+        quiet_gc()  # what exists now lives as long as the process
         # prefetch at most 16 MiB of inbound (librdkafka's default is 64 MiB): tens of batches ahead
         consumer = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer",
                                             **{"queued.max.messages.kbytes": 16 * 1024}))
