@@ -4,14 +4,14 @@ import uuid
 
 import pytest
 
-from hub.prechecks import PrecheckPool
+from hub.prechecks import INLINE_BELOW, PrecheckPool
 from hub.validation import Accepted, Reason, Rejected, precheck
 from tests.unit.factories import DAY, NOW, world
 
 
 def mixed_jobs():
     w = world()
-    good = [w.order().raw for _ in range(40)]
+    good = [w.order().raw for _ in range(INLINE_BELOW + 50)]  # enough to go to the threads
     forged = bytearray(w.order().raw)
     forged[-1] ^= 1
     stale = w.order(created_at=NOW - 3 * DAY).raw
@@ -43,4 +43,12 @@ def test_an_empty_batch_and_a_closed_pool():
     assert pool.submit([]).result() == []
     pool.close()
     with pytest.raises(RuntimeError):
-        pool.submit([(b"x", w.membership, NOW)] * 40)
+        pool.submit([(b"x", w.membership, NOW)] * INLINE_BELOW)
+
+
+def test_a_small_batch_is_checked_at_once_in_the_callers_thread():
+    w, jobs = mixed_jobs()
+    pool = PrecheckPool(w.registry, threads=2)
+    pool.close()  # no thread could check it
+    small = jobs[: INLINE_BELOW - 1]
+    assert pool.submit(small).result() == [precheck(raw, m, w.registry, now) for raw, m, now in small]
