@@ -507,7 +507,8 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, v
     if membership.member(member_id) is None:
         raise ConfigError(f"{member_id} is not a member of the consortium (see `hub agency list`)")
     agency = Agency(member_id, load_signing_key(c.cfg.consortium_dir, member_id), membership,
-                    default_registry(), Topics(c.cfg.namespace), c.bootstrap(), verifier_urls)
+                    default_registry(), Topics(c.cfg.namespace), c.bootstrap(), verifier_urls,
+                    state_dir=c.cfg.home / "connectors" / c.cfg.namespace / member_id)
     from hub.kafka.clients import wait_ready
 
     wait_ready(agency.bootstrap, timeout=10)

@@ -20,6 +20,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -35,6 +36,7 @@ from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
 from hub.membership import Membership
 from hub.rpc.credentials import CredentialBook, is_credential_type
+from hub.rpc.idempotency import IdempotencyStore
 from hub.schemas import SchemaRegistry, hub_record
 from hub.sequencer.runner import KIND_HEADER
 from hub.timeutil import iso, now_us, to_us
@@ -57,6 +59,8 @@ class Agency:
     #: the verifiers serving proofs for GetReceipt, one per ledger partition (none: GetReceipt
     #: answers FAILED_PRECONDITION)
     verifier_urls: tuple[str, ...] = ()
+    #: where the connector keeps its state across restarts (idempotency keys); None: in memory only
+    state_dir: Path | None = None
 
     @property
     def outbox(self) -> str:
@@ -203,6 +207,8 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         self._commit_lock = threading.Lock()
         self._idempotent: OrderedDict[str, _IdempotencySlot] = OrderedDict()
         self._idem_lock = threading.Lock()
+        #: the answers to idempotency keys, on disk (hub.rpc.idempotency)
+        self._answers = IdempotencyStore(agency.state_dir / "idempotency.sqlite") if agency.state_dir else None
         self.credentials = CredentialBook()
         self._credentials_lock = threading.Lock()
         self._stop = threading.Event()
@@ -220,6 +226,8 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         self.producer.flush(10)
         self.stream_producer.flush(10)
         self._committer.close()
+        if self._answers is not None:
+            self._answers.close()
 
     def _poll_deliveries(self) -> None:
         while not self._stop.is_set():
@@ -245,7 +253,17 @@ class ConnectorService(pb_grpc.ConnectorServicer):
             slot = self._idempotent[key] = _IdempotencySlot()
             while len(self._idempotent) > IDEMPOTENCY_KEYS:
                 self._idempotent.popitem(last=False)
+            stored = self._answers.get(key) if self._answers is not None else None
+            if stored is not None:  # answered before this connector (re)started
+                slot.request, slot.response = stored[0], pb.PublishResponse.FromString(stored[1])
             return slot, True
+
+    def _remember(self, key: str, slot: _IdempotencySlot, request_bytes: bytes,
+                  response: pb.PublishResponse) -> None:
+        """The answer to ``key``, in memory and on disk."""
+        slot.request, slot.response = request_bytes, response
+        if self._answers is not None:
+            self._answers.put(key, request_bytes, response.SerializeToString(deterministic=True))
 
     @staticmethod
     def _answered(slot: _IdempotencySlot, request_bytes: bytes) -> pb.PublishResponse | None:
@@ -269,8 +287,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
                 return answered
             response = self._publish(request, time_remaining)
             if response.receipt.status != pb.Receipt.STATUS_UNSPECIFIED or not request.wait_for_receipt:
-                slot.request = request_bytes
-                slot.response = response
+                self._remember(key, slot, request_bytes, response)
             return response
 
     def _seal(self, request: pb.PublishRequest) -> Envelope:
@@ -654,7 +671,7 @@ class _Stream:
                     response = pb.PublishResponse(message_id=mid)
                     result = pb.PublishResult(sequence=seq, response=response)
                     if idem is not None:
-                        idem.request, idem.response = request_bytes, response
+                        svc._remember(request.idempotency_key, idem, request_bytes, response)
                 else:
                     result = _error(seq, grpc.StatusCode.UNAVAILABLE, err.str())
                 if idem is not None:

@@ -122,3 +122,27 @@ def test_get_receipt_returns_a_proof_that_verifies_offline(hub: Hub, world):
     assert exc.value.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED)
     entries = [LedgerEntry.from_bytes(x.value) for x in read_partition(hub.bootstrap, Topics(hub.namespace).ledger, 0)]
     assert any(e.index == got.ledger_index for e in entries)
+
+
+def test_a_retry_after_the_connector_was_killed_gets_the_original_answer(hub: Hub):
+    import signal
+
+    from hub.envelope import Envelope
+
+    proc, port = hub.connector(COURT, name="court-idem")
+    request = pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(ORDER_JSON),
+                                idempotency_key="bank-retry-after-restart")
+    first = stub(port).Publish(request, timeout=30)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    _, port = hub.connector(COURT, name="court-idem-2")
+    court = stub(port)
+    assert court.Publish(request, timeout=30).message_id == first.message_id
+    other = pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps({**ORDER_JSON, "judge": "李明"}),
+                              idempotency_key="bank-retry-after-restart")
+    with pytest.raises(grpc.RpcError) as e:
+        court.Publish(other, timeout=30)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    inbound = [Envelope.from_bytes(r.value) for r in read_partition(hub.bootstrap, Topics(hub.namespace).inbound, 0)
+               if r.key == COURT.encode()]
+    assert sum(str(e.message_id) == first.message_id for e in inbound) == 1
