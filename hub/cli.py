@@ -387,6 +387,30 @@ def agency_publish(c: Ctx, proposal: Path) -> None:
     _publish(c, proposal.read_bytes())
 
 
+@agency.command("history")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="File to write the membership log to (one update per line).")
+@pass_ctx
+def agency_history(c: Ctx, out: Path) -> None:
+    """Save the membership log (every quorum-approved update since the genesis) to a file, so a
+    receipt signed under a later membership can be checked offline: `hub proof verify
+    --membership-log FILE`. Each update is checked to apply before it is written."""
+    from hub.consortium import load_membership
+    from hub.errors import ConfigError
+    from hub.governance import membership_history
+    from hub.kafka.membership_log import read_updates
+
+    updates = read_updates(c.bootstrap(), c.cfg.namespace)
+    history = membership_history(load_membership(c.cfg.consortium_dir), updates)
+    if any(b"\n" in u for u in updates):
+        raise HubError("a membership update holds a line break: it is not canonical JSON")
+    try:
+        out.write_bytes(b"".join(u + b"\n" for u in updates))
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror}") from exc
+    click.echo(f"{len(updates)} membership update(s) written to {out}: versions 1 to {max(history)}")
+
+
 # --- pki -----------------------------------------------------------------------------------
 
 @cli.group()

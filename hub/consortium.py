@@ -48,6 +48,22 @@ def load_memberships(directory: Path, bootstrap: str | None = None, namespace: s
     return membership_history(genesis, read_updates(bootstrap, namespace))
 
 
+def read_membership_log_file(path: Path) -> list[bytes]:
+    """The membership updates saved by `hub agency history`: one update's canonical JSON per line."""
+    try:
+        return [line for line in path.read_bytes().splitlines() if line.strip()]
+    except OSError as exc:
+        raise ConfigError(f"cannot read the membership log file {path}: {exc.strerror}") from exc
+
+
+def load_memberships_offline(directory: Path, log_file: Path) -> dict[int, Membership]:
+    """Every membership version from the genesis and a saved membership log, with no broker: each
+    update must carry the quorum of the version before it, so the file needs no trust of its own."""
+    from hub.governance import membership_history
+
+    return membership_history(load_membership(directory), read_membership_log_file(log_file))
+
+
 def current_membership(directory: Path, bootstrap: str, namespace: str) -> Membership:
     """The latest membership version: genesis plus every update in the log."""
     history = load_memberships(directory, bootstrap, namespace)

@@ -267,16 +267,19 @@ def proof_export(c: Ctx, message_id: str, partition: int, out: Path, verifier_ur
 @click.option("--witness-quorum", type=click.IntRange(min=0), metavar="N",
               help="How many of the --witness-key witnesses must have cosigned the checkpoint "
                    "[default: all of them].")
+@click.option("--membership-log", "membership_log", type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE", help="The membership log saved by `hub agency history`, for receipts of messages "
+                                   "validated under a later membership than the genesis [default: genesis only].")
 @click.pass_obj
 def proof_verify(c: Ctx, file: Path, consortium_dir: Path | None, policy_path: Path | None,
-                 witness_vkeys: tuple[str, ...], witness_quorum: int | None) -> None:
+                 witness_vkeys: tuple[str, ...], witness_quorum: int | None, membership_log: Path | None) -> None:
     """Check a receipt with no network: the checkpoint's signature (hub-sequencer key, the
     partition's origin), the inclusion proof against its root, the envelope's signature
     by its sender's key in the membership, and, given witness keys, that at least
     --witness-quorum of those witnesses cosigned the checkpoint. With --policy, the
     checkpoint must also be signed by a log key of the policy (if it lists logs) and its
     cosignatures must meet the policy's quorum. Exit 0 verified, 1 not."""
-    from hub.consortium import load_memberships
+    from hub.consortium import load_memberships, load_memberships_offline
     from hub.ledger.trust_policy import check_checkpoint
     from hub.schemas import default_registry
     from hub.timeutil import iso
@@ -290,7 +293,9 @@ def proof_verify(c: Ctx, file: Path, consortium_dir: Path | None, policy_path: P
     policy = read_policy(policy_path) if policy_path is not None else None
     witness_keys = _witness_keys(witness_vkeys)
     quorum = len(set(witness_keys)) if witness_quorum is None else witness_quorum
-    memberships = load_memberships(consortium_dir or c.cfg.consortium_dir)
+    directory = consortium_dir or c.cfg.consortium_dir
+    memberships = (load_memberships_offline(directory, membership_log) if membership_log is not None
+                   else load_memberships(directory))
     try:
         data = file.read_bytes()
     except OSError as exc:

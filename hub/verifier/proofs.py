@@ -229,6 +229,9 @@ def verify_receipt(data: bytes, memberships: Mapping[int, Membership],
     if entry.index != proof.index:
         raise VerificationError(f"ledger entry says index {entry.index}, the proof says {proof.index}")
     membership = memberships.get(entry.membership_version) or memberships[max(memberships)]
+    hint = ("" if membership.version == entry.membership_version else
+            f" (the entry was validated under membership v{entry.membership_version}, which this check does not "
+            f"hold: give it the membership log, saved by `hub agency history`)")
     log_member = membership.member(SEQUENCER_MEMBER)
     if log_member is None:
         raise VerificationError(f"the membership has no {SEQUENCER_MEMBER} whose key signs checkpoints")
@@ -238,10 +241,10 @@ def verify_receipt(data: bytes, memberships: Mapping[int, Membership],
     sender = membership.member(envelope.sender)
     if sender is None:
         raise VerificationError(f"sender {envelope.sender} is not a member of consortium "
-                                f"{membership.consortium}")
+                                f"{membership.consortium}{hint}")
     key = sender.key(envelope.sender_key_id)
     if key is None:
-        raise VerificationError(f"sender {envelope.sender} has no key {envelope.sender_key_id}")
+        raise VerificationError(f"sender {envelope.sender} has no key {envelope.sender_key_id}{hint}")
     if key.is_revoked(envelope.created_at, membership.version):
         raise VerificationError(f"key {envelope.sender_key_id} of {envelope.sender} is revoked")
     if not envelope.verify(key.key):

@@ -59,6 +59,26 @@ def test_revoked_then_rotated_key_and_the_audit_agrees(hub: Hub):
     audit = hub.run("audit")
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
+    # offline, the receipt of a message signed with the rotated key needs the membership log
+    receipt = hub.workdir / "after.tlog-proof"
+    hub.wait_for(lambda: hub.run("proof", "export", after.message_id, "--out", str(receipt)).returncode == 0,
+                 "a checkpoint covering the message")
+    genesis_only = hub.run("proof", "verify", str(receipt))
+    assert genesis_only.returncode == 1, genesis_only.stdout
+    assert "validated under membership v2" in genesis_only.stdout and "hub agency history" in genesis_only.stdout
+    log = hub.workdir / "membership.log"
+    saved = hub.run("agency", "history", "--out", str(log))
+    assert saved.returncode == 0 and "1 membership update(s)" in saved.stdout, saved.stdout + saved.stderr
+    offline = hub.run("proof", "verify", str(receipt), "--membership-log", str(log))
+    assert offline.returncode == 0 and "VERIFIED" in offline.stdout, offline.stdout + offline.stderr
+    # a log whose update lost its approvals is refused, not trusted
+    doc = json.loads(log.read_bytes().splitlines()[0])
+    doc["approvals"] = doc["approvals"][:1]
+    forged = hub.workdir / "forged.log"
+    forged.write_bytes(json.dumps(doc).encode() + b"\n")
+    refused = hub.run("proof", "verify", str(receipt), "--membership-log", str(forged))
+    assert refused.returncode == 2 and refused.stderr.startswith("hub: error:"), refused.stdout + refused.stderr
+
 
 @pytest.mark.parametrize("bad", ["not json", '{"format": "judicial-hub/membership-update/v1"}'])
 def test_a_bad_proposal_is_refused_with_one_line(hub: Hub, tmp_path, bad):
