@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from hub import avro
 from hub.envelope import Envelope, EnvelopeTooLargeError, seal
 from hub.errors import DecodeError, EncodeError, HubError
+from hub.governance import apply_update, parse_update
 from hub.identity import SigningKey
 from hub.jsonform import FieldProblems, from_json, to_json
 from hub.kafka.clients import consume_available, consumer_config, producer_config, translate
@@ -214,6 +215,9 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         self._stop = threading.Event()
         self._follower = threading.Thread(target=self._follow_credentials, name="credentials", daemon=True)
         self._follower.start()
+        # members added, keys revoked, policy changed: applied as the membership log grows
+        self._membership_follower = threading.Thread(target=self._follow_membership, name="membership", daemon=True)
+        self._membership_follower.start()
         # one thread serves the streams' delivery reports: a report wakes it, not a timer
         self._poller = threading.Thread(target=self._poll_deliveries, name="deliveries", daemon=True)
         self._poller.start()
@@ -221,6 +225,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
     def close(self) -> None:
         self._stop.set()
         self._follower.join(timeout=5)
+        self._membership_follower.join(timeout=5)
         self._poller.join(timeout=5)
         self.receipts.close()
         self.producer.flush(10)
@@ -452,6 +457,34 @@ class ConnectorService(pb_grpc.ConnectorServicer):
             return None
 
     # --- ledger-derived answers ------------------------------------------------------------
+
+    def _follow_membership(self) -> None:
+        """Apply each new quorum-approved update of the membership log to the agency's membership,
+        so new members, keys and policy rules are checked at once, with no restart. (This
+        connector's own signing key is read at start: after rotating it, restart the connector.)"""
+        a = self.agency
+        consumer = Consumer(consumer_config(a.bootstrap, f"{a.group}.membership.{uuid.uuid4()}"))
+        consumer.assign([TopicPartition(a.topics.membership, 0, 0)])
+        try:
+            while not self._stop.is_set():
+                for m in consume_available(consumer, 100, 0.5):
+                    if m.error() is not None:
+                        continue
+                    current = self.agency.membership
+                    try:
+                        if parse_update(m.value() or b"").version <= current.version:
+                            continue  # already in the membership the connector started with
+                        membership = apply_update(current, m.value() or b"")
+                    except HubError as exc:
+                        log.error("membership log record at offset %d does not apply to v%d: %s", m.offset(),
+                                  current.version, exc.diagnostics())
+                        continue
+                    self.agency = replace(self.agency, membership=membership)
+                    log.info("%s: now checking requests against membership v%d", a.member_id, membership.version)
+        except KafkaException as exc:
+            log.error("following the membership log stopped: %s", translate(exc, "reading the membership log"))
+        finally:
+            consumer.close()
 
     def _follow_credentials(self) -> None:
         """Keep the credential book up to date from the agency's outbox, from its beginning."""

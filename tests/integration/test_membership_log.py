@@ -80,6 +80,28 @@ def test_revoked_then_rotated_key_and_the_audit_agrees(hub: Hub):
     assert refused.returncode == 2 and refused.stderr.startswith("hub: error:"), refused.stdout + refused.stderr
 
 
+def test_a_member_added_while_a_connector_runs_can_be_sent_to_without_a_restart(hub: Hub):
+    import re
+
+    import grpc
+
+    new_bank = "bank-boc-bj-follow"
+    _, port = hub.connector(COURT, name="court-follows")
+    court = stub(port)
+    order = pb.PublishRequest(type=ORDER, recipients=[new_bank], payload_json=json.dumps(ORDER_JSON))
+    with pytest.raises(grpc.RpcError) as before:
+        court.Publish(order, timeout=30)
+    assert before.value.code() == grpc.StatusCode.PERMISSION_DENIED and "not a member" in before.value.details()
+    added = hub.run("agency", "add", "--id", new_bank, "--name", "中国银行北京分行", "--role", "bank",
+                    "--admin", "admin-1", "--admin", "admin-2")
+    assert added.returncode == 0, added.stdout + added.stderr
+    version = re.search(r"membership v(\d+) appended", added.stdout)
+    assert version is not None, added.stdout
+    hub.wait_for(lambda: f"now checking requests against membership v{version[1]}" in hub.log("court-follows"),
+                 "the running connector to apply the update")
+    assert court.Publish(order, timeout=30).message_id
+
+
 @pytest.mark.parametrize("bad", ["not json", '{"format": "judicial-hub/membership-update/v1"}'])
 def test_a_bad_proposal_is_refused_with_one_line(hub: Hub, tmp_path, bad):
     f = tmp_path / "proposal.json"
