@@ -1,7 +1,7 @@
 """Stateless validation of many envelopes at once, on threads.
 
 Checking Ed25519 signatures dominates the sequencer's and the auditor's work and needs no
-ledger state. ``cryptography`` releases the GIL while it verifies, so threads check a batch
+ledger state. ``cryptography`` (50 and later) releases the GIL while it verifies, so threads check a batch
 on every core while the calling thread chains, hashes and produces the previous one: no
 processes, no copies of the membership, no pickling. The verdicts are exactly
 :func:`hub.validation.precheck`'s, each computed by that function.
