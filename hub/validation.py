@@ -55,6 +55,11 @@ class Limits:
     #: how far in the future its created_at may be (clock skew between agencies)
     max_skew_us: int = 5 * 60 * 1_000_000
 
+    @property
+    def replay_window_us(self) -> int:
+        """How long a message id must be remembered: anything older is refused as STALE anyway."""
+        return self.max_age_us + self.max_skew_us
+
 
 @dataclass(frozen=True)
 class Accepted:

@@ -81,8 +81,7 @@ class Notary:
         self.membership = membership
         self.registry = registry
         self.limits = limits
-        # a message older than max_age is STALE anyway, so the window need not be longer
-        self.replay = replay or ReplayMemory(limits.max_age_us + limits.max_skew_us)
+        self.replay = replay if replay is not None else ReplayMemory(limits.replay_window_us)
 
     def snapshot(self) -> Snapshot:
         """The state to return to if the batch that follows is aborted."""

@@ -4,7 +4,7 @@ One batch = one transaction holding the ledger entries, their outbox copies, the
 senders' receipts, the rejections and a checkpoint when one is due. The consumed inbound
 position commits with them because it is written in them: each ledger entry and each
 rejection names its inbound source offset, so a restart resumes one past the last source
-its committed output names (:func:`inbound_position`), with no separate offset commit in
+its committed output names (:func:`recover`), with no separate offset commit in
 the transaction (which cost more than the commit itself). Retriable errors are retried; an abortable error aborts, rewinds the
 consumer to the batch's first offset and restores the chain head, Merkle frontier and
 replay window to the last committed state; a fatal error (for instance being fenced by
@@ -58,7 +58,7 @@ from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpo
 from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused, lookups
 from hub.sequencer.replay import ReplayMemory
 from hub.timeutil import now_us
-from hub.validation import ask_of
+from hub.validation import Limits, ask_of
 
 log = logging.getLogger(__name__)
 
@@ -113,25 +113,38 @@ class Recovered:
     head: ChainHead
     tree: CompactRange
     checkpoint_size: int
+    #: the inbound offset to read next (None: from the beginning)
+    inbound_next: int | None
 
 
 def recover(bootstrap: str, topics: Topics, partition: int, log_key: NoteVerifier) -> Recovered:
-    """The committed state of a ledger partition, read from its tail."""
+    """The committed state of a ledger partition, read from its tail.
+
+    The inbound position is one past the last inbound record that the committed ledger entries or
+    rejections name as their source: every inbound record the sequencer reads becomes exactly one
+    of the two, written in the same transaction, so the committed output is itself the committed
+    position and no consumer-group offset needs to travel in the transaction."""
     cp_size = 0
     cp = last_record(bootstrap, topics.checkpoints, partition)
     if cp is not None:
         cp_size = open_checkpoint(cp.value, log_key, origin=log_key.name)[0].size
+    last_source = -1
+    rej = last_record(bootstrap, topics.rejected, partition)
+    if rej is not None:
+        src = avro.decode(hub_record("Rejection"), rej.value)["source"]
+        last_source = _source_offset(Source(src["topic"], src["partition"], src["offset"]), topics, partition)
     rec = last_record(bootstrap, topics.ledger, partition)
     if rec is None:
-        return Recovered(ChainHead(), CompactRange(), cp_size)
+        return Recovered(ChainHead(), CompactRange(), cp_size, last_source + 1 if last_source >= 0 else None)
     entry = LedgerEntry.from_bytes(rec.value)
+    inbound_next = max(last_source, _source_offset(entry.source, topics, partition)) + 1
     head = ChainHead.after(entry)
     frontier = rec.headers.get(FRONTIER_HEADER)
     if frontier is not None:
         try:
             tree = CompactRange.from_bytes(frontier)
             if tree.size == head.next_index:
-                return Recovered(head, tree, cp_size)
+                return Recovered(head, tree, cp_size, inbound_next)
         except DecodeError:
             pass
     log.warning("%s[%d]: no usable Merkle frontier on the last entry: rebuilding from index 0",
@@ -139,25 +152,7 @@ def recover(bootstrap: str, topics: Topics, partition: int, log_key: NoteVerifie
     tree = CompactRange()
     for r in read_partition(bootstrap, topics.ledger, partition):
         tree.append(LedgerEntry.from_bytes(r.value).leaf_hash)
-    return Recovered(head, tree, cp_size)
-
-
-def inbound_position(bootstrap: str, topics: Topics, partition: int) -> int | None:
-    """The inbound offset to read next: one past the last inbound record that the committed ledger
-    entries or rejections of the partition name as their source, or None if there are none.
-
-    Every inbound record the sequencer reads becomes exactly one ledger entry or one rejection,
-    written in the same transaction, so the committed output is itself the committed position:
-    no consumer-group offset needs to travel in the transaction."""
-    last = -1
-    rec = last_record(bootstrap, topics.ledger, partition)
-    if rec is not None:
-        last = _source_offset(LedgerEntry.from_bytes(rec.value).source, topics, partition)
-    rej = last_record(bootstrap, topics.rejected, partition)
-    if rej is not None:
-        src = avro.decode(hub_record("Rejection"), rej.value)["source"]
-        last = max(last, _source_offset(Source(src["topic"], src["partition"], src["offset"]), topics, partition))
-    return last + 1 if last >= 0 else None
+    return Recovered(head, tree, cp_size, inbound_next)
 
 
 def _source_offset(source: Source, topics: Topics, partition: int) -> int:
@@ -241,7 +236,6 @@ class Sequencer:
         signal.signal(signal.SIGINT, self.stop)
 
     def run(self, ready: threading.Event | None = None) -> SequencerStats:
-        ensure_topics(self.bootstrap, self.cfg, topic_specs(self.cfg, list(self.membership.members)))
         # the genesis, then every update of the membership log; later updates are followed live
         updates = read_updates(self.bootstrap, self.cfg.namespace)
         history = membership_history(self.membership, updates)
@@ -258,9 +252,9 @@ class Sequencer:
         # init_transactions has fenced any predecessor and finished its open transaction:
         # what is committed now is the ledger's true state.
         state = recover(self.bootstrap, self.topics, self.partition, self.signer.verifier())
-        notary = Notary(self.partition, state.head, self.membership, self.registry, tree=state.tree)
-        notary.replay = recover_replay(self.bootstrap, self.topics, self.partition, notary.replay.window_us,
-                                       self.membership)
+        limits = Limits()
+        replay = recover_replay(self.bootstrap, self.topics, self.partition, limits.replay_window_us, self.membership)
+        notary = Notary(self.partition, state.head, self.membership, self.registry, limits, replay, state.tree)
         self.notary = notary
         self.policy.last_size = state.checkpoint_size
         log.info("sequencer for %s[%d] starts at index %d (head %s, last checkpoint %d, %d ids in the replay window)",
@@ -270,9 +264,8 @@ class Sequencer:
         # prefetch at most 16 MiB of inbound (librdkafka's default is 64 MiB): tens of batches ahead
         consumer = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer",
                                             **{"queued.max.messages.kbytes": 16 * 1024}))
-        start = inbound_position(self.bootstrap, self.topics, self.partition)
         consumer.assign([TopicPartition(self.topics.inbound, self.partition,
-                                        OFFSET_BEGINNING if start is None else start)])
+                                        OFFSET_BEGINNING if state.inbound_next is None else state.inbound_next)])
         pool = PrecheckPool(self.registry, notary.limits, self.workers)
         if ready is not None:
             ready.set()
@@ -371,7 +364,7 @@ class Sequencer:
             st.sample([m.timestamp()[1] for m in msgs], batch.now / 1000, time.time() * 1000)
             if msgs:
                 # for lag monitoring only (kafka-consumer-groups, dashboards): a restart reads its
-                # position from the committed ledger and rejections (inbound_position)
+                # position from the committed ledger and rejections (recover)
                 consumer.commit(offsets=[TopicPartition(self.topics.inbound, self.partition,
                                                         (msgs[-1].offset() or 0) + 1)], asynchronous=True)
         except KafkaException as exc:
