@@ -102,7 +102,7 @@ class PartitionAudit:
         self.registry = registry
         self.limits = limits
         self.head = ChainHead()
-        self.replay = ReplayMemory(limits.max_age_us + limits.max_skew_us)
+        self.replay = ReplayMemory(limits.replay_window_us)
         self.tree = CompactRange()
         self.result = PartitionResult(partition)
         self.loops = loops
@@ -113,6 +113,11 @@ class PartitionAudit:
         self.batch_size = batch_size
         self._queue: list[tuple[int, bytes]] = []
         self._inflight: tuple[list[tuple[int, bytes, LedgerEntry | DecodeError]], PrecheckBatch] | None = None
+        #: a witness-cosigned checkpoint to compare at finish, and the roots of the tree at sizes wanted
+        self._witnessed: tuple[Checkpoint, str] | None = None
+        self._roots: dict[int, bytes | None] = {}
+        #: after finish: whether the ledger reproduces the witnessed checkpoint (None: none given)
+        self.witnessed_agrees: bool | None = None
 
     def _flag(self, index: int, offset: int, finding: Finding, detail: str) -> None:
         self.result.violations.append(Violation(self.partition, index, offset, finding, detail))
@@ -196,6 +201,8 @@ class PartitionAudit:
         self._check_checkpoint()
 
     def _check_checkpoint(self) -> None:
+        if self.tree.size in self._roots:
+            self._roots[self.tree.size] = self.tree.root()
         want = self._pending.pop(self.tree.size, None)
         if want is None:
             return
@@ -215,6 +222,7 @@ class PartitionAudit:
             self._replay(*self._inflight)
             self._inflight = None
         self.prechecks.close()
+        self._compare_witnessed()
         for size, (_, offset) in sorted(self._pending.items()):
             self._flag(size - 1, offset, Finding.CHECKPOINT_BEYOND_LEDGER,
                        f"a signed checkpoint covers {size} entries but the ledger holds {self.tree.size}: "
@@ -273,27 +281,33 @@ class PartitionAudit:
                        f"the checkpoint of size {cp.size} from {source} is cosigned by {names}; the trust "
                        f"policy's {check.quorum_detail}")
 
-    def compare_witnessed(self, checkpoint: Checkpoint, ledger_root: bytes | None, ledger_size: int,
-                          source: str) -> bool:
-        """Whether the ledger agrees with a checkpoint the witnesses cosigned; ``SPLIT_VIEW`` if not.
+    def expect_witnessed(self, checkpoint: Checkpoint, source: str) -> None:
+        """A checkpoint the witnesses cosigned (read from ``source``), to compare with the replayed
+        tree at its size by :meth:`finish`: ``SPLIT_VIEW`` if the ledger does not reproduce it."""
+        self._witnessed = (checkpoint, source)
+        self._roots[checkpoint.size] = self.tree.root() if checkpoint.size == self.tree.size else None
 
-        ``ledger_root`` is the RFC 9162 root of the ledger's first ``checkpoint.size`` records
-        (None if it holds fewer, ``ledger_size``). A witnessed checkpoint the ledger does not
-        reproduce means history was rewritten (or truncated) after the witnesses saw it, or the
-        log showed them another tree than the one it keeps."""
+    def _compare_witnessed(self) -> None:
+        """A witnessed checkpoint the ledger does not reproduce means history was rewritten (or
+        truncated) after the witnesses saw it, or the log showed them another tree than it keeps."""
+        if self._witnessed is None:
+            return
+        checkpoint, source = self._witnessed
         size = checkpoint.size
+        ledger_root = self._roots.get(size)
         if ledger_root is None:
             self._flag(size - 1, -1, Finding.SPLIT_VIEW,
                        f"the witnesses cosigned a checkpoint of size {size} (from {source}) but the ledger holds "
-                       f"{ledger_size} entries: entries were removed after they were witnessed")
-            return False
-        if ledger_root != checkpoint.root_hash:
+                       f"{self.tree.size} entries: entries were removed after they were witnessed")
+            self.witnessed_agrees = False
+        elif ledger_root != checkpoint.root_hash:
             self._flag(size - 1, -1, Finding.SPLIT_VIEW,
                        f"the witnesses cosigned size {size} with root {checkpoint.root_hash.hex()[:16]}… (from "
                        f"{source}) but the ledger's first {size} entries hash to {ledger_root.hex()[:16]}…: "
                        "history was rewritten after it was witnessed")
-            return False
-        return True
+            self.witnessed_agrees = False
+        else:
+            self.witnessed_agrees = True
 
 
 def _leaf(raw: bytes) -> bytes:

@@ -603,7 +603,6 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
     from hub.gc_tuning import quiet_gc
     from hub.kafka.reader import read_partition, watermarks
     from hub.kafka.topics import Topics
-    from hub.ledger.merkle import CompactRange, leaf_hash
     from hub.ledger.trust_policy import check_checkpoint
     from hub.schemas import default_registry
     from hub.sequencer.checkpoints import origin
@@ -639,7 +638,7 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
         origin_ = origin(consortium, c.cfg.namespace, p)
         keys = sequencer_verifiers(memberships, origin_)
         pa.expect_checkpoints([(r.offset, r.value) for r in read_partition(bootstrap, topics_.checkpoints, p)],
-                                     keys)
+                              keys)
         check = None
         if policies:
             policy_path, policy = policy_for(policies, origin_)
@@ -651,24 +650,20 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
                             "cosigned_by": check.cosigners, "log_key": check.log_key,
                             "size": None, "root_hash": None, "matches_ledger": None,
                             "problem": check.problem}
-        target = check.checkpoint.size if check is not None and check.checkpoint is not None else None
-        prefix = CompactRange()  # the root of the first `target` entries, to compare with the witnessed one
+            if check.checkpoint is not None:
+                pa.expect_witnessed(check.checkpoint, source)
         end = watermarks(bootstrap, topic, p)[1]
         with click.progressbar(length=end, label=f"replaying {topic}[{p}]", file=sys.stderr,
                                hidden=quiet or not sys.stderr.isatty(), show_pos=True) as bar:
             done = 0
             for rec in read_partition(bootstrap, topic, p):
                 pa.add(rec.offset, rec.value)
-                if target is not None and prefix.size < target:
-                    prefix.append(leaf_hash(rec.value))
                 bar.update(rec.offset + 1 - done)
                 done = rec.offset + 1
+        results.append(pa.finish())
         if check is not None and check.checkpoint is not None:
             cp = check.checkpoint
-            agrees = pa.compare_witnessed(cp, prefix.root() if prefix.size == cp.size else None, prefix.size,
-                                          witnessed[p]["source"])
-            witnessed[p].update(size=cp.size, root_hash=cp.root_hash.hex(), matches_ledger=agrees)
-        results.append(pa.finish())
+            witnessed[p].update(size=cp.size, root_hash=cp.root_hash.hex(), matches_ledger=pa.witnessed_agrees)
     closed = loops.finish(to_us(at) if at else now_us())
     if closed and results:
         results[0].violations.extend(closed)  # reported with the partition they name in each line

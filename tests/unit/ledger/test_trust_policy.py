@@ -223,7 +223,9 @@ def test_the_audit_accepts_checkpoints_by_any_log_key_of_the_history_and_flags_a
 
 def test_the_audit_names_a_missing_quorum_a_bad_cosignature_and_a_split_view() -> None:
     from hub.audit import Finding, PartitionAudit
+    from hub.ledger.merkle import leaf_hash, root_from_leaf_hashes
     from tests.unit.factories import world
+    from tests.unit.test_tamper import ledger
 
     w = world()
     p = parse_policy(f"log {LOG.verifier().to_vkey()}\nwitness A {vk('X1')}\nwitness B {vk('X2')}\n"
@@ -231,17 +233,31 @@ def test_the_audit_names_a_missing_quorum_a_bad_cosignature_and_a_split_view() -
     text = Checkpoint(ORIGIN, 5, bytes(range(32))).to_text()
     raw, _ = signed([cosign(text, W["X1"], 1), cosign(Checkpoint(ORIGIN, 4, bytes(32)).to_text(), W["X2"], 1)])
     check = check_checkpoint(p, raw, ORIGIN)
-    pa = PartitionAudit(0, {1: w.membership}, w.registry)
-    pa.check_witnessed(check, "http://verifier")
     assert check.checkpoint is not None
-    assert pa.compare_witnessed(check.checkpoint, bytes(range(32)), 9, "http://verifier")
-    assert not pa.compare_witnessed(check.checkpoint, bytes(32), 9, "http://verifier")
-    assert not pa.compare_witnessed(check.checkpoint, None, 3, "http://verifier")
-    found = [(v.index, v.finding) for v in pa.result.violations]
-    assert found == [(4, Finding.COSIGNATURE_INVALID), (4, Finding.WITNESS_QUORUM_MISSING),
-                     (4, Finding.SPLIT_VIEW), (4, Finding.SPLIT_VIEW)]
-    assert "entries were removed" in pa.result.violations[-1].detail
-    pa.finish()
+    raws = ledger(w)
+    true_root = root_from_leaf_hashes([leaf_hash(r) for r in raws[:5]])
+
+    def audit(witnessed: Checkpoint) -> PartitionAudit:
+        pa = PartitionAudit(0, {1: w.membership}, w.registry)
+        pa.check_witnessed(check, "http://verifier")
+        pa.expect_witnessed(witnessed, "http://verifier")
+        for i, r in enumerate(raws):
+            pa.add(i, r)
+        pa.finish()
+        return pa
+
+    agrees = audit(Checkpoint(ORIGIN, 5, true_root))
+    assert agrees.witnessed_agrees
+    assert [(v.index, v.finding) for v in agrees.result.violations] == [
+        (4, Finding.COSIGNATURE_INVALID), (4, Finding.WITNESS_QUORUM_MISSING)]
+    rewritten = audit(Checkpoint(ORIGIN, 5, bytes(32)))
+    assert rewritten.witnessed_agrees is False
+    assert (4, Finding.SPLIT_VIEW) in [(v.index, v.finding) for v in rewritten.result.violations]
+    assert "history was rewritten" in rewritten.result.violations[-1].detail
+    removed = audit(Checkpoint(ORIGIN, len(raws) + 3, true_root))
+    assert removed.witnessed_agrees is False
+    assert (len(raws) + 2, Finding.SPLIT_VIEW) in [(v.index, v.finding) for v in removed.result.violations]
+    assert "entries were removed" in removed.result.violations[-1].detail
     pa2 = PartitionAudit(0, {1: w.membership}, w.registry)
     pa2.check_witnessed(check_checkpoint(p, signed(signer=NoteSigner(ORIGIN, Ed25519PrivateKey.generate()))[0],
                                          ORIGIN), "dir")
