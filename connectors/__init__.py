@@ -1,7 +1,8 @@
-"""One package per partner-agency kind: its defaults (role, message types, dev members).
+"""One package per partner-agency kind: its defaults (role, dev members).
 
 Every connector runs the same server (:mod:`hub.rpc.connector`) as
-``hub connector run --agency <id>``; what differs by kind lives here.
+``hub connector run --agency <id>``; what differs by kind lives here. The message types a kind
+sends and receives are the standard policy's (:func:`publishes`, :func:`receives`), never a copy.
 """
 
 from __future__ import annotations
@@ -25,3 +26,17 @@ KINDS: tuple[ModuleType, ...] = (
 
 def for_role(role: str) -> ModuleType | None:
     return next((k for k in KINDS if str(k.ROLE) == role), None)
+
+
+def publishes(kind: ModuleType) -> list[str]:
+    """The message types agencies of this kind may send (the standard policy's rules for its role)."""
+    from hub.policy import standard_policy
+
+    return [r.type for r in standard_policy() if kind.ROLE in r.sender_roles]
+
+
+def receives(kind: ModuleType) -> list[str]:
+    """The message types addressed to agencies of this kind (the standard policy's rules for its role)."""
+    from hub.policy import standard_policy
+
+    return [r.type for r in standard_policy() if kind.ROLE in r.recipient_roles]
