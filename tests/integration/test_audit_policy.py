@@ -12,17 +12,13 @@ import pytest
 from confluent_kafka import Producer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.consortium import load_membership
 from hub.kafka.clients import producer_config
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics, TopicSpec, ensure_topics
-from hub.ledger.cosignature import CosignatureVerifier
 from hub.ledger.note import NoteSigner
 from hub.ledger.trust_policy import parse_policy
-from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
 from tests.integration.conftest import Hub
-from tests.integration.test_freeze_loop import COURT
-from tests.integration.test_verifier_witness import NAME, publish, start_witness, wait_cosigned
+from tests.integration.test_verifier_witness import NAME, wait_cosigned, witnessed_world
 
 pytestmark = pytest.mark.integration
 
@@ -44,26 +40,13 @@ def copy_ledger(hub: Hub, name: str, *, flip: int | None = None, keep: int | Non
 
 @pytest.fixture(scope="module")
 def world(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    hub.sequencer(0, None, "--checkpoint-period", "0.2")
-    hub.connector(COURT)
-    sent = publish(hub, 4, "p")
-    membership = load_membership(hub.consortium)
-    key = membership.member(SEQUENCER_MEMBER).keys[-1].key.raw  # type: ignore[union-attr]
-    origin_ = origin(membership.consortium, hub.namespace, 0)
-    lv = log_verifier(key, origin_)
-    wdir = tmp_path_factory.mktemp("witness")
-    init = hub.run("witness", "init", "--name", NAME, "--key", str(wdir / "witness.pem"))
-    assert init.returncode == 0, init.stderr
-    w: dict[str, Any] = {"key": wdir / "witness.pem", "state": wdir / "state.json", "origin": origin_,
-                         "log_vkey": lv.to_vkey(), "vkey": init.stdout.strip()}
-    w["url"] = start_witness(hub, w)
-    other = hub.run("witness", "init", "--name", "witness.other.localhost/w2", "--key", str(wdir / "other.pem"))
+    world = witnessed_world(hub, tmp_path_factory, 4, "p")
+    w, base = world["witness"], world["base"]
+    other_key = tmp_path_factory.mktemp("other") / "other.pem"
+    other = hub.run("witness", "init", "--name", "witness.other.localhost/w2", "--key", str(other_key))
     assert other.returncode == 0, other.stderr
-    tiles = tmp_path_factory.mktemp("tiles")
-    proc, base = hub.verifier(tiles, "--witness", w["url"], "--witness-key", w["vkey"])
-    world = {"base": base, "proc": proc, "sent": sent, "log": lv, "origin": origin_, "dir": tiles, "witness": w,
-             "other_vkey": other.stdout.strip(), "wv": CosignatureVerifier.from_vkey(w["vkey"])}
-    cp = wait_cosigned(hub, world, max(i for _, i in sent) + 1)
+    world["other_vkey"] = other.stdout.strip()
+    cp = wait_cosigned(hub, world, max(i for _, i in world["sent"]) + 1)
     world["size"] = cp.size
     # one policy that the witness meets, written by `hub trust policy`
     good = hub.workdir / "good.policy"

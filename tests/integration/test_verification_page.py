@@ -15,8 +15,6 @@ import hashlib
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,13 +22,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.consortium import load_membership
-from hub.ledger.checkpoint import Checkpoint
 from hub.ledger.note import NoteSigner
-from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
 from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, stub
 from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON
+from tests.integration.test_verifier import get, log_key, wait_published
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +38,6 @@ SERVED = "cn.judicial.hub.document_service.DocumentServed"
 DOCUMENT = "（2026）京0105民初7890号 民事判决书\n本院认为……判决如下：……\n".encode() * 40
 SERVED_JSON = json.loads((Path(__file__).parents[1] / "assets/schema-fixtures/document_service/"
                           "DocumentServed.v1.json").read_text(encoding="utf-8"))
-
-
-def get(base: str, path: str) -> tuple[int, bytes, dict[str, str]]:
-    try:
-        with urllib.request.urlopen(base + path, timeout=10) as r:
-            return r.status, r.read(), dict(r.headers)
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), dict(exc.headers)
 
 
 @pytest.fixture(scope="module")
@@ -71,19 +59,12 @@ def world(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (files / "判决书.pdf").write_bytes(DOCUMENT)
     (files / "other.pdf").write_bytes(DOCUMENT + b"\n")
     proc, base = hub.verifier(tmp_path_factory.mktemp("tiles"))
-    want = served.receipt.ledger_index + 1
-
-    def published() -> bool:
-        status, body, _ = get(base, "/checkpoint")
-        return status == 200 and Checkpoint.from_text(body.split(b"\n\n")[0].decode() + "\n").size >= want
-
-    hub.wait_for(published, "a published checkpoint covering the served document", proc)
-    membership = load_membership(hub.consortium)
-    key = membership.member(SEQUENCER_MEMBER).keys[-1].key.raw  # type: ignore[union-attr]
-    origin_ = origin(membership.consortium, hub.namespace, 0)
+    wait_published(hub, base, served.receipt.ledger_index + 1, proc,
+                   "a published checkpoint covering the served document")
+    origin_, log_key_ = log_key(hub)
     return {"base": base, "index": served.receipt.ledger_index, "message_id": served.message_id,
             "file": files / "判决书.pdf", "other": files / "other.pdf", "origin": origin_,
-            "vkey": log_verifier(key, origin_).to_vkey()}
+            "vkey": log_key_.to_vkey()}
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from hub.consortium import load_membership
 from hub.ledger import merkle, tiles
 from hub.ledger.checkpoint import Checkpoint, open_checkpoint
 from hub.ledger.entry import LedgerEntry
+from hub.ledger.note import NoteVerifier
 from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
 from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, stub
@@ -30,6 +31,24 @@ def get(base: str, path: str) -> tuple[int, bytes, dict[str, str]]:
             return r.status, r.read(), dict(r.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), dict(exc.headers)
+
+
+def wait_published(hub: Hub, base: str, size: int, proc: Any, what: str) -> None:
+    """Until the verifier at ``base`` serves a checkpoint of at least ``size`` entries."""
+    def published() -> bool:
+        status, body, _ = get(base, "/checkpoint")
+        return status == 200 and Checkpoint.from_text(body.split(b"\n\n")[0].decode() + "\n").size >= size
+
+    hub.wait_for(published, what, proc)
+
+
+def log_key(hub: Hub, partition: int = 0) -> tuple[str, NoteVerifier]:
+    """A partition's checkpoint origin and a verifier of the hub-sequencer's newest key."""
+    membership = load_membership(hub.consortium)
+    member = membership.member(SEQUENCER_MEMBER)
+    assert member is not None
+    origin_ = origin(membership.consortium, hub.namespace, partition)
+    return origin_, log_verifier(member.keys[-1].key.raw, origin_)
 
 
 def get_json(base: str, path: str) -> Any:
@@ -51,17 +70,9 @@ def world(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         sent.append((r.message_id, r.receipt.ledger_index))
     tiles_dir = tmp_path_factory.mktemp("tiles")
     proc, base = hub.verifier(tiles_dir)
-    want = max(i for _, i in sent) + 1
-
-    def published() -> bool:
-        status, body, _ = get(base, "/checkpoint")
-        return status == 200 and Checkpoint.from_text(body.split(b"\n\n")[0].decode() + "\n").size >= want
-
-    hub.wait_for(published, "a published checkpoint covering every message", proc)
-    membership = load_membership(hub.consortium)
-    key = membership.member(SEQUENCER_MEMBER).keys[-1].key.raw  # type: ignore[union-attr]
-    origin_ = origin(membership.consortium, hub.namespace, 0)
-    return {"base": base, "sent": sent, "verifier": log_verifier(key, origin_), "origin": origin_,
+    wait_published(hub, base, max(i for _, i in sent) + 1, proc, "a published checkpoint covering every message")
+    origin_, log_key_ = log_key(hub)
+    return {"base": base, "sent": sent, "verifier": log_key_, "origin": origin_,
             "dir": tiles_dir}
 
 

@@ -20,7 +20,7 @@ from confluent_kafka import Producer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from hub.consortium import load_membership, load_memberships
+from hub.consortium import load_memberships
 from hub.errors import DecodeError, VerificationError
 from hub.kafka.clients import producer_config
 from hub.kafka.provision import Broker
@@ -28,7 +28,6 @@ from hub.kafka.topics import Topics
 from hub.ledger import merkle, tiles
 from hub.ledger.checkpoint import Checkpoint, open_checkpoint
 from hub.ledger.entry import LedgerEntry
-from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
 from hub.v1 import connector_pb2 as cpb
 from hub.v1 import verifier_pb2 as pb
 from hub.v1 import verifier_pb2_grpc as pb_grpc
@@ -36,7 +35,7 @@ from hub.verifier.proofs import verify_receipt
 from tests.integration.conftest import Hub, make_hub, stub
 from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON
 from tests.integration.test_verification_page import SERVED, SERVED_JSON
-from tests.integration.test_verifier import get, get_json
+from tests.integration.test_verifier import get, get_json, log_key, wait_published
 
 pytestmark = pytest.mark.integration
 
@@ -73,18 +72,10 @@ def world(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
     documents = [publish(SERVED, served), publish(ORDER, ORDER_JSON), publish(SERVED, served)]
     sent += documents
     proc, base, channel = start_verifier(hub, tmp_path_factory.mktemp("tiles"), "verifier")
-    want = max(i for _, i in sent) + 1
-
-    def published() -> bool:
-        status, body, _ = get(base, "/checkpoint")
-        return status == 200 and Checkpoint.from_text(body.split(b"\n\n")[0].decode() + "\n").size >= want
-
-    hub.wait_for(published, "a published checkpoint covering every message", proc)
-    membership = load_membership(hub.consortium)
-    key = membership.member(SEQUENCER_MEMBER).keys[-1].key.raw  # type: ignore[union-attr]
-    origin_ = origin(membership.consortium, hub.namespace, 0)
+    wait_published(hub, base, max(i for _, i in sent) + 1, proc, "a published checkpoint covering every message")
+    origin_, log_key_ = log_key(hub)
     yield {"base": base, "sent": sent, "documents": [documents[0], documents[2]],
-           "verifier": log_verifier(key, origin_), "origin": origin_, "stub": pb_grpc.VerifierStub(channel),
+           "verifier": log_key_, "origin": origin_, "stub": pb_grpc.VerifierStub(channel),
            "channel": channel}
     channel.close()
 

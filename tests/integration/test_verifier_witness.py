@@ -11,14 +11,12 @@ from typing import Any
 
 import pytest
 
-from hub.consortium import load_membership
 from hub.ledger.checkpoint import Checkpoint, open_checkpoint
 from hub.ledger.cosignature import CosignatureVerifier
-from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
 from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, stub
 from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON
-from tests.integration.test_verifier import get, get_json
+from tests.integration.test_verifier import get, get_json, log_key
 
 pytestmark = pytest.mark.integration
 
@@ -52,15 +50,13 @@ def start_verifier(hub: Hub, name: str, directory: Path, *witness_args: str) -> 
     return base, proc
 
 
-@pytest.fixture(scope="module")
-def world(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def witnessed_world(hub: Hub, tmp_path_factory: pytest.TempPathFactory, orders: int, tag: str) -> dict[str, Any]:
+    """A sequencer, the court's connector, ``orders`` accepted orders, a witness process and a verifier
+    that submits its checkpoints to it."""
     hub.sequencer(0, None, "--checkpoint-period", "0.2")
     hub.connector(COURT)
-    sent = publish(hub, 3, "a")
-    membership = load_membership(hub.consortium)
-    key = membership.member(SEQUENCER_MEMBER).keys[-1].key.raw  # type: ignore[union-attr]
-    origin_ = origin(membership.consortium, hub.namespace, 0)
-    lv = log_verifier(key, origin_)
+    sent = publish(hub, orders, tag)
+    origin_, lv = log_key(hub)
     wdir = tmp_path_factory.mktemp("witness")
     init = hub.run("witness", "init", "--name", NAME, "--key", str(wdir / "witness.pem"))
     assert init.returncode == 0, init.stderr
@@ -71,6 +67,11 @@ def world(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base, proc = start_verifier(hub, "verifier", tiles_dir, "--witness", w["url"], "--witness-key", w["vkey"])
     return {"base": base, "proc": proc, "sent": sent, "log": lv, "origin": origin_, "dir": tiles_dir,
             "witness": w, "wv": CosignatureVerifier.from_vkey(w["vkey"])}
+
+
+@pytest.fixture(scope="module")
+def world(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return witnessed_world(hub, tmp_path_factory, 3, "a")
 
 
 def cosigned(world: dict[str, Any], base: str | None = None) -> tuple[Checkpoint, int]:
