@@ -275,6 +275,16 @@ def _check_size(size: int, what: str = "tree size") -> None:
         raise ValueError(f"{what} {size!r} is not an integer in 0..2**64-1")
 
 
+def _check_growth(old_size: int, new_size: int, given: int, what: str) -> None:
+    """A growth from ``old_size`` to ``new_size`` with ``given`` new items (``what``)."""
+    _check_size(old_size, "old size")
+    _check_size(new_size, "new size")
+    if old_size > new_size:
+        raise ValueError(f"old size {old_size} is larger than new size {new_size}")
+    if given != new_size - old_size:
+        raise ValueError(f"growth from {old_size} to {new_size} needs {new_size - old_size} {what}, got {given}")
+
+
 def _width_in(level: int, index: int, size: int) -> int:
     """Width of tile (level, index) in a tree of ``size`` leaves: 256, 1..255, or 0 if it has none."""
     count = size >> (TILE_HEIGHT * level)
@@ -358,15 +368,7 @@ def tiles_for_growth(
     when the sizes are equal. Callers should write the tiles before publishing the
     checkpoint of ``new_size``.
     """
-    _check_size(old_size, "old size")
-    _check_size(new_size, "new size")
-    if old_size > new_size:
-        raise ValueError(f"old size {old_size} is larger than new size {new_size}")
-    if len(leaf_hashes_new) != new_size - old_size:
-        raise ValueError(
-            f"growth from {old_size} to {new_size} needs {new_size - old_size} leaf hashes, "
-            f"got {len(leaf_hashes_new)}"
-        )
+    _check_growth(old_size, new_size, len(leaf_hashes_new), "leaf hashes")
     for i, h in enumerate(leaf_hashes_new):
         if not isinstance(h, bytes) or len(h) != HASH_SIZE:
             raise ValueError(f"leaf hash {old_size + i} is not {HASH_SIZE} bytes")
@@ -402,14 +404,7 @@ def bundles_for_growth(
     bundle, left to right: the bundles matching the level-0 tiles of
     :func:`tiles_for_growth`.
     """
-    _check_size(old_size, "old size")
-    _check_size(new_size, "new size")
-    if old_size > new_size:
-        raise ValueError(f"old size {old_size} is larger than new size {new_size}")
-    if len(entries_new) != new_size - old_size:
-        raise ValueError(
-            f"growth from {old_size} to {new_size} needs {new_size - old_size} entries, got {len(entries_new)}"
-        )
+    _check_growth(old_size, new_size, len(entries_new), "entries")
     if not entries_new:
         return {}
     first, kept = divmod(old_size, TILE_WIDTH)
