@@ -1,8 +1,10 @@
 """The fastavro boundary: Avro binary encode/decode, translated into hub errors.
 
-Decoding is strict: every byte must be consumed, and re-encoding the decoded value
+Decoding is strict: every byte must be consumed, re-encoding the decoded value
 must give back the same bytes (Avro binary is canonical for a schema, so anything
-else is a non-canonical or trailing-garbage encoding and is refused).
+else is a non-canonical or trailing-garbage encoding and is refused), and every int
+must lie in 32 bits. Payloads are read by readers compiled from their schema
+(:mod:`hub.avro_reader`), which check the same rule as they read.
 
 :class:`Cursor` reads the hub's own fixed records (envelope, ledger entry) by hand on the
 hot path, with the same rule checked as it reads: only the canonical encoding is accepted
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+import fastavro.validation
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from hub.errors import DecodeError, EncodeError, SchemaError
@@ -73,6 +76,9 @@ def decode(schema: Schema, data: bytes) -> Any:
         raise DecodeError(f"not a valid {schema_name(schema)}: {exc}") from exc
     if again != data:
         raise DecodeError(f"non-canonical encoding of {schema_name(schema)}")
+    if not fastavro.validation.validate(datum, schema, raise_errors=False, strict=True):
+        # fastavro reads and writes an int beyond 32 bits; the standard refuses it
+        raise DecodeError(f"a value out of its type's range in {schema_name(schema)}")
     return datum
 
 
@@ -177,6 +183,14 @@ class Cursor:
         return self.data[pos:end]
 
     def blob(self) -> bytes:
+        data, pos = self.data, self.pos
+        if pos < len(data):
+            b = data[pos]
+            if b < 0x80 and not b & 1:  # a length under 64 in one byte: the common case, inline
+                end = pos + 1 + (b >> 1)
+                if end <= len(data):
+                    self.pos = end
+                    return data[pos + 1:end]
         at = self.pos
         n = self.long()
         if n < 0:

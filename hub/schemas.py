@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 from hub import avro
+from hub.avro_reader import compile_reader
 from hub.errors import SchemaError
 
 _FILE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
@@ -34,6 +37,19 @@ class PayloadSchema:
     fingerprint: bytes
     schema: avro.Schema
     path: Path
+
+    @cached_property
+    def _reader(self) -> Callable[[bytes], Any]:
+        compiled = compile_reader(self.schema)
+        if compiled is not None:
+            return compiled
+        schema = self.schema
+        return lambda data: avro.decode(schema, data)
+
+    def decode(self, data: bytes) -> Any:
+        """The payload's value, under the standard's canonical rule (:func:`hub.avro.decode`),
+        read by the reader compiled for this schema (:mod:`hub.avro_reader`)."""
+        return self._reader(data)
 
 
 class SchemaRegistry:

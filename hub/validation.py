@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from hub import avro
 from hub.envelope import Envelope, EnvelopeTooLargeError
 from hub.errors import DecodeError
 from hub.membership import Membership
@@ -120,7 +119,7 @@ def precheck(
         return Rejected(Reason.UNKNOWN_SCHEMA, f"no schema {env.type} with fingerprint "
                         f"{env.schema_fingerprint.hex()[:16]}…", env)
     try:
-        payload = avro.decode(schema.schema, env.payload)
+        payload = schema.decode(env.payload)
     except DecodeError as exc:
         return Rejected(Reason.INVALID_PAYLOAD, str(exc), env)
 

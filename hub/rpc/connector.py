@@ -442,7 +442,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
             schema = self.agency.registry.by_fingerprint(env.schema_fingerprint)
             payload_json = ""
             if schema is not None:
-                payload_json = json.dumps(to_json(schema.schema, avro.decode(schema.schema, env.payload)),
+                payload_json = json.dumps(to_json(schema.schema, schema.decode(env.payload)),
                                           ensure_ascii=False)
             return pb.Delivery(cursor=offset, message=pb.Message(
                 message_id=str(env.message_id), type=env.type, sender=env.sender,
@@ -505,7 +505,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
                         schema = a.registry.by_fingerprint(env.schema_fingerprint)
                         if schema is None:
                             continue
-                        payload = avro.decode(schema.schema, env.payload)
+                        payload = schema.decode(env.payload)
                     except DecodeError as exc:
                         log.error("credential follower: undecodable record at offset %s: %s", m.offset(), exc)
                         continue

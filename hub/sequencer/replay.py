@@ -35,6 +35,8 @@ EVICT_EVERY_US = 1_000_000
 CACHE_KIB = 8 * 1024
 #: ids per prefetch query (SQLite allows 32,766 parameters)
 PREFETCH_CHUNK = 2_000
+#: rows per INSERT statement (three parameters each)
+INSERT_CHUNK = 2_000
 
 _ABSENT = False  # a prefetched id the window does not hold
 
@@ -112,11 +114,15 @@ class ReplayMemory:
 
     def _write(self) -> None:
         """The pending additions into the database, then the eviction when one is due."""
-        if self._pending:
-            cur = self._db.executemany("INSERT OR IGNORE INTO ids VALUES (?, ?, ?)",
-                                       [(k, at, ask) for k, (at, ask) in self._pending.items()])
+        rows = [(k, at, ask) for k, (at, ask) in self._pending.items()]
+        for i in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[i:i + INSERT_CHUNK]
+            # one statement for many rows: one SQLite step, one hand-back of the GIL (executemany
+            # steps, and gives up the GIL, once per row)
+            cur = self._db.execute(f"INSERT OR IGNORE INTO ids VALUES {','.join(['(?,?,?)'] * len(chunk))}",
+                                   [v for row in chunk for v in row])
             self._count += cur.rowcount
-            self._pending.clear()
+        self._pending.clear()
         self._known.clear()
         now = self._now
         if now and (self._last_evict is None or now - self._last_evict >= EVICT_EVERY_US):

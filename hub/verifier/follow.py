@@ -30,7 +30,6 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from hub import avro
 from hub.envelope import Envelope
 from hub.errors import ConfigError, DecodeError, HubError, VerificationError
 from hub.kafka.clients import consume_available, consumer_config, translate
@@ -82,7 +81,7 @@ def document_hashes(envelope: Envelope, registry: SchemaRegistry) -> list[bytes]
             for v in value:
                 walk(v)
 
-    walk(avro.decode(schema.schema, envelope.payload))
+    walk(schema.decode(envelope.payload))
     return found
 
 
