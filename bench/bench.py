@@ -16,6 +16,10 @@ audit_per_s             ledger entries replayed and verified per second by the a
 proof_p99_ms            an inclusion proof at 1,000,000 entries read from the verifier's on-disk tiles
                         (hub.verifier.store + hub.ledger.tiles, as `/proof/inclusion` serves it) and verified
 publish_stream_per_s    one connector (`hub connector run`), PublishStream: requests acknowledged by Kafka per second
+publish_batches_per_s   ... PublishBatches, frames of BATCH (100) requests: requests acknowledged by Kafka per second
+grpc_echo_stream_per_s  the baseline for both: a Python gRPC stream whose server only echoes each message (of a
+                        PublishRequest's size) back, client and server as above; publish_stream_ratio_vs_echo =
+                        publish_stream_per_s / grpc_echo_stream_per_s
 publish_to_delivery_p99_ms  Publish at the court's connector -> delivered on the bank's Subscribe stream,
                         at half publish_stream_per_s (with a sequencer running); also _p50_ms
 
@@ -35,6 +39,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -257,8 +262,39 @@ def order_json() -> dict[str, object]:
     return dict(to_json(schema.schema, freeze_order(1, now_us())))
 
 
-def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> tuple[float, float, float]:
-    """(publish_stream_per_s, publish_to_delivery_p50_ms, publish_to_delivery_p99_ms)."""
+BATCH = 100
+
+
+def bench_grpc_echo(b: Bench, size: int, n: int) -> float:
+    """Messages per second through a Python gRPC stream that only echoes them: the transport's
+    ceiling for one request per stream message, client and server as the connector's."""
+    import grpc
+
+    pf = b.workdir / "echo.port"
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "grpc_echo.py"), str(pf)])
+    try:
+        deadline = time.monotonic() + 60
+        while not (pf.exists() and pf.read_text().strip()):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the gRPC echo server did not start")
+            time.sleep(0.05)
+        ch = grpc.insecure_channel(f"127.0.0.1:{int(pf.read_text())}")
+        grpc.channel_ready_future(ch).result(timeout=30)
+        echo: Any = ch.stream_stream("/bench.Echo/Stream")
+        msg = b"x" * size
+        sum(1 for _ in echo(iter([msg] * 200)))  # warm-up
+        start = time.perf_counter()
+        got = sum(1 for _ in echo(iter([msg] * n)))
+        rate = got / (time.perf_counter() - start)
+        ch.close()
+        return rate
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> dict[str, float]:
+    """publish_stream_per_s, publish_batches_per_s, grpc_echo_stream_per_s, publish_to_delivery_p50/p99_ms."""
     from hub.v1 import connector_pb2 as pb
 
     court_proc, court_port = start_connector(b, COURT)
@@ -266,11 +302,25 @@ def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> tuple[float, flo
     court, bank = connector_stub(court_port), connector_stub(bank_port)
     request = pb.PublishRequest(type="cn.judicial.hub.enforcement.FreezeOrder", recipients=[BANK],
                                 payload_json=json.dumps(order_json(), ensure_ascii=False))
+    out: dict[str, float] = {}
+    out["grpc_echo_stream_per_s"] = bench_grpc_echo(b, request.ByteSize(), n)
+    log(f"grpc_echo_stream_per_s {out['grpc_echo_stream_per_s']:.0f}")
     list(court.PublishStream(iter([request] * 200), timeout=120))  # type: ignore[attr-defined]  # warm-up
     start = time.perf_counter()
     results = list(court.PublishStream(iter([request] * n), timeout=600))  # type: ignore[attr-defined]
     stream_rate = sum(1 for r in results if r.WhichOneof("outcome") == "response") / (time.perf_counter() - start)
+    out["publish_stream_per_s"] = stream_rate
+    out["publish_stream_ratio_vs_echo"] = stream_rate / out["grpc_echo_stream_per_s"]
     log(f"publish_stream_per_s {stream_rate:.0f}")
+    frame = pb.PublishBatch(requests=[request] * BATCH)
+    list(court.PublishBatches(iter([frame] * 5), timeout=120))  # type: ignore[attr-defined]  # warm-up
+    start = time.perf_counter()
+    answers = list(court.PublishBatches(iter([frame] * (n // BATCH)), timeout=600))  # type: ignore[attr-defined]
+    ok = sum(1 for a in answers for r in a.results if r.WhichOneof("outcome") == "response")
+    if ok != n // BATCH * BATCH:
+        raise SystemExit(f"PublishBatches: {ok} of {n // BATCH * BATCH} requests published")
+    out["publish_batches_per_s"] = ok / (time.perf_counter() - start)
+    log(f"publish_batches_per_s {out['publish_batches_per_s']:.0f} (frames of {BATCH})")
 
     seq = b.start_sequencer("seq-connector")
     sent: dict[str, float] = {}
@@ -320,15 +370,19 @@ def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> tuple[float, flo
     lat = sorted((seen[k] - sent[k]) * 1000 for k in sent if k in seen)
     if len(lat) < len(sent):
         raise SystemExit(f"publish-to-delivery: only {len(lat)} of {len(sent)} delivered")
-    return stream_rate, statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]
+    out["publish_to_delivery_p50_ms"] = statistics.median(lat)
+    out["publish_to_delivery_p99_ms"] = lat[int(0.99 * (len(lat) - 1))]
+    log(f"publish_to_delivery_p50_ms {out['publish_to_delivery_p50_ms']:.1f} "
+        f"publish_to_delivery_p99_ms {out['publish_to_delivery_p99_ms']:.1f}")
+    return out
 
 
 def bench_audit(b: Bench) -> float:
     """The auditor's core over the throughput run's ledger (records read first)."""
     from hub.audit import PartitionAudit
     from hub.audit_loops import ClosedLoops
-    from hub.gc_tuning import quiet_gc
     from hub.consortium import load_memberships
+    from hub.gc_tuning import quiet_gc
     from hub.kafka.reader import read_partition
 
     records = [(r.offset, r.value) for r in read_partition(b.bootstrap, b.topics.ledger, 0)]
@@ -422,10 +476,7 @@ def main() -> None:
         log(f"Kafka ({broker.kind}) at {broker.bootstrap}; work dir {workdir}")
         results: dict[str, float] = {}
         if only == "publish":  # the connector's figures alone, written beside (not over) latest.json
-            stream, d50, d99 = bench_connector(Bench(broker.bootstrap, workdir / "conn"), n)
-            results = {"publish_stream_per_s": stream, "publish_to_delivery_p50_ms": d50,
-                       "publish_to_delivery_p99_ms": d99}
-            log(f"publish_to_delivery_p50_ms {d50:.1f} publish_to_delivery_p99_ms {d99:.1f}")
+            results = bench_connector(Bench(broker.bootstrap, workdir / "conn"), n)
             write_results(results, n, None, "publish.json")
             return
         b = Bench(broker.bootstrap, workdir)
@@ -445,10 +496,7 @@ def main() -> None:
         log(f"sequencer_p50_ms {p50:.1f} sequencer_p99_ms {p99:.1f}")
         results["ratio_vs_verify"] = results["sequencer_per_s"] / results["verify_core_per_s"]
         results["ratio_vs_baseline"] = results["sequencer_per_s"] / results["baseline_per_s"]
-        stream, d50, d99 = bench_connector(Bench(broker.bootstrap, workdir / "conn"), n)
-        results["publish_stream_per_s"] = stream
-        results["publish_to_delivery_p50_ms"], results["publish_to_delivery_p99_ms"] = d50, d99
-        log(f"publish_to_delivery_p50_ms {d50:.1f} publish_to_delivery_p99_ms {d99:.1f}")
+        results.update(bench_connector(Bench(broker.bootstrap, workdir / "conn"), n))
         r100k, r1m = bench_rss(Bench(broker.bootstrap, workdir / "rss"), (100_000, rss_total))
         results["sequencer_rss_100k_mb"], results["sequencer_rss_1m_mb"] = r100k, r1m
         write_results(results, n, rss_total, "latest.json")

@@ -84,6 +84,8 @@ def decode(schema: Schema, data: bytes) -> Any:
 
 def zigzag(n: int) -> bytes:
     """Avro's int/long encoding: zig-zag, then little-endian base-128 varint (minimal)."""
+    if -64 <= n < 64:  # one byte: lengths of short strings, enum indexes, counts
+        return _ONE_BYTE[n + 64]
     z = (n << 1) ^ (n >> 63)
     out = bytearray()
     while z > 0x7F:
@@ -91,6 +93,9 @@ def zigzag(n: int) -> bytes:
         z >>= 7
     out.append(z)
     return bytes(out)
+
+
+_ONE_BYTE = [bytes(((n << 1) ^ (n >> 63),)) for n in range(-64, 64)]
 
 
 def avro_bytes(b: bytes) -> bytes:

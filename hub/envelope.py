@@ -9,9 +9,10 @@ Pure: no I/O, no clock (times are arguments).
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hub import avro
 from hub.errors import DecodeError, EncodeError
@@ -32,9 +33,33 @@ class EnvelopeTooLargeError(DecodeError, EncodeError):
     """An envelope over MAX_ENVELOPE_SIZE bytes."""
 
 
+class _RandomPool(threading.local):
+    """Random bytes for message ids, drawn from the OS 4 KiB at a time per thread: one system call
+    (which gives up the GIL) per 409 ids instead of one per id."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.buf = b""
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.buf):
+            self.buf, self.pos = os.urandom(4096), 0
+        out = self.buf[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+
+_RANDOM = _RandomPool()
+# a forked child must not hand out the ids its parent still holds
+os.register_at_fork(after_in_child=_RANDOM.reset)
+
+
 def uuid7(unix_ms: int, rand: bytes | None = None) -> uuid.UUID:
     """A UUIDv7 (RFC 9562 section 5.7): 48-bit Unix milliseconds, then 74 random bits."""
-    rand = rand if rand is not None else os.urandom(10)
+    rand = rand if rand is not None else _RANDOM.take(10)
     if len(rand) != 10:
         raise EncodeError("uuid7 needs 10 random bytes")
     value = (unix_ms & ((1 << 48) - 1)) << 80 | int.from_bytes(rand, "big") & ((1 << 80) - 1)
@@ -148,6 +173,58 @@ class Envelope:
         return key.key_id == self.sender_key_id and key.verify(self.signature, self.signing_input())
 
 
+#: the signature field's size in an envelope: its length (2 bytes) and the 64 bytes
+SIGNATURE_FIELD_SIZE = len(avro.avro_bytes(bytes(SIGNATURE_SIZE)))
+
+
+@dataclass(frozen=True)
+class Unsigned:
+    """An envelope ready to be signed: every field but the signature, and their encoding."""
+
+    envelope: Envelope
+    body: bytes
+
+    def sign(self, key: SigningKey) -> Envelope:
+        signature = key.sign(DOMAIN + self.body)
+        assert len(signature) == SIGNATURE_SIZE
+        return replace(self.envelope, signature=signature, raw=self.body + avro.avro_bytes(signature))
+
+
+def prepare(
+    *,
+    type: str,
+    schema_fingerprint: bytes,
+    sender: str,
+    key_id: str,
+    recipients: Sequence[str],
+    payload: bytes,
+    created_at: int,
+    correlation_id: uuid.UUID | None = None,
+    message_id: uuid.UUID | None = None,
+) -> Unsigned:
+    """Build an envelope to be signed with key ``key_id``; EnvelopeTooLargeError if, signed, it
+    would not fit a ledger entry. (A connector signs on another thread: see :class:`Unsigned`.)"""
+    envelope = Envelope(
+        message_id=message_id or uuid7(created_at // 1000),
+        type=type,
+        schema_fingerprint=schema_fingerprint,
+        sender=sender,
+        sender_key_id=key_id,
+        recipients=tuple(recipients),
+        created_at=created_at,
+        correlation_id=correlation_id,
+        payload=payload,
+        signature=b"",
+    )
+    body = envelope.body()
+    if len(body) + SIGNATURE_FIELD_SIZE > MAX_ENVELOPE_SIZE:
+        raise EnvelopeTooLargeError(
+            f"envelope of {len(body) + SIGNATURE_FIELD_SIZE} bytes exceeds {MAX_ENVELOPE_SIZE}: put large "
+            "documents on the ledger as their SHA-256"
+        )
+    return Unsigned(envelope, body)
+
+
 def seal(
     *,
     type: str,
@@ -161,25 +238,6 @@ def seal(
     message_id: uuid.UUID | None = None,
 ) -> Envelope:
     """Build and sign an envelope; EnvelopeTooLargeError if it would not fit a ledger entry."""
-    unsigned = Envelope(
-        message_id=message_id or uuid7(created_at // 1000),
-        type=type,
-        schema_fingerprint=schema_fingerprint,
-        sender=sender,
-        sender_key_id=key.key_id,
-        recipients=tuple(recipients),
-        created_at=created_at,
-        correlation_id=correlation_id,
-        payload=payload,
-        signature=b"",
-    )
-    body = unsigned.body()
-    signature = key.sign(DOMAIN + body)
-    assert len(signature) == SIGNATURE_SIZE
-    raw = body + avro.avro_bytes(signature)
-    if len(raw) > MAX_ENVELOPE_SIZE:
-        raise EnvelopeTooLargeError(
-            f"envelope of {len(raw)} bytes exceeds {MAX_ENVELOPE_SIZE}: put large documents on the "
-            "ledger as their SHA-256"
-        )
-    return Envelope(**{**unsigned.__dict__, "signature": signature, "raw": raw})
+    return prepare(type=type, schema_fingerprint=schema_fingerprint, sender=sender, key_id=key.key_id,
+                   recipients=recipients, payload=payload, created_at=created_at, correlation_id=correlation_id,
+                   message_id=message_id).sign(key)

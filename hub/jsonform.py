@@ -85,10 +85,14 @@ def _from(schema: Any, value: Any, path: str, problems: list[tuple[str, str]]) -
         if not d.is_finite() or d.as_tuple().exponent < -scale:
             problems.append((path, f"{value!r} has more than {scale} decimal places"))
             return None
-        if len(d.quantize(Decimal(1).scaleb(-scale)).as_tuple().digits) > schema.get("precision", 38):
+        try:  # quantize refuses a result of more digits than the context's 28
+            q = d.quantize(Decimal(1).scaleb(-scale))
+        except InvalidOperation:
+            q = None
+        if q is None or len(q.as_tuple().digits) > schema.get("precision", 38):
             problems.append((path, f"{value!r} exceeds precision {schema.get('precision')}"))
             return None
-        return d.quantize(Decimal(1).scaleb(-scale))
+        return q
     if kind in ("timestamp-micros", "timestamp-millis"):
         if isinstance(value, int) and not isinstance(value, bool):
             return value

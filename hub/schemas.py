@@ -19,6 +19,8 @@ from typing import Any
 from hub import avro
 from hub.avro_reader import compile_reader
 from hub.errors import SchemaError
+from hub.json_to_avro import compile_json_writer
+from hub.jsonform import from_json
 
 _FILE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
 
@@ -45,6 +47,19 @@ class PayloadSchema:
             return compiled
         schema = self.schema
         return lambda data: avro.decode(schema, data)
+
+    @cached_property
+    def _json_writer(self) -> Callable[[Any], bytes | None]:
+        return compile_json_writer(self.schema) or (lambda value: None)
+
+    def encode_json(self, value: Any, path: str = "payload") -> bytes:
+        """A payload given in JSON form (:mod:`hub.jsonform`) as Avro binary, by the writer compiled
+        for this schema (:mod:`hub.json_to_avro`); a value it hands back goes through the reference
+        conversion, which raises FieldProblems naming each bad field, or EncodeError."""
+        written = self._json_writer(value)
+        if written is not None:
+            return written
+        return avro.encode(self.schema, from_json(self.schema, value, path))
 
     def decode(self, data: bytes) -> Any:
         """The payload's value, under the standard's canonical rule (:func:`hub.avro.decode`),

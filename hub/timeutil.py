@@ -27,4 +27,5 @@ def from_us(us: int) -> datetime:
 
 def iso(us: int) -> str:
     """RFC 3339 text in UTC with microseconds, e.g. 2026-11-22T08:00:00.000000Z."""
-    return from_us(us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: strftime's %Y does not pad years before 1000 to four digits on Linux
+    return from_us(us).isoformat(timespec="microseconds").replace("+00:00", "Z")

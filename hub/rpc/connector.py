@@ -17,7 +17,7 @@ import queue
 import threading
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -27,18 +27,18 @@ import grpc
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from hub import avro
-from hub.envelope import Envelope, EnvelopeTooLargeError, seal
+from hub.envelope import Envelope, EnvelopeTooLargeError, Unsigned, prepare
 from hub.errors import DecodeError, EncodeError, HubError
 from hub.governance import apply_update, parse_update
 from hub.identity import SigningKey
-from hub.jsonform import FieldProblems, from_json, to_json
+from hub.jsonform import FieldProblems, to_json
 from hub.kafka.clients import consume_available, consumer_config, producer_config, translate
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
 from hub.membership import Membership
 from hub.rpc.credentials import CredentialBook, is_credential_type
 from hub.rpc.idempotency import IdempotencyStore
-from hub.schemas import SchemaRegistry, hub_record
+from hub.schemas import PayloadSchema, SchemaRegistry, hub_record
 from hub.sequencer.runner import KIND_HEADER
 from hub.timeutil import iso, now_us, to_us
 from hub.v1 import connector_pb2 as pb
@@ -150,6 +150,8 @@ IDEMPOTENCY_KEYS = 100_000
 STREAM_INFLIGHT = 10_000
 #: how long the stream producer waits to fill a batch (the unary Publish keeps the default 2 ms)
 STREAM_LINGER_MS = 20
+#: requests a PublishBatches frame may hold; those beyond get an INVALID_ARGUMENT result each
+MAX_BATCH = 1_000
 
 
 class _Refusal(Exception):
@@ -297,11 +299,15 @@ class ConnectorService(pb_grpc.ConnectorServicer):
 
     def _seal(self, request: pb.PublishRequest) -> Envelope:
         """Check a request against the standard and the policy, and sign it; _Refusal otherwise."""
+        return self._prepare(request).sign(self.agency.key)
+
+    def _prepare(self, request: pb.PublishRequest) -> Unsigned:
+        """Check a request against the standard and the policy: the envelope to sign; _Refusal otherwise."""
         a = self.agency
         schema = a.registry.latest(request.type)
         if schema is None:
             raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"unknown message type {request.type!r}")
-        payload = self._payload(request, schema.schema)
+        payload = self._payload(request, schema)
         correlation = None
         if request.correlation_id:
             try:
@@ -313,9 +319,9 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         if denied:
             raise _Refusal(grpc.StatusCode.PERMISSION_DENIED, denied)
         try:
-            return seal(type=request.type, schema_fingerprint=schema.fingerprint, sender=a.member_id, key=a.key,
-                        recipients=recipients, payload=payload, created_at=now_us(),
-                        correlation_id=correlation)
+            return prepare(type=request.type, schema_fingerprint=schema.fingerprint, sender=a.member_id,
+                           key_id=a.key.key_id, recipients=recipients, payload=payload, created_at=now_us(),
+                           correlation_id=correlation)
         except EnvelopeTooLargeError as exc:
             raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"TOO_LARGE: {exc}") from None
 
@@ -350,16 +356,26 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         """Each request is checked, signed and produced as it arrives, without waiting for the ones
         before it to be acknowledged; its result is sent once Kafka has acknowledged its record
         (acks=all), in request order, one result per request (a refused request's error in its place)."""
-        stream = _Stream(self, request_iterator)
+        stream = self._stream(([r] for r in request_iterator), context)
+        return (result for frame in stream.frames() for result in frame)
+
+    def PublishBatches(self, request_iterator: Iterator[pb.PublishBatch],
+                       context: grpc.ServicerContext) -> Iterator[pb.PublishBatchResult]:
+        """PublishStream a frame of requests at a time: a frame of results answers each frame."""
+        stream = self._stream((b.requests for b in request_iterator), context)
+        return (pb.PublishBatchResult(results=frame) for frame in stream.frames())
+
+    def _stream(self, frames: Iterator[Sequence[pb.PublishRequest]], context: grpc.ServicerContext) -> _Stream:
+        stream = _Stream(self, frames)
         context.add_callback(stream.cancel)
         threading.Thread(target=stream.read, name="publish-stream", daemon=True).start()
-        return stream.results()
+        return stream
 
-    def _payload(self, request: pb.PublishRequest, schema: avro.Schema) -> bytes:
+    def _payload(self, request: pb.PublishRequest, schema: PayloadSchema) -> bytes:
         which = request.WhichOneof("payload")
         if which == "payload_avro":
             try:
-                avro.decode(schema, request.payload_avro)
+                schema.decode(request.payload_avro)
             except DecodeError as exc:
                 raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"payload_avro: {exc.diagnostics()}")
             return bytes(request.payload_avro)
@@ -370,8 +386,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         except ValueError as exc:
             raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"payload_json is not JSON: {exc}")
         try:
-            datum = from_json(schema, obj, "payload")
-            return avro.encode(schema, datum)
+            return schema.encode_json(obj)
         except FieldProblems as exc:
             raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except EncodeError as exc:
@@ -584,27 +599,53 @@ class ConnectorService(pb_grpc.ConnectorServicer):
 
 
 class _Pending:
-    """A stream request's place in the answer order; ``result`` is set once it is known."""
+    """A stream request's place in the answer order; ``result`` is set once it is known.
+    ``frame_end`` marks the last request of a PublishBatches frame (every PublishStream request)."""
 
-    __slots__ = ("result",)
+    __slots__ = ("frame_end", "result")
 
-    def __init__(self) -> None:
+    def __init__(self, frame_end: bool = True) -> None:
         self.result: pb.PublishResult | None = None
+        self.frame_end = frame_end
+
+
+#: the result of an empty PublishBatches frame's placeholder: it answers with an empty frame
+_NO_RESULT = pb.PublishResult()
+
+
+class _ToSign:
+    """A checked stream request on its way to the signer thread, with the idempotency slot it
+    holds locked until its answer is known."""
+
+    __slots__ = ("idem", "key", "request_bytes", "seq", "slot", "unsigned")
+
+    def __init__(self, seq: int, unsigned: Unsigned, slot: _Pending, key: str, idem: _IdempotencySlot | None,
+                 request_bytes: bytes):
+        self.seq, self.unsigned, self.slot = seq, unsigned, slot
+        self.key, self.idem, self.request_bytes = key, idem, request_bytes
+
+    def release(self) -> None:
+        """Let a retry with the same key go on (once)."""
+        if self.idem is not None:
+            idem, self.idem = self.idem, None
+            idem.lock.release()
 
 
 class _Stream:
-    """One PublishStream.
+    """One PublishStream or PublishBatches call.
 
-    A reader thread takes each request as gRPC delivers it, checks, signs and produces it, and
-    goes on to the next without waiting for Kafka: the record's delivery report (served by the
-    connector's delivery thread) fills in its result. The handler's thread sends the results in
-    request order, each once it is known. At most STREAM_INFLIGHT results wait (for Kafka or
-    for the client to read them); then the reader stops taking requests until the oldest is sent.
+    A reader thread takes each frame as gRPC delivers it (one request, or a batch of them) and
+    hands its requests to a sealer thread, which checks, signs and produces each and goes on to
+    the next without waiting for Kafka: the record's delivery report (served by the connector's
+    delivery thread) fills in its result. The handler's thread sends the results in request order,
+    a frame's results together once all of them are known. At most STREAM_INFLIGHT requests wait
+    (for Kafka or for the client to read their frame); then the reader stops taking requests until
+    the oldest is answered.
     """
 
-    def __init__(self, service: ConnectorService, requests: Iterator[pb.PublishRequest]):
+    def __init__(self, service: ConnectorService, frames: Iterator[Sequence[pb.PublishRequest]]):
         self._service = service
-        self._requests = requests
+        self._frames = frames
         self._pending: deque[_Pending] = deque()
         self._cond = threading.Condition(threading.Lock())
         self._writer_waiting = False
@@ -637,17 +678,27 @@ class _Stream:
             return True
 
     def read(self) -> None:
-        """The reader thread: takes requests from gRPC and hands them to the sealer thread in order,
-        so receiving the next request overlaps with checking and signing this one."""
-        work: queue.SimpleQueue[tuple[int, pb.PublishRequest, _Pending] | None] = queue.SimpleQueue()
+        """The reader thread: takes frames from gRPC and hands their requests to the sealer thread
+        in order, so receiving the next frame overlaps with checking this one."""
+        work: queue.SimpleQueue[tuple[int, pb.PublishRequest | None, _Pending] | None] = queue.SimpleQueue()
         sealer = threading.Thread(target=self._seal_in_order, args=(work,), name="publish-stream-seal", daemon=True)
         sealer.start()
+        seq = 0
         try:
-            for seq, request in enumerate(self._requests):
-                slot = _Pending()
-                if not self._enqueue(slot):
-                    break
-                work.put((seq, request, slot))
+            for frame in self._frames:
+                if not frame:  # an empty batch: answered by an empty frame, in its place
+                    slot = _Pending()
+                    if not self._enqueue(slot):
+                        return
+                    self._resolve(slot, _NO_RESULT)
+                    continue
+                last = len(frame) - 1
+                for i, request in enumerate(frame):
+                    slot = _Pending(frame_end=i == last)
+                    if not self._enqueue(slot):
+                        return
+                    work.put((seq, None if i >= MAX_BATCH else request, slot))
+                    seq += 1
         except grpc.RpcError:
             pass  # the client went away
         except Exception:
@@ -655,28 +706,46 @@ class _Stream:
         finally:
             work.put(None)
 
-    def _seal_in_order(self, work: queue.SimpleQueue[tuple[int, pb.PublishRequest, _Pending] | None]) -> None:
+    def _seal_in_order(self, work: queue.SimpleQueue[tuple[int, pb.PublishRequest | None, _Pending] | None]) -> None:
+        """The sealer thread: checks each request and builds its envelope, then hands it to the
+        signer thread, in order: signing (which runs without the GIL) overlaps with checking the
+        next request."""
+        signing: queue.SimpleQueue[_ToSign | threading.Event | None] = queue.SimpleQueue()
+        signer = threading.Thread(target=self._sign_in_order, args=(signing,), name="publish-stream-sign",
+                                  daemon=True)
+        signer.start()
         try:
             while (item := work.get()) is not None:
                 seq, request, slot = item
                 if self._cancelled:  # nobody will read the result: publish nothing more
                     continue
+                if request is None:
+                    self._resolve(slot, _error(seq, grpc.StatusCode.INVALID_ARGUMENT,
+                                               f"a PublishBatch holds at most {MAX_BATCH} requests: "
+                                               "this one was not published"))
+                    continue
                 try:
-                    self._publish(seq, request, slot)
+                    self._check(seq, request, slot, signing)
                 except _Refusal as r:
                     self._resolve(slot, _error(seq, r.code, r.detail))
                 except Exception:
                     log.exception("PublishStream: request %d failed", seq)
                     self._resolve(slot, _error(seq, grpc.StatusCode.INTERNAL, "the connector failed on this request"))
         finally:
+            signing.put(None)
+            signer.join()
             with self._cond:
                 self._reading = False
                 self._cond.notify_all()
 
-    def _publish(self, seq: int, request: pb.PublishRequest, slot: _Pending) -> None:
+    def _check(self, seq: int, request: pb.PublishRequest, slot: _Pending,
+               signing: queue.SimpleQueue[_ToSign | threading.Event | None]) -> None:
         svc = self._service
         if request.wait_for_receipt:  # the slow path: one at a time, exactly as the unary Publish
-            svc.stream_producer.flush(30)  # after the records before it (the unary path's producer)
+            drained = threading.Event()  # after the records before it are produced...
+            signing.put(drained)
+            drained.wait()
+            svc.stream_producer.flush(30)  # ... and acknowledged (the unary path has its own producer)
             response = svc._publish_idempotent(request, None)
             self._resolve(slot, pb.PublishResult(sequence=seq, response=response))
             return
@@ -696,42 +765,75 @@ class _Stream:
                 self._resolve(slot, pb.PublishResult(sequence=seq, response=answered))
                 return
         try:
-            env = svc._seal(request)
-            mid = str(env.message_id)
-
-            def delivered(err: KafkaError | None, _msg: object) -> None:
-                if err is None:
-                    response = pb.PublishResponse(message_id=mid)
-                    result = pb.PublishResult(sequence=seq, response=response)
-                    if idem is not None:
-                        svc._remember(request.idempotency_key, idem, request_bytes, response)
-                else:
-                    result = _error(seq, grpc.StatusCode.UNAVAILABLE, err.str())
-                if idem is not None:
-                    idem.lock.release()
-                self._resolve(slot, result)
-
-            svc._produce_async(env.raw, delivered)
+            unsigned = svc._prepare(request)
         except BaseException:
             if idem is not None:
                 idem.lock.release()
             raise
+        signing.put(_ToSign(seq, unsigned, slot, request.idempotency_key, idem, request_bytes))
 
-    def results(self) -> Iterator[pb.PublishResult]:
+    def _sign_in_order(self, signing: queue.SimpleQueue[_ToSign | threading.Event | None]) -> None:
+        """The signer thread: signs each envelope and produces it; its delivery report answers it."""
+        while (item := signing.get()) is not None:
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            try:
+                if self._cancelled:
+                    item.release()
+                    continue
+                self._sign_and_produce(item)
+            except _Refusal as r:
+                item.release()
+                self._resolve(item.slot, _error(item.seq, r.code, r.detail))
+            except Exception:
+                item.release()
+                log.exception("PublishStream: request %d failed", item.seq)
+                self._resolve(item.slot, _error(item.seq, grpc.StatusCode.INTERNAL,
+                                                "the connector failed on this request"))
+
+    def _sign_and_produce(self, item: _ToSign) -> None:
+        svc = self._service
+        env = item.unsigned.sign(svc.agency.key)
+        mid = str(env.message_id)
+        seq, idem = item.seq, item.idem
+
+        def delivered(err: KafkaError | None, _msg: object) -> None:
+            if err is None:
+                response = pb.PublishResponse(message_id=mid)
+                result = pb.PublishResult(sequence=seq, response=response)
+                if idem is not None:
+                    svc._remember(item.key, idem, item.request_bytes, response)
+            else:
+                result = _error(seq, grpc.StatusCode.UNAVAILABLE, err.str())
+            item.release()
+            self._resolve(item.slot, result)
+
+        svc._produce_async(env.raw, delivered)
+
+    def frames(self) -> Iterator[list[pb.PublishResult]]:
+        """The results, a frame at a time, in request order."""
         cond, pending = self._cond, self._pending
-        ready: list[pb.PublishResult] = []
+        ready: list[list[pb.PublishResult]] = []
+        frame: list[pb.PublishResult] = []
         while True:
             with cond:
                 while True:
                     if self._cancelled:
                         return
+                    freed = False
                     while pending and pending[0].result is not None:
-                        result = pending.popleft().result
-                        assert result is not None
-                        ready.append(result)
+                        slot = pending.popleft()
+                        freed = True
+                        if slot.result is not _NO_RESULT:
+                            assert slot.result is not None
+                            frame.append(slot.result)
+                        if slot.frame_end:
+                            ready.append(frame)
+                            frame = []
+                    if freed and self._reader_waiting:
+                        cond.notify_all()
                     if ready:
-                        if self._reader_waiting:
-                            cond.notify_all()
                         break
                     if not pending and not self._reading:
                         return

@@ -10,6 +10,7 @@ import uuid
 import grpc
 import pytest
 
+from hub.envelope import Envelope
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
@@ -146,3 +147,19 @@ def test_a_retry_after_the_connector_was_killed_gets_the_original_answer(hub: Hu
     inbound = [Envelope.from_bytes(r.value) for r in read_partition(hub.bootstrap, Topics(hub.namespace).inbound, 0)
                if r.key == COURT.encode()]
     assert sum(str(e.message_id) == first.message_id for e in inbound) == 1
+
+
+def test_a_stream_request_that_waits_for_its_receipt_follows_the_requests_before_it(hub: Hub, world):
+    court = world[COURT]
+    good = pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(ORDER_JSON))
+    waiting = pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(ORDER_JSON),
+                                wait_for_receipt=True)
+    results = list(court.PublishStream(iter([good] * 300 + [waiting] + [good] * 5), timeout=120))
+    assert [r.sequence for r in results] == list(range(306))
+    receipt = results[300].response.receipt
+    assert receipt.status == pb.Receipt.ACCEPTED and receipt.message_id == results[300].response.message_id
+    inbound = [str(Envelope.from_bytes(r.value).message_id)
+               for r in read_partition(hub.bootstrap, Topics(hub.namespace).inbound, 0)]
+    at = {mid: i for i, mid in enumerate(inbound)}
+    before = [at[r.response.message_id] for r in results[:300]]
+    assert max(before) < at[receipt.message_id]  # produced after every request before it

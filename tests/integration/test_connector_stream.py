@@ -93,3 +93,32 @@ def test_a_stream_the_client_cancels_ends_and_the_connector_goes_on(hub: Hub, co
     assert [r.sequence for r in got] == list(range(100))
     r = court.Publish(order(0), timeout=30)
     assert uuid.UUID(r.message_id)
+
+
+def test_batches_are_answered_frame_for_frame_with_results_numbered_across_the_stream(hub: Hub, court):
+    key = f"k-{uuid.uuid4()}"
+    frames = [
+        [order(i) for i in range(250)],
+        [],  # an empty frame: answered by an empty frame
+        [order(300, idempotency_key=key),
+         pb.PublishRequest(type=ORDER, recipients=["no-such-member"], payload_json=json.dumps(ORDER_JSON)),
+         pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(dict(ORDER_JSON, amount=1.5))),
+         order(300, idempotency_key=key)],
+        [order(400 + i) for i in range(1003)],  # three beyond the limit of a frame
+    ]
+    before = len(inbound(hub))
+    answers = list(court.PublishBatches(iter(pb.PublishBatch(requests=f) for f in frames), timeout=120))
+    assert [len(a.results) for a in answers] == [250, 0, 4, 1003]
+    results = [r for a in answers for r in a.results]
+    assert [r.sequence for r in results] == list(range(250 + 4 + 1003))
+    third = answers[2].results
+    assert third[0].response.message_id and third[3].response.message_id == third[0].response.message_id
+    assert third[1].error.code == "PERMISSION_DENIED"
+    assert third[2].error.code == "INVALID_ARGUMENT" and "payload.amount" in third[2].error.detail
+    beyond = answers[3].results[1000:]
+    assert all(r.error.code == "INVALID_ARGUMENT" and "at most 1000" in r.error.detail for r in beyond)
+    accepted = [r.response.message_id for r in results if r.WhichOneof("outcome") == "response"]
+    assert len(accepted) == 250 + 2 + 1000 and len(set(accepted)) == 250 + 1 + 1000
+    # on the inbound topic exactly once each, in request order; nothing refused or beyond the limit
+    published = [str(e.message_id) for e in inbound(hub)[before:]]
+    assert published == list(dict.fromkeys(accepted))

@@ -52,3 +52,16 @@ def test_more_fen_than_the_scale_is_refused():
 
 def test_iso_is_utc_with_microseconds():
     assert iso(0) == "1970-01-01T00:00:00.000000Z"
+
+
+def test_iso_pads_years_before_1000_so_the_text_reads_back():
+    text = iso(-30_610_224_000_000_001)
+    assert text == "0999-12-31T23:59:59.999999Z"
+    schema = {"type": "long", "logicalType": "timestamp-micros"}
+    assert from_json(schema, text) == -30_610_224_000_000_001
+
+
+def test_a_decimal_of_more_digits_than_any_context_holds_is_a_field_problem():
+    schema = {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 2}
+    with pytest.raises(FieldProblems, match="exceeds precision 18"):
+        from_json(schema, "1" * 30)
