@@ -24,17 +24,22 @@ from hub.ledger.entry import ChainHead, LedgerEntry
 from hub.ledger.merkle import CompactRange
 from hub.ledger.note import NoteVerifier
 from hub.membership import Membership
-from hub.prechecks import Job, PrecheckBatch, PrecheckPool
+from hub.prechecks import PrecheckBatch, PrecheckPool
 from hub.schemas import SchemaRegistry
 from hub.sequencer.core import lookups
 from hub.sequencer.replay import ReplayMemory
-from hub.validation import Limits, Rejected, Verdict, ask_of, check_answer, check_replay
+from hub.validation import Limits, Rejected, Verdict, ask_of, check_answer, check_replay, precheck
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from hub.ledger.checkpoint import Checkpoint
     from hub.ledger.trust_policy import PolicyCheck
+
+
+#: a ledger record as a pool thread left it: offset, bytes, the entry (or why it does not decode),
+#: its leaf hash, and the envelope's stateless verdict (None: its membership is not held)
+_Examined = tuple[int, bytes, "LedgerEntry | DecodeError", bytes, "Verdict | None"]
 
 
 class Finding(StrEnum):
@@ -112,7 +117,7 @@ class PartitionAudit:
         self.prechecks = PrecheckPool(registry, limits, threads)
         self.batch_size = batch_size
         self._queue: list[tuple[int, bytes]] = []
-        self._inflight: tuple[list[tuple[int, bytes, LedgerEntry | DecodeError]], PrecheckBatch] | None = None
+        self._inflight: PrecheckBatch[_Examined] | None = None
         #: a witness-cosigned checkpoint to compare at finish, and the roots of the tree at sizes wanted
         self._witnessed: tuple[Checkpoint, str] | None = None
         self._roots: dict[int, bytes | None] = {}
@@ -130,48 +135,52 @@ class PartitionAudit:
             self._flush()
 
     def _flush(self) -> None:
-        """Decode the queued entries and start their signature checks on the pool's threads; then,
-        while those run, replay the batch before (whose checks are done or nearly)."""
-        decoded: list[tuple[int, bytes, LedgerEntry | DecodeError]] = []
-        jobs: list[Job] = []
-        for offset, raw in self._queue:
+        """Start decoding and checking the queued entries on the pool's threads; then, while those
+        run, replay the batch before (whose checks are done or nearly)."""
+        batch = self.prechecks.map(self._examine, self._queue)
+        self._queue = []
+        if self._inflight is not None:
+            self._replay(self._inflight)
+        self._inflight = batch
+
+    def _examine(self, records: Sequence[tuple[int, bytes]]) -> list[_Examined]:
+        """The stateless part of replaying records, on a pool thread: decode each entry, hash it,
+        and check its envelope against the membership it names (None: a membership not held)."""
+        registry, limits, memberships = self.registry, self.limits, self.memberships
+        out: list[_Examined] = []
+        for offset, raw in records:
             try:
                 entry = LedgerEntry.from_bytes(raw)
             except DecodeError as exc:
-                decoded.append((offset, raw, exc))
+                out.append((offset, raw, exc, _leaf(raw), None))
                 continue
-            membership = self.memberships.get(entry.membership_version)
-            if membership is not None:
-                jobs.append((entry.envelope, membership, entry.notarised_at))
-            decoded.append((offset, raw, entry))
-        self._queue = []
-        batch = self.prechecks.submit(jobs)
-        if self._inflight is not None:
-            self._replay(*self._inflight)
-        self._inflight = (decoded, batch)
+            membership = memberships.get(entry.membership_version)
+            verdict = None if membership is None else precheck(entry.envelope, membership, registry,
+                                                               entry.notarised_at, limits)
+            out.append((offset, raw, entry, entry.leaf_hash, verdict))
+        return out
 
-    def _replay(self, decoded: list[tuple[int, bytes, LedgerEntry | DecodeError]], batch: PrecheckBatch) -> None:
-        results = batch.result()
-        self.replay.prefetch(lookups(results))
-        verdicts = iter(results)
-        for offset, raw, entry in decoded:
+    def _replay(self, batch: PrecheckBatch[_Examined]) -> None:
+        examined = batch.result()
+        self.replay.prefetch(lookups(verdict for *_, verdict in examined))
+        for offset, raw, entry, leaf, verdict in examined:
             if isinstance(entry, DecodeError):
-                self._malformed(offset, raw, entry)
-                continue
-            membership = self.memberships.get(entry.membership_version)
-            self._apply(offset, entry, membership, next(verdicts) if membership is not None else None)
+                self._malformed(offset, raw, entry, leaf)
+            else:
+                self._apply(offset, entry, leaf, self.memberships.get(entry.membership_version), verdict)
         self.replay.mark()  # keep this batch: the window's undo journal stays small
 
-    def _malformed(self, offset: int, raw: bytes, exc: DecodeError) -> None:
+    def _malformed(self, offset: int, raw: bytes, exc: DecodeError, leaf: bytes) -> None:
         self.result.entries += 1
         expected = self.head.next_index
         self._flag(expected, offset, Finding.ENTRY_MALFORMED, str(exc))
         # keep counting: the next entry is expected to follow this position
         self.head = ChainHead(expected + 1, b"\xff" * 32)
-        self.tree.append(_leaf(raw))
+        self.tree.append(leaf)
         self._check_checkpoint()
 
-    def _apply(self, offset: int, entry: LedgerEntry, membership: Membership | None, prechecked: Verdict | None) -> None:
+    def _apply(self, offset: int, entry: LedgerEntry, leaf: bytes, membership: Membership | None,
+               prechecked: Verdict | None) -> None:
         self.result.entries += 1
         expected = self.head.next_index
         if entry.index != expected:
@@ -195,7 +204,6 @@ class PartitionAudit:
                 if self.loops is not None:
                     self.loops.observe(self.partition, entry.index, offset, env, entry.notarised_at, membership,
                                        verdict.payload)
-        leaf = entry.leaf_hash
         self.head = ChainHead(entry.index + 1, leaf)
         self.tree.append(leaf)
         self._check_checkpoint()
@@ -219,7 +227,7 @@ class PartitionAudit:
     def finish(self) -> PartitionResult:
         self._flush()
         if self._inflight is not None:
-            self._replay(*self._inflight)
+            self._replay(self._inflight)
             self._inflight = None
         self.prechecks.close()
         self._compare_witnessed()

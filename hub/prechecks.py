@@ -9,8 +9,9 @@ processes, no copies of the membership, no pickling. The verdicts are exactly
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Generic, TypeVar
 
 from hub.membership import Membership
 from hub.schemas import SchemaRegistry
@@ -24,15 +25,18 @@ INLINE_BELOW = 100
 #: (envelope bytes, membership to check it against, the clock to judge its times by)
 Job = tuple[bytes, Membership, int]
 
+T = TypeVar("T")
+R = TypeVar("R")
 
-class PrecheckBatch:
-    """The verdicts of one submitted batch, in submission order."""
 
-    def __init__(self, futures: list[Future[list[Verdict]]]):
+class PrecheckBatch(Generic[R]):
+    """The results of one submitted batch, in submission order."""
+
+    def __init__(self, futures: list[Future[list[R]]]):
         self._futures = futures
 
-    def result(self) -> list[Verdict]:
-        out: list[Verdict] = []
+    def result(self) -> list[R]:
+        out: list[R] = []
         for f in self._futures:
             out.extend(f.result())
         return out
@@ -57,16 +61,21 @@ class PrecheckPool:
         registry, limits = self.registry, self.limits
         return [precheck(raw, membership, registry, now, limits) for raw, membership, now in jobs]
 
-    def submit(self, jobs: Sequence[Job]) -> PrecheckBatch:
+    def submit(self, jobs: Sequence[Job]) -> PrecheckBatch[Verdict]:
         """Start checking ``jobs``; the batch's ``result()`` waits for the verdicts."""
-        if self._pool is None or len(jobs) < INLINE_BELOW:
-            done: Future[list[Verdict]] = Future()
-            done.set_result(self._check(jobs))
+        return self.map(self._check, jobs)
+
+    def map(self, check: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> PrecheckBatch[R]:
+        """Start ``check`` on slices of ``items`` (a caller's own stateless work around
+        :func:`precheck`); the batch's ``result()`` waits for the results, in order."""
+        if self._pool is None or len(items) < INLINE_BELOW:
+            done: Future[list[R]] = Future()
+            done.set_result(check(items))
             return PrecheckBatch([done])
         # one slice per thread, so every core verifies; never slices too small to be worth a hand-off
-        n = max(1, min(self.threads, len(jobs) // 16))
-        size = -(-len(jobs) // n)
-        return PrecheckBatch([self._pool.submit(self._check, jobs[i:i + size]) for i in range(0, len(jobs), size)])
+        n = max(1, min(self.threads, len(items) // 16))
+        size = -(-len(items) // n)
+        return PrecheckBatch([self._pool.submit(check, items[i:i + size]) for i in range(0, len(items), size)])
 
     def close(self) -> None:
         if self._pool is not None:

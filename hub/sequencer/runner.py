@@ -58,7 +58,7 @@ from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpo
 from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused, lookups
 from hub.sequencer.replay import ReplayMemory
 from hub.timeutil import now_us
-from hub.validation import Limits, ask_of
+from hub.validation import Limits, Verdict, ask_of
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def recover_replay(bootstrap: str, topics: Topics, partition: int, window_us: in
 class _Batch:
     msgs: list[Message]
     now: int
-    prechecks: PrecheckBatch
+    prechecks: PrecheckBatch[Verdict]
 
 
 def _empty() -> _Batch:
