@@ -41,7 +41,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from hub.config import HubConfig, default_home
 from hub.consortium import init_dev, load_signing_key
@@ -99,10 +99,15 @@ class Bench:
         return watermarks(self.bootstrap, self.topics.ledger, 0)[1]
 
     def committed_inbound(self) -> int:
+        """The sequencer group's committed inbound offset; -1 when the broker, busy with the run,
+        did not answer in time (ask again)."""
         c = Consumer(consumer_config(self.bootstrap, f"{self.namespace}.sequencer"))
         try:
             [tp] = c.committed([TopicPartition(self.topics.inbound, 0)], timeout=10)
             return max(tp.offset, 0)
+        except KafkaException as exc:
+            log(f"(committed offsets not answered in time: {exc.args[0].str()}; asking again)")
+            return -1
         finally:
             c.close()
 

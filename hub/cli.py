@@ -299,7 +299,8 @@ _out_option = click.option("--out", type=click.Path(path_type=Path, dir_okay=Fal
 def agency_rotate_key(c: Ctx, member_id: str, reason: str, admins: tuple[str, ...]) -> None:
     """Generate a new signing key for a member, add it and revoke the old one in one update
     approved by the given administrators, publish it, then install the new key file (the old
-    one is kept as <member>.pem.old). Restart the member's connector afterwards."""
+    one is kept as <member>.pem.old). The member's running connector reads the new key file by
+    itself, with no restart."""
     from hub.consortium import key_path, load_signing_key
     from hub.errors import ConfigError
     from hub.governance import add_key_op, revoke_key_op
@@ -519,7 +520,7 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, v
     """Serve the agency's connector: Publish signs and publishes, Subscribe streams what is
     addressed to the agency and the receipts of what it sent, Ack commits the cursor.
     The agency's systems authenticate with their client certificate (mTLS)."""
-    from hub.consortium import load_signing_key
+    from hub.consortium import key_path, load_signing_key
     from hub.errors import ConfigError
     from hub.kafka.topics import Topics
     from hub.rpc.connector import SERVICE_NAME, Agency, ConnectorService
@@ -532,7 +533,8 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, v
         raise ConfigError(f"{member_id} is not a member of the consortium (see `hub agency list`)")
     agency = Agency(member_id, load_signing_key(c.cfg.consortium_dir, member_id), membership,
                     default_registry(), Topics(c.cfg.namespace), c.bootstrap(), verifier_urls,
-                    state_dir=c.cfg.home / "connectors" / c.cfg.namespace / member_id)
+                    state_dir=c.cfg.home / "connectors" / c.cfg.namespace / member_id,
+                    key_file=key_path(c.cfg.consortium_dir, member_id))
     from hub.kafka.clients import wait_ready
 
     wait_ready(agency.bootstrap, timeout=10)

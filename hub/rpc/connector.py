@@ -62,6 +62,8 @@ class Agency:
     verifier_urls: tuple[str, ...] = ()
     #: where the connector keeps its state across restarts (idempotency keys); None: in memory only
     state_dir: Path | None = None
+    #: the signing key's file, read again when the membership revokes the key in use (a rotation)
+    key_file: Path | None = None
 
     @property
     def outbox(self) -> str:
@@ -154,6 +156,22 @@ STREAM_LINGER_MS = 20
 MAX_BATCH = 1_000
 
 
+def _key_problem(membership: Membership, member_id: str, key_id: str) -> str | None:
+    """Why the membership would refuse a message signed now with this key; None if it accepts it."""
+    member = membership.member(member_id)
+    mkey = member.key(key_id) if member is not None else None
+    now = now_us()
+    if mkey is None:
+        return (f"this connector's signing key {key_id} is not a key of {member_id} in membership "
+                f"v{membership.version}: install the member's current key file; the connector reads it without restart")
+    if mkey.is_revoked(now, membership.version) or now < mkey.not_before or \
+            (mkey.not_after is not None and now > mkey.not_after):
+        return (f"this connector's signing key {key_id} is revoked or not valid now in membership "
+                f"v{membership.version}: install the new key file (`hub agency rotate-key` does); the "
+                "connector reads it without restart")
+    return None
+
+
 class _Refusal(Exception):
     """A request the connector refuses, with the gRPC status to answer."""
 
@@ -212,6 +230,8 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         self._idem_lock = threading.Lock()
         #: the answers to idempotency keys, on disk (hub.rpc.idempotency)
         self._answers = IdempotencyStore(agency.state_dir / "idempotency.sqlite") if agency.state_dir else None
+        #: why the connector's signing key cannot be used now (revoked by the membership), or None
+        self._key_problem: str | None = None
         self.credentials = CredentialBook()
         self._credentials_lock = threading.Lock()
         self._stop = threading.Event()
@@ -299,11 +319,15 @@ class ConnectorService(pb_grpc.ConnectorServicer):
 
     def _seal(self, request: pb.PublishRequest) -> Envelope:
         """Check a request against the standard and the policy, and sign it; _Refusal otherwise."""
-        return self._prepare(request).sign(self.agency.key)
+        unsigned, key = self._prepare(request)
+        return unsigned.sign(key)
 
-    def _prepare(self, request: pb.PublishRequest) -> Unsigned:
-        """Check a request against the standard and the policy: the envelope to sign; _Refusal otherwise."""
+    def _prepare(self, request: pb.PublishRequest) -> tuple[Unsigned, SigningKey]:
+        """Check a request against the standard and the policy: the envelope to sign and the key
+        to sign it with; _Refusal otherwise."""
         a = self.agency
+        if self._key_problem is not None:
+            raise _Refusal(grpc.StatusCode.FAILED_PRECONDITION, self._key_problem)
         schema = a.registry.latest(request.type)
         if schema is None:
             raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"unknown message type {request.type!r}")
@@ -321,7 +345,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         try:
             return prepare(type=request.type, schema_fingerprint=schema.fingerprint, sender=a.member_id,
                            key_id=a.key.key_id, recipients=recipients, payload=payload, created_at=now_us(),
-                           correlation_id=correlation)
+                           correlation_id=correlation), a.key
         except EnvelopeTooLargeError as exc:
             raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"TOO_LARGE: {exc}") from None
 
@@ -471,17 +495,38 @@ class ConnectorService(pb_grpc.ConnectorServicer):
             log.error("undeliverable record at %s@%d: %s", self.agency.outbox, offset, exc)
             return None
 
+    def _check_own_key(self) -> None:
+        """Whether the key in use is one the current membership accepts; if not, the key file's."""
+        a = self.agency
+        problem = _key_problem(a.membership, a.member_id, a.key.key_id)
+        if problem is not None and a.key_file is not None:
+            try:
+                key = SigningKey.load(a.key_file)
+            except (OSError, HubError):
+                key = None
+            if key is not None and key.key_id != a.key.key_id and _key_problem(a.membership, a.member_id,
+                                                                                key.key_id) is None:
+                self.agency = replace(a, key=key)
+                log.info("%s: now signing with key %s from %s", a.member_id, key.key_id, a.key_file)
+                problem = None
+        if problem is not None and problem != self._key_problem:
+            log.warning("%s: %s", a.member_id, problem)
+        self._key_problem = problem
+
     # --- ledger-derived answers ------------------------------------------------------------
 
     def _follow_membership(self) -> None:
         """Apply each new quorum-approved update of the membership log to the agency's membership,
-        so new members, keys and policy rules are checked at once, with no restart. (This
-        connector's own signing key is read at start: after rotating it, restart the connector.)"""
+        so new members, keys and policy rules are checked at once, with no restart. When an update
+        revokes the connector's own signing key, the key file is read again until it holds a key
+        the membership accepts (``hub agency rotate-key`` publishes the update, then installs the
+        file); meanwhile Publish answers FAILED_PRECONDITION instead of signing with a revoked key."""
         a = self.agency
         consumer = Consumer(consumer_config(a.bootstrap, f"{a.group}.membership.{uuid.uuid4()}"))
         consumer.assign([TopicPartition(a.topics.membership, 0, 0)])
         try:
             while not self._stop.is_set():
+                self._check_own_key()
                 for m in consume_available(consumer, 100, 0.5):
                     if m.error() is not None:
                         continue
@@ -617,12 +662,12 @@ class _ToSign:
     """A checked stream request on its way to the signer thread, with the idempotency slot it
     holds locked until its answer is known."""
 
-    __slots__ = ("idem", "key", "request_bytes", "seq", "slot", "unsigned")
+    __slots__ = ("idem", "idempotency_key", "key", "request_bytes", "seq", "slot", "unsigned")
 
-    def __init__(self, seq: int, unsigned: Unsigned, slot: _Pending, key: str, idem: _IdempotencySlot | None,
-                 request_bytes: bytes):
-        self.seq, self.unsigned, self.slot = seq, unsigned, slot
-        self.key, self.idem, self.request_bytes = key, idem, request_bytes
+    def __init__(self, seq: int, unsigned: Unsigned, key: SigningKey, slot: _Pending, idempotency_key: str,
+                 idem: _IdempotencySlot | None, request_bytes: bytes):
+        self.seq, self.unsigned, self.key, self.slot = seq, unsigned, key, slot
+        self.idempotency_key, self.idem, self.request_bytes = idempotency_key, idem, request_bytes
 
     def release(self) -> None:
         """Let a retry with the same key go on (once)."""
@@ -765,12 +810,12 @@ class _Stream:
                 self._resolve(slot, pb.PublishResult(sequence=seq, response=answered))
                 return
         try:
-            unsigned = svc._prepare(request)
+            unsigned, key = svc._prepare(request)
         except BaseException:
             if idem is not None:
                 idem.lock.release()
             raise
-        signing.put(_ToSign(seq, unsigned, slot, request.idempotency_key, idem, request_bytes))
+        signing.put(_ToSign(seq, unsigned, key, slot, request.idempotency_key, idem, request_bytes))
 
     def _sign_in_order(self, signing: queue.SimpleQueue[_ToSign | threading.Event | None]) -> None:
         """The signer thread: signs each envelope and produces it; its delivery report answers it."""
@@ -794,7 +839,7 @@ class _Stream:
 
     def _sign_and_produce(self, item: _ToSign) -> None:
         svc = self._service
-        env = item.unsigned.sign(svc.agency.key)
+        env = item.unsigned.sign(item.key)
         mid = str(env.message_id)
         seq, idem = item.seq, item.idem
 
@@ -803,7 +848,7 @@ class _Stream:
                 response = pb.PublishResponse(message_id=mid)
                 result = pb.PublishResult(sequence=seq, response=response)
                 if idem is not None:
-                    svc._remember(item.key, idem, item.request_bytes, response)
+                    svc._remember(item.idempotency_key, idem, item.request_bytes, response)
             else:
                 result = _error(seq, grpc.StatusCode.UNAVAILABLE, err.str())
             item.release()

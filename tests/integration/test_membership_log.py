@@ -4,10 +4,12 @@ sequencer, and reproduced by the auditor's replay."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 
 import pytest
 
+from hub.envelope import Envelope
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
@@ -36,13 +38,17 @@ def test_revoked_then_rotated_key_and_the_audit_agrees(hub: Hub):
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
     assert "membership v2 appended" in rotated.stdout
 
-    # the running connector still signs with the old key: now refused as KEY_REVOKED, not lost
+    # the running connector reads the new key file by itself and is accepted under v2, no restart
+    new_key = re.search(r"key ([0-9a-f]{16}) installed", rotated.stdout)
+    assert new_key is not None, rotated.stdout
     hub.wait_for(lambda: "membership v2" in hub.log("sequencer-0"), "the sequencer to apply v2")
+    hub.wait_for(lambda: f"now signing with key {new_key[1]}" in hub.log(COURT), "the connector to take the new key")
     late = publish(port)
-    assert late.receipt.status == pb.Receipt.REJECTED
-    assert late.receipt.reason == "KEY_REVOKED"
+    assert late.receipt.status == pb.Receipt.ACCEPTED, late.receipt
+    signed = [LedgerEntry.from_bytes(r.value) for r in read_partition(hub.bootstrap, Topics(hub.namespace).ledger, 0)]
+    assert Envelope.from_bytes(signed[late.receipt.ledger_index].envelope).sender_key_id == new_key[1]
 
-    # restarted with the new key file, the court is accepted again
+    # and so is a connector started afresh with the new key file
     court_proc.send_signal(signal.SIGTERM)
     court_proc.wait(timeout=30)
     _, port2 = hub.connector(COURT)
@@ -80,9 +86,26 @@ def test_revoked_then_rotated_key_and_the_audit_agrees(hub: Hub):
     assert refused.returncode == 2 and refused.stderr.startswith("hub: error:"), refused.stdout + refused.stderr
 
 
-def test_a_member_added_while_a_connector_runs_can_be_sent_to_without_a_restart(hub: Hub):
-    import re
+def test_a_connector_whose_key_is_revoked_refuses_to_sign_rather_than_be_rejected(hub: Hub):
+    import grpc
 
+    from hub.consortium import key_path
+    from hub.identity import SigningKey
+
+    _, port = hub.connector(BANK, name="bank-revoked")
+    old = SigningKey.load(key_path(hub.consortium, BANK))
+    revoked = hub.run("agency", "revoke-key", "--member", BANK, "--key-id", old.key_id,
+                      "--admin", "admin-1", "--admin", "admin-2")
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    hub.wait_for(lambda: f"signing key {old.key_id} is revoked" in hub.log("bank-revoked"),
+                 "the connector to see its key revoked")
+    with pytest.raises(grpc.RpcError) as refused:
+        publish(port)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert old.key_id in refused.value.details() and "key file" in refused.value.details()
+
+
+def test_a_member_added_while_a_connector_runs_can_be_sent_to_without_a_restart(hub: Hub):
     import grpc
 
     new_bank = "bank-boc-bj-follow"
