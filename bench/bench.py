@@ -473,8 +473,8 @@ def main() -> None:
     n = int(os.environ.get("BENCH_MESSAGES", "50000"))
     rss_total = int(os.environ.get("BENCH_RSS_ENTRIES", "1000000"))
     only = os.environ.get("BENCH_ONLY", "")
-    if only not in ("", "publish"):
-        raise SystemExit(f"BENCH_ONLY={only!r}: the only partial run is BENCH_ONLY=publish")
+    if only not in ("", "publish", "audit"):
+        raise SystemExit(f"BENCH_ONLY={only!r}: the partial runs are BENCH_ONLY=publish and BENCH_ONLY=audit")
     workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     broker = provision(default_home(), workdir / "broker", port=None)
     try:
@@ -483,6 +483,18 @@ def main() -> None:
         if only == "publish":  # the connector's figures alone, written beside (not over) latest.json
             results = bench_connector(Bench(broker.bootstrap, workdir / "conn"), n)
             write_results(results, n, None, "publish.json")
+            return
+        if only == "audit":  # the auditor's ratio five times over one ledger, each against its own verify run
+            b = Bench(broker.bootstrap, workdir / "audit")
+            bench_sequencer(b, n)
+            ratios = []
+            for _ in range(5):
+                verify = bench_verify(b)
+                ratios.append(bench_audit(b) / verify)
+                log(f"audit_ratio_vs_verify {ratios[-1]:.2f} (verify_core_per_s {verify:.0f})")
+            results = {f"audit_ratio_vs_verify_run{i + 1}": r for i, r in enumerate(ratios)}
+            results["audit_ratio_vs_verify_median"] = statistics.median(ratios)
+            write_results(results, n, None, "audit.json")
             return
         b = Bench(broker.bootstrap, workdir)
         results["verify_core_per_s"] = bench_verify(b)
