@@ -28,6 +28,8 @@ Everything runs against a real broker: HUB_KAFKA_BOOTSTRAP, or a local one start
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import signal
@@ -38,6 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +185,24 @@ def bench_sequencer(b: Bench, n: int) -> float:
     return n / elapsed
 
 
+@contextlib.contextmanager
+def no_gc_pauses() -> Iterator[None]:
+    """The timestamps of a latency run are taken in this process: a collection of the earlier
+    runs' objects (a million-entry tree in bench_proofs) must not pause its threads mid-run."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def bench_latency(b: Bench, rate: float, seconds: float = 20.0) -> tuple[float, float]:
+    with no_gc_pauses():
+        return _latency(b, rate, seconds)
+
+
+def _latency(b: Bench, rate: float, seconds: float) -> tuple[float, float]:
     proc = b.start_sequencer("seq-latency")
     sent: dict[bytes, float] = {}
     seen: dict[bytes, float] = {}
@@ -356,6 +376,8 @@ def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> dict[str, float]
         time.sleep(0.1)
     rate = stream_rate / 2
     total = int(rate * seconds)
+    gc.collect()
+    gc.disable()  # as no_gc_pauses: the delivery timestamps are taken in this process
     t0 = time.perf_counter()
     for i in range(total):
         ahead = i / rate - (time.perf_counter() - t0)
@@ -367,6 +389,7 @@ def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> dict[str, float]
     deadline = time.monotonic() + 60
     while len(sent.keys() & seen.keys()) < len(sent) and time.monotonic() < deadline:
         time.sleep(0.1)
+    gc.enable()
     stop.set()
     stream.cancel()
     for proc in (seq, court_proc, bank_proc):
