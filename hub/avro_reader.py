@@ -147,14 +147,19 @@ class _Generator:
                   f"    {v}, pos = _long(data, pos)")
         return v
 
-    def int32(self, depth: int) -> str:
+    def ranged_long(self, depth: int, low: str, high: str, problem: str) -> str:
+        """A long that must lie in ``low..high`` (Python expressions); else DecodeError with
+        ``problem`` (``{value}`` stands for the value read) and the byte it starts at."""
         at = self.fresh("at")
         self.emit(depth, f"{at} = pos")
         v = self.long(depth)
         self.emit(depth,
-                  f"if not -0x80000000 <= {v} <= 0x7FFFFFFF:",
-                  f"    raise DecodeError(f'int out of the 32-bit range at byte {{{at}}}')")
+                  f"if not {low} <= {v} <= {high}:",
+                  f"    raise DecodeError(f'{problem.replace('{value}', '{' + v + '}')} at byte {{{at}}}')")
         return v
+
+    def int32(self, depth: int) -> str:
+        return self.ranged_long(depth, "-0x80000000", "0x7FFFFFFF", "int out of the 32-bit range")
 
     def null(self, depth: int) -> str:
         v = self.fresh()
@@ -200,24 +205,13 @@ class _Generator:
         return v
 
     def enum(self, symbols: list[str], depth: int) -> str:
-        at = self.fresh("at")
-        self.emit(depth, f"{at} = pos")
-        i = self.long(depth)
-        table = self.constant(tuple(symbols))
-        self.emit(depth,
-                  f"if not 0 <= {i} < {len(symbols)}:",
-                  f"    raise DecodeError(f'enum index {{{i}}} out of range at byte {{{at}}}')",
-                  f"{i} = {table}[{i}]")
+        i = self.ranged_long(depth, "0", str(len(symbols) - 1), "enum index {value} out of range")
+        self.emit(depth, f"{i} = {self.constant(tuple(symbols))}[{i}]")
         return i
 
     def timestamp(self, depth: int) -> str:
-        at = self.fresh("at")
-        self.emit(depth, f"{at} = pos")
-        us = self.long(depth)
-        self.emit(depth,
-                  f"if not _MIN <= {us} <= _MAX:",
-                  f"    raise DecodeError(f'timestamp-micros outside years 1..9999 at byte {{{at}}}')",
-                  f"{us} = _EPOCH + _td(microseconds={us})")
+        us = self.ranged_long(depth, "_MIN", "_MAX", "timestamp-micros outside years 1..9999")
+        self.emit(depth, f"{us} = _EPOCH + _td(microseconds={us})")
         return us
 
     def decimal(self, precision: int, scale: int, depth: int) -> str:

@@ -70,6 +70,10 @@ class MemberKey:
     def key_id(self) -> str:
         return self.key.key_id
 
+    def valid_at(self, at_created_us: int) -> bool:
+        """Whether a message created at ``at_created_us`` falls within the key's validity period."""
+        return self.not_before <= at_created_us and (self.not_after is None or at_created_us <= self.not_after)
+
     def is_revoked(self, at_created_us: int, membership_version: int) -> bool:
         """Whether a message created at ``at_created_us`` and validated against membership
         ``membership_version`` must be refused as signed with a revoked key."""

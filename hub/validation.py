@@ -107,7 +107,7 @@ def precheck(
         return Rejected(Reason.BAD_SIGNATURE, f"signature does not verify with key {env.sender_key_id}", env)
     if mkey.is_revoked(env.created_at, membership.version):
         return Rejected(Reason.KEY_REVOKED, f"key {env.sender_key_id} of {env.sender} is revoked", env)
-    if env.created_at < mkey.not_before or (mkey.not_after is not None and env.created_at > mkey.not_after):
+    if not mkey.valid_at(env.created_at):
         return Rejected(Reason.KEY_NOT_VALID, f"key {env.sender_key_id} is not valid at created_at", env)
     if env.created_at > now_us + limits.max_skew_us:
         return Rejected(Reason.FROM_FUTURE, "created_at is ahead of the hub's clock beyond the allowed skew", env)

@@ -164,8 +164,7 @@ def _key_problem(membership: Membership, member_id: str, key_id: str) -> str | N
     if mkey is None:
         return (f"this connector's signing key {key_id} is not a key of {member_id} in membership "
                 f"v{membership.version}: install the member's current key file; the connector reads it without restart")
-    if mkey.is_revoked(now, membership.version) or now < mkey.not_before or \
-            (mkey.not_after is not None and now > mkey.not_after):
+    if mkey.is_revoked(now, membership.version) or not mkey.valid_at(now):
         return (f"this connector's signing key {key_id} is revoked or not valid now in membership "
                 f"v{membership.version}: install the new key file (`hub agency rotate-key` does); the "
                 "connector reads it without restart")
@@ -771,11 +770,8 @@ class _Stream:
                     continue
                 try:
                     self._check(seq, request, slot, signing)
-                except _Refusal as r:
-                    self._resolve(slot, _error(seq, r.code, r.detail))
-                except Exception:
-                    log.exception("PublishStream: request %d failed", seq)
-                    self._resolve(slot, _error(seq, grpc.StatusCode.INTERNAL, "the connector failed on this request"))
+                except Exception as exc:  # noqa: BLE001 - answered in place; the stream goes on
+                    self._fail(seq, slot, exc)
         finally:
             signing.put(None)
             signer.join()
@@ -823,19 +819,22 @@ class _Stream:
             if isinstance(item, threading.Event):
                 item.set()
                 continue
+            if self._cancelled:
+                item.release()
+                continue
             try:
-                if self._cancelled:
-                    item.release()
-                    continue
                 self._sign_and_produce(item)
-            except _Refusal as r:
+            except Exception as exc:  # noqa: BLE001 - answered in place; the stream goes on
                 item.release()
-                self._resolve(item.slot, _error(item.seq, r.code, r.detail))
-            except Exception:
-                item.release()
-                log.exception("PublishStream: request %d failed", item.seq)
-                self._resolve(item.slot, _error(item.seq, grpc.StatusCode.INTERNAL,
-                                                "the connector failed on this request"))
+                self._fail(item.seq, item.slot, exc)
+
+    def _fail(self, seq: int, slot: _Pending, exc: Exception) -> None:
+        """A request's error result: the refusal's status, or INTERNAL for a failure of the connector."""
+        if isinstance(exc, _Refusal):
+            self._resolve(slot, _error(seq, exc.code, exc.detail))
+            return
+        log.error("PublishStream: request %d failed", seq, exc_info=exc)
+        self._resolve(slot, _error(seq, grpc.StatusCode.INTERNAL, "the connector failed on this request"))
 
     def _sign_and_produce(self, item: _ToSign) -> None:
         svc = self._service
