@@ -6,8 +6,8 @@ entry's notarised time as the clock, so it reaches the sequencer's verdict), che
 index is contiguous and the previous-hash link holds, and extends the Merkle tree. Each
 problem is a :class:`Violation` naming the index. Reading Kafka happens in the CLI.
 
-Entries are replayed in batches: while the replay of one batch runs, threads check the
-signatures of the next (:mod:`hub.prechecks`), so both cores verify. :meth:`PartitionAudit.finish`
+Entries are replayed in batches: while the replay of one batch runs, worker processes check the
+signatures of the next (:mod:`hub.prechecks`), so every core verifies. :meth:`PartitionAudit.finish`
 completes the last batch; results are final only after it.
 """
 
@@ -21,14 +21,15 @@ from hub.envelope import Envelope
 from hub.errors import DecodeError, HubError
 from hub.ledger.checkpoint import open_checkpoint
 from hub.ledger.entry import ChainHead, LedgerEntry
-from hub.ledger.merkle import CompactRange
+from hub.ledger.merkle import CompactRange, leaf_hash
 from hub.ledger.note import NoteVerifier
 from hub.membership import Membership
 from hub.prechecks import PrecheckBatch, PrecheckPool
 from hub.schemas import SchemaRegistry
 from hub.sequencer.core import lookups
 from hub.sequencer.replay import ReplayMemory
-from hub.validation import Limits, Rejected, Verdict, ask_of, check_answer, check_replay, precheck
+from hub.signature_workers import SignatureWorkers
+from hub.validation import Limits, Rejected, Verdict, ask_of, check_answer, check_replay
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,9 +38,8 @@ if TYPE_CHECKING:
     from hub.ledger.trust_policy import PolicyCheck
 
 
-#: a ledger record as a pool thread left it: offset, bytes, the entry (or why it does not decode),
-#: its leaf hash, and the envelope's stateless verdict (None: its membership is not held)
-_Examined = tuple[int, bytes, "LedgerEntry | DecodeError", bytes, "Verdict | None"]
+#: a decoded ledger record: offset, bytes, the entry (or why it does not decode) and its leaf hash
+_Decoded = tuple[int, bytes, "LedgerEntry | DecodeError", bytes]
 
 
 class Finding(StrEnum):
@@ -100,8 +100,8 @@ class LoopObserver(Protocol):
 
 class PartitionAudit:
     def __init__(self, partition: int, memberships: dict[int, Membership], registry: SchemaRegistry,
-                 limits: Limits = Limits(), loops: LoopObserver | None = None, *, threads: int = 2,
-                 batch_size: int = 256):
+                 limits: Limits = Limits(), loops: LoopObserver | None = None, *, processes: int = 2,
+                 workers: SignatureWorkers | None = None, batch_size: int = 256):
         self.partition = partition
         self.memberships = memberships
         self.registry = registry
@@ -113,11 +113,12 @@ class PartitionAudit:
         self.loops = loops
         #: tree size -> (root hash, checkpoint record offset) still to compare
         self._pending: dict[int, tuple[bytes, int]] = {}
-        #: signature checks run on threads, a batch ahead of the replay (see hub.prechecks)
-        self.prechecks = PrecheckPool(registry, limits, threads)
+        #: signatures are checked by worker processes (shared when ``workers`` is given), a batch
+        #: ahead of the replay (see hub.prechecks)
+        self.prechecks = PrecheckPool(registry, limits, processes, workers=workers)
         self.batch_size = batch_size
         self._queue: list[tuple[int, bytes]] = []
-        self._inflight: PrecheckBatch[_Examined] | None = None
+        self._inflight: tuple[list[_Decoded], PrecheckBatch] | None = None
         #: a witness-cosigned checkpoint to compare at finish, and the roots of the tree at sizes wanted
         self._witnessed: tuple[Checkpoint, str] | None = None
         self._roots: dict[int, bytes | None] = {}
@@ -135,33 +136,29 @@ class PartitionAudit:
             self._flush()
 
     def _flush(self) -> None:
-        """Start decoding and checking the queued entries on the pool's threads; then, while those
-        run, replay the batch before (whose checks are done or nearly)."""
-        batch = self.prechecks.map(self._examine, self._queue)
+        """Decode the queued entries and start checking their envelopes; then, while the workers
+        verify those signatures, replay the batch before (whose signatures are checked or nearly)."""
+        decoded = [_decode(offset, raw) for offset, raw in self._queue]
         self._queue = []
+        memberships = self.memberships
+        jobs = []
+        for _, _, entry, _ in decoded:
+            if not isinstance(entry, DecodeError):
+                membership = memberships.get(entry.membership_version)
+                if membership is not None:
+                    jobs.append((entry.envelope, membership, entry.notarised_at))
+        batch = (decoded, self.prechecks.submit(jobs))
         if self._inflight is not None:
-            self._replay(self._inflight)
+            self._replay(*self._inflight)
         self._inflight = batch
 
-    def _examine(self, records: Sequence[tuple[int, bytes]]) -> list[_Examined]:
-        """The stateless part of replaying records, on a pool thread: decode each entry, hash it,
-        and check its envelope against the membership it names (None: a membership not held)."""
-        registry, limits, memberships = self.registry, self.limits, self.memberships
-        out: list[_Examined] = []
-        for offset, raw in records:
-            try:
-                entry = LedgerEntry.from_bytes(raw)
-            except DecodeError as exc:
-                out.append((offset, raw, exc, _leaf(raw), None))
-                continue
-            membership = memberships.get(entry.membership_version)
-            verdict = None if membership is None else precheck(entry.envelope, membership, registry,
-                                                               entry.notarised_at, limits)
-            out.append((offset, raw, entry, entry.leaf_hash, verdict))
-        return out
-
-    def _replay(self, batch: PrecheckBatch[_Examined]) -> None:
-        examined = batch.result()
+    def _replay(self, decoded: list[_Decoded], batch: PrecheckBatch) -> None:
+        verdicts = iter(batch.result())
+        # each verdict with its entry (None: the entry names a membership the auditor does not hold)
+        examined = [(offset, raw, entry, leaf,
+                     None if isinstance(entry, DecodeError) or entry.membership_version not in self.memberships
+                     else next(verdicts))
+                    for offset, raw, entry, leaf in decoded]
         self.replay.prefetch(lookups(verdict for *_, verdict in examined))
         for offset, raw, entry, leaf, verdict in examined:
             if isinstance(entry, DecodeError):
@@ -227,7 +224,7 @@ class PartitionAudit:
     def finish(self) -> PartitionResult:
         self._flush()
         if self._inflight is not None:
-            self._replay(self._inflight)
+            self._replay(*self._inflight)
             self._inflight = None
         self.prechecks.close()
         self._compare_witnessed()
@@ -318,7 +315,9 @@ class PartitionAudit:
             self.witnessed_agrees = True
 
 
-def _leaf(raw: bytes) -> bytes:
-    from hub.ledger.merkle import leaf_hash
-
-    return leaf_hash(raw)
+def _decode(offset: int, raw: bytes) -> _Decoded:
+    try:
+        entry = LedgerEntry.from_bytes(raw)
+    except DecodeError as exc:
+        return offset, raw, exc, leaf_hash(raw)
+    return offset, raw, entry, entry.leaf_hash

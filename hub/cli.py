@@ -465,8 +465,8 @@ def sequencer() -> None:
 @click.option("--checkpoint-entries", type=click.IntRange(1), default=10_000, show_default=True,
               help="Sign a checkpoint after this many new entries even before the period ends.")
 @click.option("--workers", type=click.IntRange(0, 64), default=2, show_default=True,
-              help="Threads that check signatures and payloads of the next batch while this one commits "
-                   "(0: all in the main thread). Ed25519 checks run outside the GIL, so each core verifies.")
+              help="Processes that verify the signatures of the next batch while this one commits "
+                   "(0: all in this process).")
 @pass_ctx
 def sequencer_run(c: Ctx, partition: int, batch_size: int, checkpoint_period: float,
                   checkpoint_entries: int, workers: int) -> None:
@@ -581,10 +581,12 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, v
 @click.option("--cosigned-from", "cosigned_from", multiple=True, metavar="URL|DIR",
               help="Where the cosigned checkpoints are: a `hub verifier run` URL or its --dir (repeatable: "
                    "one per partition, matched by origin). Needed with --policy.")
+@click.option("--workers", type=click.IntRange(0, 64), default=2, show_default=True,
+              help="Processes that verify Ed25519 signatures while this one replays (0: all in this process).")
 @pass_ctx
 def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report: Path | None,
           html_report: Path | None, quiet: bool, at: Any, policy_paths: tuple[Path, ...],
-          cosigned_from: tuple[str, ...]) -> None:
+          cosigned_from: tuple[str, ...], workers: int) -> None:
     """Replay the ledger from index 0 and verify every entry: contiguous indexes, every
     previous-hash link, every envelope's signature, schema and policy against the membership
     it names, and every signed checkpoint (signature by any hub-sequencer key of the membership
@@ -608,6 +610,7 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
     from hub.ledger.trust_policy import check_checkpoint
     from hub.schemas import default_registry
     from hub.sequencer.checkpoints import origin
+    from hub.signature_workers import SignatureWorkers
     from hub.timeutil import now_us, to_us
     from hub.trust_commands import policy_for, read_cosigned, read_policy, sequencer_verifiers
 
@@ -635,37 +638,41 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
         if wanted not in cosigned:
             raise ConfigError(f"no --cosigned-from holds a checkpoint of {wanted} (partition {p}); they hold: "
                               f"{', '.join(cosigned) or 'none'}")
-    for p in partitions or range(c.cfg.partitions):
-        pa = PartitionAudit(p, memberships, registry, loops=loops)
-        origin_ = origin(consortium, c.cfg.namespace, p)
-        keys = sequencer_verifiers(memberships, origin_)
-        pa.expect_checkpoints([(r.offset, r.value) for r in read_partition(bootstrap, topics_.checkpoints, p)],
-                              keys)
-        check = None
-        if policies:
-            policy_path, policy = policy_for(policies, origin_)
-            raw, source = cosigned[origin_]
-            check = check_checkpoint(policy, raw, origin_, keys)
-            pa.check_witnessed(check, source)
-            witnessed[p] = {"origin": origin_, "source": source, "policy": str(policy_path),
-                            "quorum": policy.describe(), "quorum_met": check.quorum_met,
-                            "cosigned_by": check.cosigners, "log_key": check.log_key,
-                            "size": None, "root_hash": None, "matches_ledger": None,
-                            "problem": check.problem}
-            if check.checkpoint is not None:
-                pa.expect_witnessed(check.checkpoint, source)
-        end = watermarks(bootstrap, topic, p)[1]
-        with click.progressbar(length=end, label=f"replaying {topic}[{p}]", file=sys.stderr,
-                               hidden=quiet or not sys.stderr.isatty(), show_pos=True) as bar:
-            done = 0
-            for rec in read_partition(bootstrap, topic, p):
-                pa.add(rec.offset, rec.value)
-                bar.update(rec.offset + 1 - done)
-                done = rec.offset + 1
-        results.append(pa.finish())
-        if check is not None and check.checkpoint is not None:
-            cp = check.checkpoint
-            witnessed[p].update(size=cp.size, root_hash=cp.root_hash.hex(), matches_ledger=pa.witnessed_agrees)
+    checkers = SignatureWorkers(workers)  # one set of worker processes for every partition
+    try:
+        for p in partitions or range(c.cfg.partitions):
+            pa = PartitionAudit(p, memberships, registry, loops=loops, workers=checkers)
+            origin_ = origin(consortium, c.cfg.namespace, p)
+            keys = sequencer_verifiers(memberships, origin_)
+            pa.expect_checkpoints([(r.offset, r.value) for r in read_partition(bootstrap, topics_.checkpoints, p)],
+                                  keys)
+            check = None
+            if policies:
+                policy_path, policy = policy_for(policies, origin_)
+                raw, source = cosigned[origin_]
+                check = check_checkpoint(policy, raw, origin_, keys)
+                pa.check_witnessed(check, source)
+                witnessed[p] = {"origin": origin_, "source": source, "policy": str(policy_path),
+                                "quorum": policy.describe(), "quorum_met": check.quorum_met,
+                                "cosigned_by": check.cosigners, "log_key": check.log_key,
+                                "size": None, "root_hash": None, "matches_ledger": None,
+                                "problem": check.problem}
+                if check.checkpoint is not None:
+                    pa.expect_witnessed(check.checkpoint, source)
+            end = watermarks(bootstrap, topic, p)[1]
+            with click.progressbar(length=end, label=f"replaying {topic}[{p}]", file=sys.stderr,
+                                   hidden=quiet or not sys.stderr.isatty(), show_pos=True) as bar:
+                done = 0
+                for rec in read_partition(bootstrap, topic, p):
+                    pa.add(rec.offset, rec.value)
+                    bar.update(rec.offset + 1 - done)
+                    done = rec.offset + 1
+            results.append(pa.finish())
+            if check is not None and check.checkpoint is not None:
+                cp = check.checkpoint
+                witnessed[p].update(size=cp.size, root_hash=cp.root_hash.hex(), matches_ledger=pa.witnessed_agrees)
+    finally:
+        checkers.close()
     closed = loops.finish(to_us(at) if at else now_us())
     if closed and results:
         results[0].violations.extend(closed)  # reported with the partition they name in each line

@@ -1,82 +1,88 @@
-"""Stateless validation of many envelopes at once, on threads.
+"""Stateless validation of many envelopes at once, with the signatures checked in worker processes.
 
 Checking Ed25519 signatures dominates the sequencer's and the auditor's work and needs no
-ledger state. ``cryptography`` (50 and later) releases the GIL while it verifies, so threads check a batch
-on every core while the calling thread chains, hashes and produces the previous one: no
-processes, no copies of the membership, no pickling. The verdicts are exactly
-:func:`hub.validation.precheck`'s, each computed by that function.
+ledger state. :meth:`PrecheckPool.submit` decodes a batch in the caller's thread, sends each
+signature to :mod:`hub.signature_workers` (a key, a signature and the signed bytes: nothing
+else crosses the process boundary), runs the checks that follow the signature while the
+workers verify, and returns a :class:`PrecheckBatch` whose ``result()`` joins the two. The
+verdicts are exactly :func:`hub.validation.precheck`'s, in the same order of checks: an envelope
+whose signature fails is ``BAD_SIGNATURE`` whatever its payload.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Generic, TypeVar
+from collections.abc import Sequence
 
+from hub.envelope import Envelope
 from hub.membership import Membership
 from hub.schemas import SchemaRegistry
-from hub.validation import Limits, Verdict, precheck
+from hub.signature_workers import Check, SignatureBatch, SignatureWorkers
+from hub.validation import Limits, Rejected, Verdict, after_signature, bad_signature, open_envelope
 
-#: batches smaller than this are checked in the caller's thread: under light load the threads'
-#: hand-offs of the GIL delayed the main thread more than checking a few records itself costs
-#: (measured at 500 messages/s: sequencer p99 500 ms with the threads, 240 ms without)
-INLINE_BELOW = 100
+#: batches smaller than this are verified in the caller's thread: a round trip to the workers
+#: costs more than checking a few signatures
+INLINE_BELOW = 16
 
 #: (envelope bytes, membership to check it against, the clock to judge its times by)
 Job = tuple[bytes, Membership, int]
 
-T = TypeVar("T")
-R = TypeVar("R")
+#: a job's verdict before its signature is known: final (a Rejected before the signature), or
+#: (the envelope, the verdict if its signature verifies)
+_Staged = Rejected | tuple[Envelope, Verdict]
 
 
-class PrecheckBatch(Generic[R]):
-    """The results of one submitted batch, in submission order."""
+class PrecheckBatch:
+    """The verdicts of one submitted batch, in submission order."""
 
-    def __init__(self, futures: list[Future[list[R]]]):
-        self._futures = futures
+    def __init__(self, staged: list[_Staged], signatures: SignatureBatch | None = None):
+        self._staged = staged
+        self._signatures = signatures
 
-    def result(self) -> list[R]:
-        out: list[R] = []
-        for f in self._futures:
-            out.extend(f.result())
+    def result(self) -> list[Verdict]:
+        verified = self._signatures.result() if self._signatures is not None else b""
+        out: list[Verdict] = []
+        i = 0
+        for s in self._staged:
+            if isinstance(s, Rejected):
+                out.append(s)
+                continue
+            env, verdict = s
+            out.append(verdict if verified[i] else bad_signature(env))
+            i += 1
         return out
 
     def cancel(self) -> None:
-        for f in self._futures:
-            f.cancel()
+        if self._signatures is not None:
+            self._signatures.cancel()
 
 
 class PrecheckPool:
-    """``threads`` threads running :func:`precheck`; ``threads=0`` checks in the caller's thread."""
+    """:func:`~hub.validation.precheck` for batches, with ``processes`` signature workers (0:
+    every signature in the caller's thread). ``workers`` shares workers another pool started."""
 
-    def __init__(self, registry: SchemaRegistry, limits: Limits = Limits(), threads: int = 2):
-        if threads < 0:
-            raise ValueError("threads must be >= 0")
+    def __init__(self, registry: SchemaRegistry, limits: Limits = Limits(), processes: int = 2, *,
+                 workers: SignatureWorkers | None = None):
         self.registry = registry
         self.limits = limits
-        self.threads = threads
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="precheck") if threads else None
+        self._own = workers is None
+        self.workers = workers if workers is not None else SignatureWorkers(processes)
+        self._inline = SignatureWorkers(0)
 
-    def _check(self, jobs: Sequence[Job]) -> list[Verdict]:
+    def submit(self, jobs: Sequence[Job]) -> PrecheckBatch:
+        """Check ``jobs``; the signatures are still being verified when this returns, and the
+        batch's ``result()`` waits for them."""
         registry, limits = self.registry, self.limits
-        return [precheck(raw, membership, registry, now, limits) for raw, membership, now in jobs]
-
-    def submit(self, jobs: Sequence[Job]) -> PrecheckBatch[Verdict]:
-        """Start checking ``jobs``; the batch's ``result()`` waits for the verdicts."""
-        return self.map(self._check, jobs)
-
-    def map(self, check: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> PrecheckBatch[R]:
-        """Start ``check`` on slices of ``items`` (a caller's own stateless work around
-        :func:`precheck`); the batch's ``result()`` waits for the results, in order."""
-        if self._pool is None or len(items) < INLINE_BELOW:
-            done: Future[list[R]] = Future()
-            done.set_result(check(items))
-            return PrecheckBatch([done])
-        # one slice per thread, so every core verifies; never slices too small to be worth a hand-off
-        n = max(1, min(self.threads, len(items) // 16))
-        size = -(-len(items) // n)
-        return PrecheckBatch([self._pool.submit(check, items[i:i + size]) for i in range(0, len(items), size)])
+        opened = [open_envelope(raw, membership) for raw, membership, _ in jobs]
+        checks: list[Check] = [(o[1].key.raw, o[0].signature, o[0].signing_input())
+                               for o in opened if not isinstance(o, Rejected)]
+        signatures = (self.workers if len(checks) >= INLINE_BELOW else self._inline).submit(checks)
+        # the checks after the signature run here while the workers verify
+        staged: list[_Staged] = [
+            o if isinstance(o, Rejected) else (o[0], after_signature(o[0], o[1], membership, registry, now, limits))
+            for o, (_, membership, now) in zip(opened, jobs, strict=True)
+        ]
+        return PrecheckBatch(staged, signatures)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._own:
+            self.workers.close()

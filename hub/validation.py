@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from hub.envelope import Envelope, EnvelopeTooLargeError
 from hub.errors import DecodeError
-from hub.membership import Membership
+from hub.membership import MemberKey, Membership
 from hub.schemas import SchemaRegistry
 
 
@@ -79,32 +79,38 @@ class Rejected:
 Verdict = Accepted | Rejected
 
 
-def precheck(
-    raw: bytes,
-    membership: Membership,
-    registry: SchemaRegistry,
-    now_us: int,
-    limits: Limits = Limits(),
-) -> Verdict:
-    """Every check that needs no state of the ledger (all but REPLAYED), in order.
-
-    Stateless, so a sequencer may run it for many records at once in worker processes.
-    """
+def open_envelope(raw: bytes, membership: Membership) -> Rejected | tuple[Envelope, MemberKey]:
+    """:func:`precheck`'s checks before the signature: the envelope decodes, its sender is a
+    member and has the key it names. The envelope and that key, or the rejection."""
     try:
         env = Envelope.from_bytes(raw)
     except EnvelopeTooLargeError as exc:
         return Rejected(Reason.TOO_LARGE, str(exc))
     except DecodeError as exc:
         return Rejected(Reason.MALFORMED, str(exc))
-
     member = membership.member(env.sender)
     if member is None:
         return Rejected(Reason.UNKNOWN_SENDER, f"{env.sender} is not a member", env)
     mkey = member.key(env.sender_key_id)
     if mkey is None:
         return Rejected(Reason.UNKNOWN_KEY, f"{env.sender} has no key {env.sender_key_id}", env)
-    if not env.verify(mkey.key):
-        return Rejected(Reason.BAD_SIGNATURE, f"signature does not verify with key {env.sender_key_id}", env)
+    return env, mkey
+
+
+def bad_signature(env: Envelope) -> Rejected:
+    """The verdict on an envelope whose signature does not verify with the key it names."""
+    return Rejected(Reason.BAD_SIGNATURE, f"signature does not verify with key {env.sender_key_id}", env)
+
+
+def after_signature(
+    env: Envelope,
+    mkey: MemberKey,
+    membership: Membership,
+    registry: SchemaRegistry,
+    now_us: int,
+    limits: Limits = Limits(),
+) -> Verdict:
+    """:func:`precheck`'s checks after the signature, for an envelope whose signature verifies."""
     if mkey.is_revoked(env.created_at, membership.version):
         return Rejected(Reason.KEY_REVOKED, f"key {env.sender_key_id} of {env.sender} is revoked", env)
     if not mkey.valid_at(env.created_at):
@@ -127,6 +133,26 @@ def precheck(
     if denied:
         return Rejected(Reason.POLICY_DENIED, denied, env)
     return Accepted(env, payload)
+
+
+def precheck(
+    raw: bytes,
+    membership: Membership,
+    registry: SchemaRegistry,
+    now_us: int,
+    limits: Limits = Limits(),
+) -> Verdict:
+    """Every check that needs no state of the ledger (all but REPLAYED), in order.
+
+    Stateless: :mod:`hub.prechecks` runs it for a batch with the signatures verified in worker
+    processes (:func:`open_envelope`, the signature, :func:`after_signature`)."""
+    opened = open_envelope(raw, membership)
+    if isinstance(opened, Rejected):
+        return opened
+    env, mkey = opened
+    if not env.verify(mkey.key):
+        return bad_signature(env)
+    return after_signature(env, mkey, membership, registry, now_us, limits)
 
 
 def check_replay(verdict: Verdict, replay: ReplayWindow) -> Verdict:

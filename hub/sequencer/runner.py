@@ -58,7 +58,7 @@ from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpo
 from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused, lookups
 from hub.sequencer.replay import ReplayMemory
 from hub.timeutil import now_us
-from hub.validation import Limits, Verdict, ask_of
+from hub.validation import Limits, ask_of
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def recover_replay(bootstrap: str, topics: Topics, partition: int, window_us: in
 class _Batch:
     msgs: list[Message]
     now: int
-    prechecks: PrecheckBatch[Verdict]
+    prechecks: PrecheckBatch
 
 
 def _empty() -> _Batch:
@@ -222,7 +222,7 @@ class Sequencer:
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
         self.policy = checkpoint_policy or CheckpointPolicy()
-        #: threads for the stateless checks, signatures above all (0: in the main thread)
+        #: processes verifying signatures for the stateless checks (0: in the main thread)
         self.workers = workers
         self.stats = SequencerStats()
         self._stop = threading.Event()
@@ -267,9 +267,10 @@ class Sequencer:
         consumer.assign([TopicPartition(self.topics.inbound, self.partition,
                                         OFFSET_BEGINNING if state.inbound_next is None else state.inbound_next)])
         pool = PrecheckPool(self.registry, notary.limits, self.workers)
+        pool.workers.start()  # before announcing readiness: the first batch must not wait for them
         if ready is not None:
             ready.set()
-        # pipeline: while the threads check batch k+1, the main thread commits batch k
+        # pipeline: while the workers verify batch k+1's signatures, the main thread commits batch k
         pending: _Batch | None = None
         try:
             while not self._stop.is_set():

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import threading
+from pathlib import Path
 
 from confluent_kafka import Producer
 
 from hub import avro
+from hub.consortium import load_signing_key
 from hub.kafka.clients import producer_config
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
-from hub.schemas import hub_record
+from hub.loadgen import freeze_orders, produce
+from hub.schemas import default_registry, hub_record
 from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, make_hub, stub
 from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON
@@ -109,3 +114,44 @@ def test_a_restart_resumes_after_the_last_source_its_output_names_not_the_group_
     # nothing was read twice: no REPLAYED, and the garbage was refused once
     assert [avro.decode(hub_record("Rejection"), r.value)["reason"] for r in records(hub, t.rejected)] == ["MALFORMED"]
     hub.stop_all()
+
+
+def signature_workers(pid: int) -> list[int]:
+    """The sequencer's signature worker processes (its spawned children, not the resource tracker)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def test_a_signature_worker_killed_mid_load_loses_nothing_and_its_parent_outlives_it(tmp_path, broker):
+    h = make_hub(broker, tmp_path)
+    t = Topics(h.namespace)
+    try:
+        seq = h.sequencer(0)
+        workers = signature_workers(seq.pid)
+        assert len(workers) == 2, workers
+        n = 6_000
+        items = freeze_orders(default_registry(), COURT, load_signing_key(h.consortium, COURT), [BANK], n, seed=11)
+        loader = threading.Thread(target=produce, args=(h.bootstrap, t.inbound, items), kwargs={"rate": 3_000.0})
+        loader.start()
+        h.wait_for(lambda: len(records(h, t.ledger)) > 500, "the load under way", seq)
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        loader.join()
+        h.wait_for(lambda: sum(1 for _ in read_partition(h.bootstrap, t.ledger, 0)) >= n, "every message sequenced",
+                   seq, timeout=120)
+        assert seq.poll() is None, "the sequencer died with its worker"
+        assert "a signature worker process died" in h.log("sequencer-0")
+        replaced = signature_workers(seq.pid)
+        assert len(replaced) == 2 and not set(replaced) & set(workers)
+        entries = [LedgerEntry.from_bytes(r.value) for r in records(h, t.ledger)]
+        assert [e.index for e in entries] == list(range(n))
+        assert records(h, t.rejected) == []
+        assert len({e.envelope for e in entries}) == n
+        seq.send_signal(signal.SIGTERM)
+        assert seq.wait(timeout=30) == 0
+        for pid in replaced:  # a clean stop takes its workers with it
+            assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+    finally:
+        h.stop_all()
