@@ -5,14 +5,16 @@ Figures (printed, and written to bench/out/latest.json under these keys):
 verify_core_per_s       single-core Ed25519 verifications per second of real envelopes
 baseline_per_s          a plain Python loop: consume inbound, verify each signature, produce; nothing else
 sequencer_per_s         notarised ledger entries per second, sustained, one partition (`hub sequencer run`)
-sequencer_p50_ms/p99_ms inbound produce -> committed ledger entry visible to a read_committed reader,
-                        at half the sustained rate
+sequencer_p50_ms/p99_ms inbound produce (with the connectors' producer settings) -> committed ledger
+                        entry visible to a read_committed reader, at half the sustained rate
 ratio_vs_verify         sequencer_per_s / verify_core_per_s
 ratio_vs_baseline       sequencer_per_s / baseline_per_s
 sequencer_rss_100k_mb   the sequencer process's RSS once the ledger holds 100,000 entries
 sequencer_rss_1m_mb     ... and 1,000,000 entries (BENCH_RSS_ENTRIES changes the second mark)
-audit_per_s             ledger entries replayed and verified per second by the auditor's core (one process,
-                        records already read from Kafka); audit_ratio_vs_verify = audit_per_s / verify_core_per_s
+audit_per_s             ledger entries replayed and verified per second by the auditor's core (one auditor,
+                        its signature checks in 2 worker processes as `hub audit` runs them; records already
+                        read from Kafka, workers' start included); audit_ratio_vs_verify = audit_per_s /
+                        verify_core_per_s
 proof_p99_ms            an inclusion proof at 1,000,000 entries read from the verifier's on-disk tiles
                         (hub.verifier.store + hub.ledger.tiles, as `/proof/inclusion` serves it) and verified
 publish_stream_per_s    one connector (`hub connector run`), PublishStream: requests acknowledged by Kafka per second
@@ -223,7 +225,9 @@ def _latency(b: Bench, rate: float, seconds: float) -> tuple[float, float]:
     time.sleep(1.0)
     n = int(rate * seconds)
     items = list(b.items(n, seed=5))
-    p = Producer(producer_config(b.bootstrap, **{"linger.ms": 0}))
+    # the connectors' producer settings: what inbound traffic looks like (linger.ms=0 sends each
+    # record in a request of its own, a load on the broker no connector puts on it)
+    p = Producer(producer_config(b.bootstrap))
     warm = f"{b.namespace}.warm-up"
     ensure_topics(b.bootstrap, b.cfg, [TopicSpec(warm, 1, {})])
     p.produce(warm, b"warm-up")  # the producer id is acquired before the clock starts

@@ -418,7 +418,7 @@ class Sequencer:
                          out.detail)
                 self.stats.refused += 1
             if i % 256 == 255:
-                # poll gives up the GIL, and getting it back from a precheck thread costs tens of
+                # poll gives up the GIL, and getting it back from another thread costs tens of
                 # microseconds: once per record, that was most of the produce phase. Nothing here
                 # waits on delivery reports (commit_transaction flushes), so poll now and then.
                 producer.poll(0)
