@@ -140,13 +140,8 @@ class PartitionAudit:
         verify those signatures, replay the batch before (whose signatures are checked or nearly)."""
         decoded = [_decode(offset, raw) for offset, raw in self._queue]
         self._queue = []
-        memberships = self.memberships
-        jobs = []
-        for _, _, entry, _ in decoded:
-            if not isinstance(entry, DecodeError):
-                membership = memberships.get(entry.membership_version)
-                if membership is not None:
-                    jobs.append((entry.envelope, membership, entry.notarised_at))
+        jobs = [(entry.envelope, membership, entry.notarised_at) for _, _, entry, _ in decoded
+                if (membership := self._membership_of(entry)) is not None and isinstance(entry, LedgerEntry)]
         batch = (decoded, self.prechecks.submit(jobs))
         if self._inflight is not None:
             self._replay(*self._inflight)
@@ -154,10 +149,8 @@ class PartitionAudit:
 
     def _replay(self, decoded: list[_Decoded], batch: PrecheckBatch) -> None:
         verdicts = iter(batch.result())
-        # each verdict with its entry (None: the entry names a membership the auditor does not hold)
-        examined = [(offset, raw, entry, leaf,
-                     None if isinstance(entry, DecodeError) or entry.membership_version not in self.memberships
-                     else next(verdicts))
+        # each entry with its verdict (None: no verdict, the entry names a membership not held)
+        examined = [(offset, raw, entry, leaf, None if self._membership_of(entry) is None else next(verdicts))
                     for offset, raw, entry, leaf in decoded]
         self.replay.prefetch(lookups(verdict for *_, verdict in examined))
         for offset, raw, entry, leaf, verdict in examined:
@@ -166,6 +159,11 @@ class PartitionAudit:
             else:
                 self._apply(offset, entry, leaf, self.memberships.get(entry.membership_version), verdict)
         self.replay.mark()  # keep this batch: the window's undo journal stays small
+
+    def _membership_of(self, entry: LedgerEntry | DecodeError) -> Membership | None:
+        """The membership an entry's envelope is checked against (None: it does not decode, or
+        names a version the auditor does not hold)."""
+        return None if isinstance(entry, DecodeError) else self.memberships.get(entry.membership_version)
 
     def _malformed(self, offset: int, raw: bytes, exc: DecodeError, leaf: bytes) -> None:
         self.result.entries += 1

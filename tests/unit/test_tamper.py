@@ -158,3 +158,27 @@ def test_a_checkpoint_signed_with_the_wrong_key(bad_key):
     raws = ledger(w)
     found = audit(w, raws, [checkpoint(raws, key=bad_key)])
     assert any(f == Finding.CHECKPOINT_INVALID for _, f in found)
+
+
+@pytest.mark.parametrize("batch_size", [32, 256])
+def test_undecodable_and_unheld_membership_entries_keep_every_other_verdict_at_its_index(batch_size):
+    # entries without a check (bytes that do not decode, a membership the auditor does not hold)
+    # sit among checked ones, in batches large enough for the signature workers
+    w = world()
+    raws = ledger(w, 80)
+    raws[5] = b"\x00garbage"
+    raws[10] = reentry(raws[10], membership_version=7)
+    env = bytearray(LedgerEntry.from_bytes(raws[40]).envelope)
+    env[-1] ^= 1  # the signature's last byte
+    raws[40] = reentry(raws[40], envelope=bytes(env))
+    pa = PartitionAudit(0, {1: w.membership}, w.registry, batch_size=batch_size)
+    for i, raw in enumerate(raws):
+        pa.add(i, raw)
+    result = pa.finish()
+    assert {(v.index, v.finding) for v in result.violations} == {
+        (5, Finding.ENTRY_MALFORMED),
+        (10, Finding.UNKNOWN_MEMBERSHIP), (11, Finding.HASH_LINK_BROKEN),
+        (40, Finding.ENVELOPE_INVALID), (41, Finding.HASH_LINK_BROKEN),
+    }
+    assert "BAD_SIGNATURE" in next(v.detail for v in result.violations if v.index == 40)
+    assert result.entries == 80
