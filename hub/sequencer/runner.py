@@ -58,7 +58,7 @@ from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpo
 from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused, lookups
 from hub.sequencer.replay import ReplayMemory
 from hub.timeutil import now_us
-from hub.validation import Limits, ask_of
+from hub.validation import Limits, Reason, Rejected, Verdict, ask_of
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,8 @@ class _Batch:
     msgs: list[Message]
     now: int
     prechecks: PrecheckBatch
+    #: the membership its prechecks used
+    membership: Membership | None = None
 
 
 def _empty() -> _Batch:
@@ -227,6 +229,10 @@ class Sequencer:
         self.stats = SequencerStats()
         self._stop = threading.Event()
         self.notary: Notary | None = None
+        #: the membership log's offset of the next update to apply, and the consumer following it
+        self._membership_next = 0
+        self._follower: Consumer | None = None
+        self._pool: PrecheckPool | None = None
 
     def stop(self, *_: object) -> None:
         self._stop.set()
@@ -243,6 +249,7 @@ class Sequencer:
         ensure_topics(self.bootstrap, self.cfg, topic_specs(self.cfg, list(self.membership.members)))
         follower = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer.membership"))
         follower.assign([TopicPartition(self.topics.membership, 0, len(updates))])
+        self._membership_next, self._follower = len(updates), follower
         producer = Producer(producer_config(self.bootstrap,
                                             transactional_id=transactional_id(self.cfg.namespace, self.partition)))
         try:
@@ -266,7 +273,7 @@ class Sequencer:
                                             **{"queued.max.messages.kbytes": 16 * 1024}))
         consumer.assign([TopicPartition(self.topics.inbound, self.partition,
                                         OFFSET_BEGINNING if state.inbound_next is None else state.inbound_next)])
-        pool = PrecheckPool(self.registry, notary.limits, self.workers)
+        pool = self._pool = PrecheckPool(self.registry, notary.limits, self.workers)
         pool.workers.start()  # before announcing readiness: the first batch must not wait for them
         if ready is not None:
             ready.set()
@@ -274,7 +281,9 @@ class Sequencer:
         pending: _Batch | None = None
         try:
             while not self._stop.is_set():
-                news = [m.value() or b"" for m in follower.consume(num_messages=10, timeout=0) if not _skip(m)]
+                # (records before _membership_next were applied already, by _catch_up_membership)
+                news = [m.value() or b"" for m in follower.consume(num_messages=10, timeout=0)
+                        if not _skip(m) and (m.offset() or 0) >= self._membership_next]
                 if news:
                     if pending is not None:  # it was checked against the membership it will record
                         try:
@@ -332,13 +341,46 @@ class Sequencer:
                                f"{exc.diagnostics()}") from exc
         ensure_topics(self.bootstrap, self.cfg, topic_specs(self.cfg, list(membership.members)))
         self.membership = notary.membership = membership
+        self._membership_next += len(updates)
         log.info("%s[%d]: now validating against membership v%d", self.topics.ledger, self.partition,
                  membership.version)
 
     def _start(self, msgs: list[Message], pool: PrecheckPool) -> _Batch:
         now = now_us()
         membership = self.membership
-        return _Batch(msgs, now, pool.submit([(m.value() or b"", membership, now) for m in msgs]))
+        return _Batch(msgs, now, pool.submit([(m.value() or b"", membership, now) for m in msgs]), membership)
+
+    def _verdicts(self, batch: _Batch) -> list[Verdict]:
+        """The batch's verdicts against the membership its entries will record.
+
+        A connector signs with a new key (or writes to a newly admitted member) as soon as the
+        membership log holds the update, which may be before this sequencer has read it. So before
+        refusing a key, a sender or a recipient it does not know, the sequencer reads the log to its
+        end, and checks the batch again if the membership changed meanwhile."""
+        verdicts = batch.prechecks.result()
+        if any(isinstance(v, Rejected) and v.reason in _MEMBERSHIP_REASONS for v in verdicts):
+            self._catch_up_membership()
+        if batch.membership is None or batch.membership is self.membership:
+            return verdicts
+        assert self._pool is not None
+        return self._pool.submit([(m.value() or b"", self.membership, batch.now) for m in batch.msgs]).result()
+
+    def _catch_up_membership(self) -> None:
+        """Apply the updates the membership log holds beyond what this sequencer applied (one
+        watermark query when there are none)."""
+        follower = self._follower
+        assert follower is not None
+        tp = TopicPartition(self.topics.membership, 0)
+        try:
+            _, high = follower.get_watermark_offsets(tp, timeout=10, cached=False)
+        except KafkaException as exc:
+            raise translate(exc, "reading the membership log's end", self.bootstrap) from exc
+        if high <= self._membership_next:
+            return
+        news = read_updates(self.bootstrap, self.cfg.namespace, self._membership_next)
+        if news:
+            self._apply_membership(news)
+            follower.assign([TopicPartition(self.topics.membership, 0, self._membership_next)])
 
     def _transaction(self, producer: Producer, consumer: Consumer, batch: _Batch) -> None:
         notary = self.notary
@@ -386,7 +428,7 @@ class Sequencer:
         notary = self.notary
         assert notary is not None
         t = self.topics
-        verdicts = batch.prechecks.result()
+        verdicts = self._verdicts(batch)
         notary.replay.prefetch(lookups(verdicts))
         outcomes: list[tuple[InboundRecord, Outcome]] = []
         for m, verdict in zip(batch.msgs, verdicts):
@@ -428,6 +470,10 @@ class Sequencer:
             producer.produce(t.checkpoints, signed, key=self.signer.name.encode(), partition=self.partition)
             self.policy.record(notary.tree.size, now)
             self.stats.checkpoints += 1
+
+
+#: refusals a membership update the sequencer has not read yet may lift
+_MEMBERSHIP_REASONS = frozenset({Reason.UNKNOWN_SENDER, Reason.UNKNOWN_KEY, Reason.POLICY_DENIED})
 
 
 def _commit(producer: Producer) -> None:

@@ -132,3 +132,49 @@ def test_a_bad_proposal_is_refused_with_one_line(hub: Hub, tmp_path, bad):
     proc = hub.run("agency", "publish", str(f))
     assert proc.returncode != 0
     assert proc.stderr.startswith("hub: error:") and "Traceback" not in proc.stderr
+
+
+def test_a_message_signed_with_a_key_the_log_added_just_before_it_is_accepted(broker, tmp_path):
+    # the race a rotating connector runs: it signs with its new key as soon as the membership log
+    # holds the update, possibly before the sequencer has read that update; the sequencer must read
+    # the log before it refuses a key (or a sender) it does not know
+    from hub.consortium import load_membership, load_signing_key
+    from hub.governance import add_key_op, encode_update, sign_update, update_document, with_approval
+    from hub.identity import SigningKey
+    from hub.kafka.membership_log import append_update
+    from confluent_kafka import Producer
+
+    from hub.kafka.clients import producer_config
+    from hub.kafka.topics import TopicSpec, ensure_topics
+    from hub.loadgen import freeze_orders
+    from hub.schemas import default_registry
+    from hub.timeutil import now_us
+    from tests.integration.conftest import make_hub
+
+    h = make_hub(broker, tmp_path)
+    t = Topics(h.namespace)
+    try:
+        seq = h.sequencer(0)
+        new = SigningKey.generate()
+        doc = update_document(load_membership(h.consortium), [add_key_op(COURT, new.public, now_us() - 60_000_000)],
+                              "a second key")
+        for admin in ("admin-1", "admin-3"):
+            doc = with_approval(doc, sign_update(doc, admin, load_signing_key(h.consortium, admin)))
+        orders = list(freeze_orders(default_registry(), COURT, new, [BANK], 3, seed=5))
+        p = Producer(producer_config(h.bootstrap))
+        ensure_topics(h.bootstrap, h.cfg, [TopicSpec(f"{h.namespace}.warm-up", 1, {})])
+        p.produce(f"{h.namespace}.warm-up", b"")  # connected before the update: no delay after it
+        assert p.flush(30) == 0
+        append_update(h.bootstrap, h.namespace, encode_update(doc))
+        for item in orders:  # within a millisecond of the update
+            p.produce(t.inbound, item.value, key=item.key)
+        assert p.flush(30) == 0
+        h.wait_for(lambda: sum(1 for _ in read_partition(h.bootstrap, t.ledger, 0))
+                   + sum(1 for _ in read_partition(h.bootstrap, t.rejected, 0)) >= 3, "three outcomes", seq)
+        assert list(read_partition(h.bootstrap, t.rejected, 0)) == []
+        entries = [LedgerEntry.from_bytes(r.value) for r in read_partition(h.bootstrap, t.ledger, 0)]
+        assert [e.membership_version for e in entries] == [2, 2, 2]
+        assert {Envelope.from_bytes(e.envelope).sender_key_id for e in entries} == {new.key_id}
+        assert "membership v2" in h.log("sequencer-0")
+    finally:
+        h.stop_all()
