@@ -19,10 +19,6 @@ from hub.schemas import SchemaRegistry
 from hub.signature_workers import Check, SignatureBatch, SignatureWorkers
 from hub.validation import Limits, Rejected, Verdict, after_signature, bad_signature, open_envelope
 
-#: batches smaller than this are verified in the caller's thread: a round trip to the workers
-#: costs more than checking a few signatures
-INLINE_BELOW = 16
-
 #: (envelope bytes, membership to check it against, the clock to judge its times by)
 Job = tuple[bytes, Membership, int]
 
@@ -66,7 +62,6 @@ class PrecheckPool:
         self.limits = limits
         self._own = workers is None
         self.workers = workers if workers is not None else SignatureWorkers(processes)
-        self._inline = SignatureWorkers(0)
 
     def submit(self, jobs: Sequence[Job]) -> PrecheckBatch:
         """Check ``jobs``; the signatures are still being verified when this returns, and the
@@ -75,7 +70,7 @@ class PrecheckPool:
         opened = [open_envelope(raw, membership) for raw, membership, _ in jobs]
         checks: list[Check] = [(o[1].key.raw, o[0].signature, o[0].signing_input())
                                for o in opened if not isinstance(o, Rejected)]
-        signatures = (self.workers if len(checks) >= INLINE_BELOW else self._inline).submit(checks)
+        signatures = self.workers.submit(checks)
         # the checks after the signature run here while the workers verify
         staged: list[_Staged] = [
             o if isinstance(o, Rejected) else (o[0], after_signature(o[0], o[1], membership, registry, now, limits))

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 #: (raw Ed25519 public key, signature, signed bytes)
 Check = tuple[bytes, bytes, bytes]
 
+#: batches smaller than this are verified in the caller: a round trip to the workers costs more
+#: than checking a few signatures
+INLINE_BELOW = 16
 #: keys a worker keeps parsed; a membership holds a few per member
 _KEY_CACHE = 4096
 _keys: dict[bytes, Ed25519PublicKey | None] = {}
@@ -119,10 +122,11 @@ class SignatureBatch:
 
 
 class SignatureWorkers:
-    """``processes`` worker processes verifying Ed25519 signatures; 0 verifies in the caller.
+    """``processes`` worker processes verifying Ed25519 signatures; 0 verifies in the caller, and
+    so does a batch of fewer than INLINE_BELOW checks.
 
-    Started at the first :meth:`submit` (or :meth:`start`), so a caller that never has work for
-    them never pays for their start."""
+    Started at the first :meth:`submit` of a batch for them (or :meth:`start`), so a caller that
+    never has one never pays for their start."""
 
     def __init__(self, processes: int = 2):
         if processes < 0:
@@ -150,10 +154,10 @@ class SignatureWorkers:
 
     def submit(self, checks: Sequence[Check]) -> SignatureBatch:
         """Start verifying ``checks``, split evenly over the workers."""
-        pool = self._executor()
-        if pool is None or not checks:
+        pool = self._executor() if len(checks) >= INLINE_BELOW else None
+        if pool is None:
             return SignatureBatch(None, None, checks, [_done(verify_all(checks))])
-        n = max(1, min(self.processes, len(checks) // 16))
+        n = max(1, min(self.processes, len(checks) // INLINE_BELOW))  # no slice too small to ship
         size = -(-len(checks) // n)
         try:
             futures = [pool.submit(verify_all, checks[i:i + size]) for i in range(0, len(checks), size)]

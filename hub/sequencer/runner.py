@@ -229,8 +229,10 @@ class Sequencer:
         self.stats = SequencerStats()
         self._stop = threading.Event()
         self.notary: Notary | None = None
-        #: the membership log's offset of the next update to apply, and the consumer following it
+        #: the membership log's offset of the next update to apply, the records read after it and
+        #: not applied yet, and the consumer following the log
         self._membership_next = 0
+        self._held: list[bytes] = []
         self._follower: Consumer | None = None
         self._pool: PrecheckPool | None = None
 
@@ -281,17 +283,16 @@ class Sequencer:
         pending: _Batch | None = None
         try:
             while not self._stop.is_set():
-                # (records before _membership_next were applied already, by _catch_up_membership)
-                news = [m.value() or b"" for m in follower.consume(num_messages=10, timeout=0)
-                        if not _skip(m) and (m.offset() or 0) >= self._membership_next]
-                if news:
-                    if pending is not None:  # it was checked against the membership it will record
+                self._held += [m.value() or b"" for m in follower.consume(num_messages=10, timeout=0) if not _skip(m)]
+                if self._held:
+                    if pending is not None:  # under the membership it was checked against (or, if it has
+                        # refusals a newer one may lift, under that one: see _verdicts)
                         try:
                             self._transaction(producer, consumer, pending)
                         except _Rewound:
                             pass
                         pending = None
-                    self._apply_membership(news)
+                    self._apply_held()
                 msgs = [m for m in consume_available(consumer, self.batch_size,
                                                      0 if pending else self.poll_timeout) if not _skip(m)]
                 batch = self._start(msgs, pool) if msgs else None
@@ -348,7 +349,7 @@ class Sequencer:
     def _start(self, msgs: list[Message], pool: PrecheckPool) -> _Batch:
         now = now_us()
         membership = self.membership
-        return _Batch(msgs, now, pool.submit([(m.value() or b"", membership, now) for m in msgs]), membership)
+        return _Batch(msgs, now, _check(pool, msgs, membership, now), membership)
 
     def _verdicts(self, batch: _Batch) -> list[Verdict]:
         """The batch's verdicts against the membership its entries will record.
@@ -363,24 +364,31 @@ class Sequencer:
         if batch.membership is None or batch.membership is self.membership:
             return verdicts
         assert self._pool is not None
-        return self._pool.submit([(m.value() or b"", self.membership, batch.now) for m in batch.msgs]).result()
+        return _check(self._pool, batch.msgs, self.membership, batch.now).result()
 
     def _catch_up_membership(self) -> None:
-        """Apply the updates the membership log holds beyond what this sequencer applied (one
-        watermark query when there are none)."""
+        """Apply the updates the membership log holds beyond what this sequencer applied, read by
+        its follower (one watermark query when there are none)."""
         follower = self._follower
         assert follower is not None
-        tp = TopicPartition(self.topics.membership, 0)
         try:
-            _, high = follower.get_watermark_offsets(tp, timeout=10, cached=False)
+            _, high = follower.get_watermark_offsets(TopicPartition(self.topics.membership, 0), timeout=10,
+                                                     cached=False)
         except KafkaException as exc:
             raise translate(exc, "reading the membership log's end", self.bootstrap) from exc
-        if high <= self._membership_next:
-            return
-        news = read_updates(self.bootstrap, self.cfg.namespace, self._membership_next)
-        if news:
-            self._apply_membership(news)
-            follower.assign([TopicPartition(self.topics.membership, 0, self._membership_next)])
+        deadline = time.monotonic() + 30
+        while self._membership_next + len(self._held) < high:
+            if time.monotonic() > deadline:
+                raise KafkaOperationError(f"the membership log's records up to offset {high} did not arrive in 30 s")
+            wanted = high - self._membership_next - len(self._held)
+            self._held += [m.value() or b"" for m in follower.consume(num_messages=wanted, timeout=1) if not _skip(m)]
+        self._apply_held()
+
+    def _apply_held(self) -> None:
+        """Apply the membership records read from the follower and not applied yet."""
+        held, self._held = self._held, []
+        if held:
+            self._apply_membership(held)
 
     def _transaction(self, producer: Producer, consumer: Consumer, batch: _Batch) -> None:
         notary = self.notary
@@ -470,6 +478,11 @@ class Sequencer:
             producer.produce(t.checkpoints, signed, key=self.signer.name.encode(), partition=self.partition)
             self.policy.record(notary.tree.size, now)
             self.stats.checkpoints += 1
+
+
+def _check(pool: PrecheckPool, msgs: list[Message], membership: Membership, now: int) -> PrecheckBatch:
+    """Start the stateless checks of inbound records against ``membership`` at clock ``now``."""
+    return pool.submit([(m.value() or b"", membership, now) for m in msgs])
 
 
 #: refusals a membership update the sequencer has not read yet may lift

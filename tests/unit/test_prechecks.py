@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from hub.prechecks import INLINE_BELOW, PrecheckPool
-from hub.signature_workers import SignatureWorkers
+from hub.prechecks import PrecheckPool
+from hub.signature_workers import INLINE_BELOW, SignatureWorkers
 from hub.validation import Accepted, Reason, Rejected, precheck
 from tests.unit.factories import DAY, NOW, world
 

@@ -11,7 +11,7 @@ import pytest
 
 from hub.errors import HubError
 from hub.identity import SigningKey
-from hub.signature_workers import SignatureWorkers, verify_all
+from hub.signature_workers import INLINE_BELOW, SignatureWorkers, verify_all
 
 
 def checks(n=64):
@@ -56,7 +56,7 @@ def test_start_reports_every_worker():
     finally:
         workers.close()
     with pytest.raises(RuntimeError):
-        workers.submit(checks(4))
+        workers.submit(checks(INLINE_BELOW))
 
 
 def test_a_worker_killed_with_sigkill_is_replaced_and_the_batch_checked_again():
