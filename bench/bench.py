@@ -380,20 +380,18 @@ def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> dict[str, float]
         time.sleep(0.1)
     rate = stream_rate / 2
     total = int(rate * seconds)
-    gc.collect()
-    gc.disable()  # as no_gc_pauses: the delivery timestamps are taken in this process
-    t0 = time.perf_counter()
-    for i in range(total):
-        ahead = i / rate - (time.perf_counter() - t0)
-        if ahead > 0:
-            time.sleep(ahead)
-        t = time.perf_counter()
-        r = court.Publish(request, timeout=30)  # type: ignore[attr-defined]
-        sent[r.message_id] = t
-    deadline = time.monotonic() + 60
-    while len(sent.keys() & seen.keys()) < len(sent) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    gc.enable()
+    with no_gc_pauses():  # the delivery timestamps are taken in this process
+        t0 = time.perf_counter()
+        for i in range(total):
+            ahead = i / rate - (time.perf_counter() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+            t = time.perf_counter()
+            r = court.Publish(request, timeout=30)  # type: ignore[attr-defined]
+            sent[r.message_id] = t
+        deadline = time.monotonic() + 60
+        while len(sent.keys() & seen.keys()) < len(sent) and time.monotonic() < deadline:
+            time.sleep(0.1)
     stop.set()
     stream.cancel()
     for proc in (seq, court_proc, bank_proc):
