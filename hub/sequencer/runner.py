@@ -66,6 +66,9 @@ KIND_HEADER = "hub-kind"
 FRONTIER_HEADER = "hub-frontier"
 
 
+#: at most how often the consumed inbound position is committed for lag monitoring, seconds
+LAG_COMMIT_EVERY_S = 1.0
+
 #: records whose delays the stats keep
 SAMPLES = 10_000
 
@@ -235,6 +238,10 @@ class Sequencer:
         self._held: list[bytes] = []
         self._follower: Consumer | None = None
         self._pool: PrecheckPool | None = None
+        #: the inbound position for lag monitoring: the next offset after the last committed
+        #: transaction's records, the last one committed to the group, and when (time.monotonic)
+        self._lag_next = self._lag_committed = -1
+        self._lag_committed_at = 0.0
 
     def stop(self, *_: object) -> None:
         self._stop.set()
@@ -249,7 +256,10 @@ class Sequencer:
         history = membership_history(self.membership, updates)
         self.membership = history[max(history)]
         ensure_topics(self.bootstrap, self.cfg, topic_specs(self.cfg, list(self.membership.members)))
-        follower = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer.membership"))
+        # the log is written without transactions, so a waiting fetch returns as soon as an update
+        # lands: the short wait other readers need only adds idle requests to the broker here
+        follower = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer.membership",
+                                            **{"fetch.wait.max.ms": 500}))
         follower.assign([TopicPartition(self.topics.membership, 0, len(updates))])
         self._membership_next, self._follower = len(updates), follower
         producer = Producer(producer_config(self.bootstrap,
@@ -296,6 +306,8 @@ class Sequencer:
                 msgs = [m for m in consume_available(consumer, self.batch_size,
                                                      0 if pending else self.poll_timeout) if not _skip(m)]
                 batch = self._start(msgs, pool) if msgs else None
+                if batch is None and pending is None:
+                    self._commit_lag(consumer, idle=True)
                 try:
                     if pending is not None:
                         self._transaction(producer, consumer, pending)
@@ -319,6 +331,7 @@ class Sequencer:
                     self._transaction(producer, consumer, _empty())
                 except _Rewound:
                     log.warning("the final checkpoint's transaction was aborted")
+            self._commit_lag(consumer, idle=True)
         finally:
             pool.close()
             follower.close()
@@ -414,10 +427,8 @@ class Sequencer:
                          (t1 - t0) * 1000, (t2 - t1) * 1000)
             st.sample([m.timestamp()[1] for m in msgs], batch.now / 1000, time.time() * 1000)
             if msgs:
-                # for lag monitoring only (kafka-consumer-groups, dashboards): a restart reads its
-                # position from the committed ledger and rejections (recover)
-                consumer.commit(offsets=[TopicPartition(self.topics.inbound, self.partition,
-                                                        (msgs[-1].offset() or 0) + 1)], asynchronous=True)
+                self._lag_next = (msgs[-1].offset() or 0) + 1
+                self._commit_lag(consumer, idle=False)
         except KafkaException as exc:
             err = exc.args[0]
             if not err.txn_requires_abort():
@@ -431,6 +442,18 @@ class Sequencer:
             if msgs:
                 consumer.seek(TopicPartition(self.topics.inbound, self.partition, msgs[0].offset() or 0))
             raise _Rewound() from None
+
+    def _commit_lag(self, consumer: Consumer, *, idle: bool) -> None:
+        """Commit the inbound position to the consumer group, for lag monitoring only
+        (kafka-consumer-groups, dashboards): a restart reads its position from the committed
+        ledger and rejections (recover). Under load once a second is enough and spares the group
+        coordinator a write per transaction; an idle sequencer commits what it has at once."""
+        now = time.monotonic()
+        if self._lag_next == self._lag_committed or (not idle and now - self._lag_committed_at < LAG_COMMIT_EVERY_S):
+            return
+        self._lag_committed, self._lag_committed_at = self._lag_next, now
+        consumer.commit(offsets=[TopicPartition(self.topics.inbound, self.partition, self._lag_next)],
+                        asynchronous=True)
 
     def _produce_batch(self, producer: Producer, batch: _Batch) -> None:
         notary = self.notary
