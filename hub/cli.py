@@ -111,7 +111,11 @@ def kafka_fetch(c: Ctx) -> None:
 @pass_ctx
 def kafka_up(c: Ctx, port: int, no_docker: bool) -> None:
     """Find or start a broker: HUB_KAFKA_BOOTSTRAP, else testcontainers when Docker answers,
-    else a single-node KRaft Kafka from Maven Central jars (kept running; `hub kafka down` stops it)."""
+    else a single-node KRaft Kafka from Maven Central jars (kept running; `hub kafka down` stops it).
+
+    The local broker's JVM takes KAFKA_HEAP_OPTS (default -Xms256m -Xmx1g) and
+    KAFKA_JVM_PERFORMANCE_OPTS (default G1), as Kafka's own start script does, and logs each
+    collection's pause to gc.log beside broker.log."""
     import os
 
     from hub.kafka.provision import provision
