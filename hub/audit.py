@@ -38,8 +38,10 @@ if TYPE_CHECKING:
     from hub.ledger.trust_policy import PolicyCheck
 
 
-#: a decoded ledger record: offset, bytes, the entry (or why it does not decode) and its leaf hash
-_Decoded = tuple[int, bytes, "LedgerEntry | DecodeError", bytes]
+#: a decoded ledger record: offset, bytes, the entry (or why it does not decode), its leaf hash, and
+#: the membership its envelope is checked against (None: it does not decode, or names a version the
+#: auditor does not hold, so it gets no verdict)
+_Decoded = tuple[int, bytes, "LedgerEntry | DecodeError", bytes, "Membership | None"]
 
 
 class Finding(StrEnum):
@@ -138,10 +140,10 @@ class PartitionAudit:
     def _flush(self) -> None:
         """Decode the queued entries and start checking their envelopes; then, while the workers
         verify those signatures, replay the batch before (whose signatures are checked or nearly)."""
-        decoded = [_decode(offset, raw) for offset, raw in self._queue]
+        decoded = [self._decode(offset, raw) for offset, raw in self._queue]
         self._queue = []
-        jobs = [(entry.envelope, membership, entry.notarised_at) for _, _, entry, _ in decoded
-                if (membership := self._membership_of(entry)) is not None and isinstance(entry, LedgerEntry)]
+        jobs = [(entry.envelope, membership, entry.notarised_at) for _, _, entry, _, membership in decoded
+                if membership is not None and isinstance(entry, LedgerEntry)]
         batch = (decoded, self.prechecks.submit(jobs))
         if self._inflight is not None:
             self._replay(*self._inflight)
@@ -149,21 +151,23 @@ class PartitionAudit:
 
     def _replay(self, decoded: list[_Decoded], batch: PrecheckBatch) -> None:
         verdicts = iter(batch.result())
-        # each entry with its verdict (None: no verdict, the entry names a membership not held)
-        examined = [(offset, raw, entry, leaf, None if self._membership_of(entry) is None else next(verdicts))
-                    for offset, raw, entry, leaf in decoded]
+        # each entry with its verdict (None: no verdict, no membership to check it against)
+        examined = [(offset, raw, entry, leaf, membership, None if membership is None else next(verdicts))
+                    for offset, raw, entry, leaf, membership in decoded]
         self.replay.prefetch(lookups(verdict for *_, verdict in examined))
-        for offset, raw, entry, leaf, verdict in examined:
+        for offset, raw, entry, leaf, membership, verdict in examined:
             if isinstance(entry, DecodeError):
                 self._malformed(offset, raw, entry, leaf)
             else:
-                self._apply(offset, entry, leaf, self.memberships.get(entry.membership_version), verdict)
+                self._apply(offset, entry, leaf, membership, verdict)
         self.replay.mark()  # keep this batch: the window's undo journal stays small
 
-    def _membership_of(self, entry: LedgerEntry | DecodeError) -> Membership | None:
-        """The membership an entry's envelope is checked against (None: it does not decode, or
-        names a version the auditor does not hold)."""
-        return None if isinstance(entry, DecodeError) else self.memberships.get(entry.membership_version)
+    def _decode(self, offset: int, raw: bytes) -> _Decoded:
+        try:
+            entry = LedgerEntry.from_bytes(raw)
+        except DecodeError as exc:
+            return offset, raw, exc, leaf_hash(raw), None
+        return offset, raw, entry, entry.leaf_hash, self.memberships.get(entry.membership_version)
 
     def _malformed(self, offset: int, raw: bytes, exc: DecodeError, leaf: bytes) -> None:
         self.result.entries += 1
@@ -312,10 +316,3 @@ class PartitionAudit:
         else:
             self.witnessed_agrees = True
 
-
-def _decode(offset: int, raw: bytes) -> _Decoded:
-    try:
-        entry = LedgerEntry.from_bytes(raw)
-    except DecodeError as exc:
-        return offset, raw, exc, leaf_hash(raw)
-    return offset, raw, entry, entry.leaf_hash
