@@ -80,6 +80,7 @@ class Bench:
         membership, _ = init_dev(self.consortium)
         ensure_topics(bootstrap, self.cfg, topic_specs(self.cfg, list(membership.members)))
         self.topics = Topics(self.namespace)
+        self._offsets: Consumer | None = None  # asks committed_inbound's question (never joins the group)
         self.key = load_signing_key(self.consortium, COURT)
         self.registry = default_registry()
 
@@ -108,16 +109,17 @@ class Bench:
 
     def committed_inbound(self) -> int:
         """The sequencer group's committed inbound offset; -1 when the broker, busy with the run,
-        did not answer in time (ask again)."""
-        c = Consumer(consumer_config(self.bootstrap, f"{self.namespace}.sequencer"))
+        did not answer in time (ask again). One client asks every time: the runs poll this while
+        they are measured, on the cores they measure, and a new client per question connected,
+        fetched metadata and found the coordinator each time."""
+        if self._offsets is None:
+            self._offsets = Consumer(consumer_config(self.bootstrap, f"{self.namespace}.sequencer"))
         try:
-            [tp] = c.committed([TopicPartition(self.topics.inbound, 0)], timeout=10)
+            [tp] = self._offsets.committed([TopicPartition(self.topics.inbound, 0)], timeout=10)
             return max(tp.offset, 0)
         except KafkaException as exc:
             log(f"(committed offsets not answered in time: {exc.args[0].str()}; asking again)")
             return -1
-        finally:
-            c.close()
 
     def wait_consumed(self, target: int, proc: subprocess.Popen[bytes], on_progress=None, timeout: float = 3600) -> None:
         deadline = time.monotonic() + timeout
