@@ -43,7 +43,8 @@ test: install lint browser
 # mypy strict on hub/ and ruff on the code (generated stubs excluded)
 lint: install
 	$(VENV)/bin/mypy
-	$(VENV)/bin/ruff check hub connectors
+	$(VENV)/bin/mypy bench
+	$(VENV)/bin/ruff check hub connectors bench tests
 
 test-unit: install
 	$(PY) -m pytest -rs tests/unit

@@ -45,7 +45,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ from hub.kafka.clients import consume_available, consumer_config, producer_confi
 from hub.kafka.provision import provision
 from hub.kafka.reader import watermarks
 from hub.kafka.topics import Topics, TopicSpec, ensure_topics, topic_specs
-from hub.loadgen import freeze_orders, produce
+from hub.loadgen import Item, freeze_orders, produce
 from hub.schemas import default_registry
 
 COURT, BANK = "court-bj-chaoyang", "bank-icbc-bj"
@@ -84,7 +84,7 @@ class Bench:
         self.key = load_signing_key(self.consortium, COURT)
         self.registry = default_registry()
 
-    def items(self, n: int, seed: int = 1):
+    def items(self, n: int, seed: int = 1) -> Iterator[Item]:
         return freeze_orders(self.registry, COURT, self.key, [BANK], n, seed=seed)
 
     def env(self) -> dict[str, str]:
@@ -121,7 +121,8 @@ class Bench:
             log(f"(committed offsets not answered in time: {exc.args[0].str()}; asking again)")
             return -1
 
-    def wait_consumed(self, target: int, proc: subprocess.Popen[bytes], on_progress=None, timeout: float = 3600) -> None:
+    def wait_consumed(self, target: int, proc: subprocess.Popen[bytes],
+                      on_progress: Callable[[], None] | None = None, timeout: float = 3600) -> None:
         deadline = time.monotonic() + timeout
         while self.committed_inbound() < target:
             if proc.poll() is not None:
@@ -158,14 +159,14 @@ def bench_baseline(b: Bench, n: int) -> float:
     c.assign([TopicPartition(src, 0, 0)])
     p = Producer(producer_config(b.bootstrap))
     done = 0
-    start = None
+    start: float | None = None
     while done < n:
         for m in c.consume(num_messages=500, timeout=1.0):
-            if m.error():
+            raw = m.value()
+            if m.error() or raw is None:
                 continue
             if start is None:
                 start = time.perf_counter()
-            raw = m.value()
             # the signature is the envelope's last 64 bytes, after its 2-byte Avro length
             if not key.verify(raw[-64:], DOMAIN + raw[:-66]):
                 raise SystemExit("baseline: a signature did not verify")
@@ -174,6 +175,7 @@ def bench_baseline(b: Bench, n: int) -> float:
             done += 1
     p.flush(60)
     c.close()
+    assert start is not None  # n > 0 messages were consumed
     return done / (time.perf_counter() - start)
 
 
@@ -221,8 +223,8 @@ def _latency(b: Bench, rate: float, seconds: float) -> tuple[float, float]:
         c.assign([TopicPartition(b.topics.ledger, 0, high)])
         while not stop.is_set():
             for m in consume_available(c, 500, 0.1):
-                if not m.error():
-                    seen[m.key()] = time.perf_counter()
+                if not m.error() and (k := m.key()) is not None:
+                    seen[k] = time.perf_counter()
         c.close()
 
     t = threading.Thread(target=tail, daemon=True)
@@ -282,7 +284,7 @@ def connector_stub(port: int) -> object:
 
     ch = grpc.insecure_channel(f"127.0.0.1:{port}")
     grpc.channel_ready_future(ch).result(timeout=30)
-    return pb_grpc.ConnectorStub(ch)  # type: ignore[no-untyped-call]
+    return pb_grpc.ConnectorStub(ch)
 
 
 def order_json() -> dict[str, object]:

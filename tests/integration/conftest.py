@@ -60,10 +60,10 @@ class Hub:
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "hub.cli", *args], env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
+                              text=True, timeout=timeout, check=False)
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.workdir / f"{name}.log", "ab")
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (lives as long as the process)
         p = subprocess.Popen([sys.executable, "-m", "hub.cli", *args], env=self.env, stdout=log,
                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.procs.append((name, p))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
@@ -85,7 +86,7 @@ def check_partition(hub: Hub, partition: int, expect: list[str] | None = None) -
     for cp in cps:
         assert cp.size <= len(leaves), f"checkpoint of size {cp.size} beyond the ledger"
         assert cp.root_hash == root_from_leaf_hashes(leaves[: cp.size])
-    for a, b in zip(cps, cps[1:]):
+    for a, b in itertools.pairwise(cps):
         assert a.size < b.size, "checkpoints must grow"
         verify_consistency(a.size, b.size, consistency_proof_from_leaves(a.size, leaves[: b.size]), a.root_hash,
                            b.root_hash)

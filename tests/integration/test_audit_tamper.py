@@ -8,11 +8,10 @@ from confluent_kafka import Producer
 
 from hub.kafka.clients import producer_config
 from hub.kafka.reader import read_partition
-from hub.kafka.topics import TopicSpec, Topics, ensure_topics
+from hub.kafka.topics import Topics, TopicSpec, ensure_topics
+from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, stub
 from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON
-
-from hub.v1 import connector_pb2 as pb
 
 
 def copy_ledger(hub: Hub, name: str, flip_index: int | None) -> None:

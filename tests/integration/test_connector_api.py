@@ -91,7 +91,7 @@ def test_lookup_credential_before_and_after_revocation(hub: Hub, world):
 def _minus_one_us(rfc3339: str) -> str:
     from datetime import datetime, timedelta
 
-    t = datetime.fromisoformat(rfc3339.replace("Z", "+00:00")) - timedelta(microseconds=1)
+    t = datetime.fromisoformat(rfc3339) - timedelta(microseconds=1)
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

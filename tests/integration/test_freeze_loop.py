@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
 import queue
 import threading
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -21,7 +21,7 @@ ORDER = "cn.judicial.hub.enforcement.FreezeOrder"
 FEEDBACK = "cn.judicial.hub.enforcement.FreezeFeedback"
 
 # relative to now: the auditor's closed-loop check flags orders whose deadline has passed unanswered
-DEADLINE = (datetime.now(timezone.utc) + timedelta(days=7)).isoformat()
+DEADLINE = (datetime.now(UTC) + timedelta(days=7)).isoformat()
 
 ORDER_JSON = {
     "case_number": "（2026）京0105执1234号", "document_number": "（2026）京0105执1234号之一",
@@ -173,7 +173,7 @@ def test_the_audit_closes_the_loops_once_deadlines_have_passed(hub: Hub, running
     """The freeze order of the confidentiality test was never answered: fine until its deadline,
     a FEEDBACK_MISSING violation after it; the answered order is no violation."""
     assert hub.run("audit").returncode == 0
-    later = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S%z")
+    later = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S%z")
     late = hub.run("audit", "--at", later)
     assert late.returncode == 1, late.stdout + late.stderr
     assert "FEEDBACK_MISSING" in late.stdout

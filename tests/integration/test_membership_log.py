@@ -138,13 +138,13 @@ def test_a_message_signed_with_a_key_the_log_added_just_before_it_is_accepted(br
     # the race a rotating connector runs: it signs with its new key as soon as the membership log
     # holds the update, possibly before the sequencer has read that update; the sequencer must read
     # the log before it refuses a key (or a sender) it does not know
+    from confluent_kafka import Producer
+
     from hub.consortium import load_membership, load_signing_key
     from hub.governance import add_key_op, encode_update, sign_update, update_document, with_approval
     from hub.identity import SigningKey
-    from hub.kafka.membership_log import append_update
-    from confluent_kafka import Producer
-
     from hub.kafka.clients import producer_config
+    from hub.kafka.membership_log import append_update
     from hub.kafka.topics import TopicSpec, ensure_topics
     from hub.loadgen import freeze_orders
     from hub.schemas import default_registry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -42,7 +43,7 @@ def test_bad_records_are_kept_in_rejected_with_reason_and_bytes_and_the_sender_i
     seq = hub.sequencer(0)
     _, port = hub.connector(COURT)
     court = stub(port)
-    [first] = publish(court, 1)
+    [_first] = publish(court, 1)
     # replay the court's accepted envelope byte for byte, and send garbage
     envelope = LedgerEntry.from_bytes(records(hub, t.ledger)[-1].value).envelope
     p = Producer(producer_config(hub.bootstrap))
@@ -76,7 +77,7 @@ def test_a_sigkilled_sequencer_restarts_at_the_committed_head(hub: Hub):
     publish(court, 2)
     entries = [LedgerEntry.from_bytes(r.value) for r in records(hub, t.ledger)]
     assert [e.index for e in entries] == list(range(len(entries)))
-    for a, b in zip(entries, entries[1:]):
+    for a, b in itertools.pairwise(entries):
         assert b.prev_leaf_hash == a.leaf_hash
     ids = [str(__import__("uuid").UUID(bytes=r.key)) for r in records(hub, t.ledger)]
     assert pending.message_id in ids

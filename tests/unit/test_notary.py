@@ -1,5 +1,6 @@
 """The sequencer's pure core and the auditor's replay, without a broker."""
 
+import itertools
 import uuid
 
 from hub import avro
@@ -27,7 +28,7 @@ def test_entries_chain_by_index_and_previous_leaf_hash():
     assert all(isinstance(o, Appended) for o in outs)
     assert [o.entry.index for o in outs] == [0, 1, 2, 3]
     assert outs[0].entry.prev_leaf_hash == ZERO_HASH
-    for a, b in zip(outs, outs[1:]):
+    for a, b in itertools.pairwise(outs):
         assert b.entry.prev_leaf_hash == a.leaf_hash
     assert LedgerEntry.from_bytes(outs[2].entry_bytes).source.offset == 2
 

@@ -4,7 +4,6 @@ from dataclasses import replace
 import pytest
 
 from hub.identity import SigningKey
-from hub.membership import MemberKey
 from hub.sequencer.replay import ReplayMemory
 from hub.validation import Accepted, Limits, Reason, Rejected, validate
 from tests.unit.factories import DAY, FEEDBACK, NOW, ORDER, freeze_feedback, freeze_order, world
