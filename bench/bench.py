@@ -24,6 +24,11 @@ grpc_echo_stream_per_s  the baseline for both: a Python gRPC stream whose server
                         publish_stream_per_s / grpc_echo_stream_per_s
 publish_to_delivery_p99_ms  Publish at the court's connector -> delivered on the bank's Subscribe stream,
                         at half publish_stream_per_s (with a sequencer running); also _p50_ms
+publish_stream_cpu_us_connector, _client, _broker
+                        CPU microseconds per request spent during the PublishStream run by the connector
+                        process, the client (this process) and the broker (a local one only); and
+                        publish_stream_cores_at_5000: their sum at 5,000 requests/s, in cores.
+                        publish_batches_cpu_us_* are the same for the PublishBatches run
 
 Everything runs against a real broker: HUB_KAFKA_BOOTSTRAP, or a local one started for the run.
 Partial runs: BENCH_ONLY=publish (the connector's figures), BENCH_ONLY=audit (the auditor's ratio five
@@ -37,6 +42,7 @@ import contextlib
 import gc
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -56,7 +62,7 @@ from hub.consortium import init_dev, load_signing_key
 from hub.envelope import DOMAIN, Envelope
 from hub.identity import VerifyingKey
 from hub.kafka.clients import consume_available, consumer_config, producer_config
-from hub.kafka.provision import provision
+from hub.kafka.provision import Broker, provision
 from hub.kafka.reader import watermarks
 from hub.kafka.topics import Topics, TopicSpec, ensure_topics, topic_specs
 from hub.loadgen import Item, freeze_orders, produce
@@ -277,6 +283,35 @@ def start_connector(b: Bench, member: str) -> tuple[subprocess.Popen[bytes], int
     return proc, int(pf.read_text())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds that process ``pid`` has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU used by the connector, this process (the client) and the local broker between
+    :meth:`start` and :meth:`per_request`; it shows what each request costs on the cores the run
+    shares, whatever its rate."""
+
+    def __init__(self, connector_pid: int, broker_pid: int | None):
+        self.pids = {"connector": connector_pid, "broker": broker_pid}
+        self._start: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        now = {name: cpu_seconds(pid) for name, pid in self.pids.items() if pid is not None}
+        now["client"] = usage.ru_utime + usage.ru_stime
+        return now
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def per_request(self, prefix: str, requests: int) -> dict[str, float]:
+        now = self._now()
+        return {f"{prefix}_cpu_us_{name}": (now[name] - self._start[name]) / requests * 1e6 for name in now}
+
+
 def connector_stub(port: int) -> object:
     import grpc
 
@@ -330,8 +365,9 @@ def bench_grpc_echo(b: Bench, size: int, n: int) -> float:
         proc.wait(timeout=30)
 
 
-def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> dict[str, float]:
-    """publish_stream_per_s, publish_batches_per_s, grpc_echo_stream_per_s, publish_to_delivery_p50/p99_ms."""
+def bench_connector(b: Bench, n: int, broker_pid: int | None, seconds: float = 15.0) -> dict[str, float]:
+    """publish_stream_per_s, publish_batches_per_s, grpc_echo_stream_per_s, publish_to_delivery_p50/p99_ms,
+    and the CPU per request of each process in the two throughput runs."""
     from hub.v1 import connector_pb2 as pb
 
     court_proc, court_port = start_connector(b, COURT)
@@ -343,20 +379,29 @@ def bench_connector(b: Bench, n: int, seconds: float = 15.0) -> dict[str, float]
     out["grpc_echo_stream_per_s"] = bench_grpc_echo(b, request.ByteSize(), n)
     log(f"grpc_echo_stream_per_s {out['grpc_echo_stream_per_s']:.0f}")
     list(court.PublishStream(iter([request] * 200), timeout=120))  # type: ignore[attr-defined]  # warm-up
+    meter = CpuMeter(court_proc.pid, broker_pid)
+    meter.start()
     start = time.perf_counter()
     results = list(court.PublishStream(iter([request] * n), timeout=600))  # type: ignore[attr-defined]
-    stream_rate = sum(1 for r in results if r.WhichOneof("outcome") == "response") / (time.perf_counter() - start)
+    published = sum(1 for r in results if r.WhichOneof("outcome") == "response")
+    stream_rate = published / (time.perf_counter() - start)
+    out.update(meter.per_request("publish_stream", published))
+    cpu = sum(v for k, v in out.items() if k.startswith("publish_stream_cpu_us_"))
+    out["publish_stream_cores_at_5000"] = cpu * 5000 / 1e6
     out["publish_stream_per_s"] = stream_rate
     out["publish_stream_ratio_vs_echo"] = stream_rate / out["grpc_echo_stream_per_s"]
-    log(f"publish_stream_per_s {stream_rate:.0f}")
+    log(f"publish_stream_per_s {stream_rate:.0f}; CPU per request (us): "
+        + ", ".join(f"{k.rsplit('_', 1)[1]} {v:.0f}" for k, v in out.items() if k.startswith("publish_stream_cpu_us_")))
     frame = pb.PublishBatch(requests=[request] * BATCH)
     list(court.PublishBatches(iter([frame] * 5), timeout=120))  # type: ignore[attr-defined]  # warm-up
+    meter.start()
     start = time.perf_counter()
     answers = list(court.PublishBatches(iter([frame] * (n // BATCH)), timeout=600))  # type: ignore[attr-defined]
     ok = sum(1 for a in answers for r in a.results if r.WhichOneof("outcome") == "response")
     if ok != n // BATCH * BATCH:
         raise SystemExit(f"PublishBatches: {ok} of {n // BATCH * BATCH} requests published")
     out["publish_batches_per_s"] = ok / (time.perf_counter() - start)
+    out.update(meter.per_request("publish_batches", ok))
     log(f"publish_batches_per_s {out['publish_batches_per_s']:.0f} (frames of {BATCH})")
 
     seq = b.start_sequencer("seq-connector")
@@ -502,6 +547,14 @@ def bench_rss(b: Bench, marks: tuple[int, int]) -> tuple[float, float]:
     return results[0], results[1]
 
 
+def broker_pid(broker: Broker, workdir: Path) -> int | None:
+    """The local broker's process, whose CPU the connector's runs report; None for another broker."""
+    pid_file = workdir / "broker" / "broker.pid"
+    if broker.kind != "local" or not pid_file.exists():
+        return None
+    return int(pid_file.read_text().strip())
+
+
 def main() -> None:
     n = int(os.environ.get("BENCH_MESSAGES", "50000"))
     rss_total = int(os.environ.get("BENCH_RSS_ENTRIES", "1000000"))
@@ -514,7 +567,7 @@ def main() -> None:
         log(f"Kafka ({broker.kind}) at {broker.bootstrap}; work dir {workdir}")
         results: dict[str, float] = {}
         if only == "publish":  # the connector's figures alone, written beside (not over) latest.json
-            results = bench_connector(Bench(broker.bootstrap, workdir / "conn"), n)
+            results = bench_connector(Bench(broker.bootstrap, workdir / "conn"), n, broker_pid(broker, workdir))
             write_results(results, n, None, "publish.json")
             return
         if only == "audit":  # the auditor's ratio five times over one ledger, each against its own verify run
@@ -556,7 +609,7 @@ def main() -> None:
         log(f"proof_p99_ms {results['proof_p99_ms']:.2f}")
         results["ratio_vs_verify"] = results["sequencer_per_s"] / results["verify_core_per_s"]
         results["ratio_vs_baseline"] = results["sequencer_per_s"] / results["baseline_per_s"]
-        results.update(bench_connector(Bench(broker.bootstrap, workdir / "conn"), n))
+        results.update(bench_connector(Bench(broker.bootstrap, workdir / "conn"), n, broker_pid(broker, workdir)))
         r100k, r1m = bench_rss(Bench(broker.bootstrap, workdir / "rss"), (100_000, rss_total))
         results["sequencer_rss_100k_mb"], results["sequencer_rss_1m_mb"] = r100k, r1m
         # last: a broker's latency settles only after minutes of load (BENCH_ONLY=latency shows it run by
@@ -578,8 +631,9 @@ def write_results(results: dict[str, float], n: int, rss_total: int | None, name
     doc.update({"cpus": os.cpu_count(), **results})
     (OUT / name).write_text(json.dumps(doc, indent=2) + "\n")
     print()
+    width = max(map(len, results), default=0)
     for k, v in results.items():
-        print(f"{k:26} {v:>12,.3f}")
+        print(f"{k:{width}} {v:>12,.3f}")
     print(f"\nwritten to {OUT / name}")
 
 
