@@ -40,7 +40,7 @@ demo: install
 test: install lint browser
 	$(PY) -m pytest -rs tests
 
-# mypy strict on hub/ and ruff on the code (generated stubs excluded)
+# mypy strict on hub/ and bench/, ruff on the code and the tests (generated stubs excluded)
 lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy bench

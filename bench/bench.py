@@ -62,7 +62,7 @@ from hub.consortium import init_dev, load_signing_key
 from hub.envelope import DOMAIN, Envelope
 from hub.identity import VerifyingKey
 from hub.kafka.clients import consume_available, consumer_config, producer_config
-from hub.kafka.provision import Broker, provision
+from hub.kafka.provision import provision
 from hub.kafka.reader import watermarks
 from hub.kafka.topics import Topics, TopicSpec, ensure_topics, topic_specs
 from hub.loadgen import Item, freeze_orders, produce
@@ -385,13 +385,13 @@ def bench_connector(b: Bench, n: int, broker_pid: int | None, seconds: float = 1
     results = list(court.PublishStream(iter([request] * n), timeout=600))  # type: ignore[attr-defined]
     published = sum(1 for r in results if r.WhichOneof("outcome") == "response")
     stream_rate = published / (time.perf_counter() - start)
-    out.update(meter.per_request("publish_stream", published))
-    cpu = sum(v for k, v in out.items() if k.startswith("publish_stream_cpu_us_"))
-    out["publish_stream_cores_at_5000"] = cpu * 5000 / 1e6
+    stream_cpu = meter.per_request("publish_stream", published)
+    out.update(stream_cpu)
+    out["publish_stream_cores_at_5000"] = sum(stream_cpu.values()) * 5000 / 1e6
     out["publish_stream_per_s"] = stream_rate
     out["publish_stream_ratio_vs_echo"] = stream_rate / out["grpc_echo_stream_per_s"]
     log(f"publish_stream_per_s {stream_rate:.0f}; CPU per request (us): "
-        + ", ".join(f"{k.rsplit('_', 1)[1]} {v:.0f}" for k, v in out.items() if k.startswith("publish_stream_cpu_us_")))
+        + ", ".join(f"{k.rsplit('_', 1)[1]} {v:.0f}" for k, v in stream_cpu.items()))
     frame = pb.PublishBatch(requests=[request] * BATCH)
     list(court.PublishBatches(iter([frame] * 5), timeout=120))  # type: ignore[attr-defined]  # warm-up
     meter.start()
@@ -547,14 +547,6 @@ def bench_rss(b: Bench, marks: tuple[int, int]) -> tuple[float, float]:
     return results[0], results[1]
 
 
-def broker_pid(broker: Broker, workdir: Path) -> int | None:
-    """The local broker's process, whose CPU the connector's runs report; None for another broker."""
-    pid_file = workdir / "broker" / "broker.pid"
-    if broker.kind != "local" or not pid_file.exists():
-        return None
-    return int(pid_file.read_text().strip())
-
-
 def main() -> None:
     n = int(os.environ.get("BENCH_MESSAGES", "50000"))
     rss_total = int(os.environ.get("BENCH_RSS_ENTRIES", "1000000"))
@@ -567,7 +559,7 @@ def main() -> None:
         log(f"Kafka ({broker.kind}) at {broker.bootstrap}; work dir {workdir}")
         results: dict[str, float] = {}
         if only == "publish":  # the connector's figures alone, written beside (not over) latest.json
-            results = bench_connector(Bench(broker.bootstrap, workdir / "conn"), n, broker_pid(broker, workdir))
+            results = bench_connector(Bench(broker.bootstrap, workdir / "conn"), n, broker.pid)
             write_results(results, n, None, "publish.json")
             return
         if only == "audit":  # the auditor's ratio five times over one ledger, each against its own verify run
@@ -609,7 +601,7 @@ def main() -> None:
         log(f"proof_p99_ms {results['proof_p99_ms']:.2f}")
         results["ratio_vs_verify"] = results["sequencer_per_s"] / results["verify_core_per_s"]
         results["ratio_vs_baseline"] = results["sequencer_per_s"] / results["baseline_per_s"]
-        results.update(bench_connector(Bench(broker.bootstrap, workdir / "conn"), n, broker_pid(broker, workdir)))
+        results.update(bench_connector(Bench(broker.bootstrap, workdir / "conn"), n, broker.pid))
         r100k, r1m = bench_rss(Bench(broker.bootstrap, workdir / "rss"), (100_000, rss_total))
         results["sequencer_rss_100k_mb"], results["sequencer_rss_1m_mb"] = r100k, r1m
         # last: a broker's latency settles only after minutes of load (BENCH_ONLY=latency shows it run by

@@ -131,7 +131,8 @@ class LocalBroker:
     def properties_file(self) -> Path:
         return self.directory / "server.properties"
 
-    def _pid(self) -> int | None:
+    def pid(self) -> int | None:
+        """The broker's process id while this directory's broker runs, else None."""
         try:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
@@ -146,7 +147,7 @@ class LocalBroker:
         return None
 
     def running_bootstrap(self) -> str | None:
-        if self._pid() is None:
+        if self.pid() is None:
             return None
         try:
             return self.bootstrap_file.read_text().strip() or None
@@ -275,7 +276,7 @@ class LocalBroker:
 
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM our broker's PID, SIGKILL after ``timeout``; False if none was running."""
-        pid = self._pid()
+        pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False

@@ -30,6 +30,7 @@ class Broker:
     kind: str  # "external", "container" or "local"
     stop: Callable[[], None]
     detail: str = ""
+    pid: int | None = None  # the local broker's process (its CPU is what `make bench` reports)
 
 
 def docker_engine_answers() -> bool:
@@ -76,8 +77,8 @@ def provision(home: Path, broker_dir: Path, *, port: int | None = None, use_dock
             f"no Kafka available: set HUB_KAFKA_BOOTSTRAP, start a Docker engine, or {exc.diagnostics()}"
         ) from exc
     if already:
-        return Broker(bootstrap, "local", lambda: None, f"already running, {broker_dir}")
-    return Broker(bootstrap, "local", lambda: _stop_quietly(local), f"{broker_dir}, log {local.log_file}")
+        return Broker(bootstrap, "local", lambda: None, f"already running, {broker_dir}", local.pid())
+    return Broker(bootstrap, "local", lambda: _stop_quietly(local), f"{broker_dir}, log {local.log_file}", local.pid())
 
 
 def _stop_quietly(local: LocalBroker) -> None:
