@@ -69,6 +69,13 @@ FRONTIER_HEADER = "hub-frontier"
 #: at most how often the consumed inbound position is committed for lag monitoring, seconds
 LAG_COMMIT_EVERY_S = 1.0
 
+#: inbound the consumer reads ahead, KiB (librdkafka's default is 64 MiB): ~4,000 envelopes, eight
+#: batches. librdkafka's threads allocate the queue in a glibc arena of their own, which keeps its
+#: high-water mark: with 16 MiB, that arena reached ~35 MB and a backlogged sequencer's RSS ~99 MB,
+#: at 100,000 entries in some runs and only past 200,000 in others; with 4 MiB the RSS stayed at
+#: 71-77 MB from 20,000 entries on, and the sequencer was as fast (bench/RESULTS.md, 2026-11-23 15:17).
+PREFETCH_KIB = 4 * 1024
+
 #: records whose delays the stats keep
 SAMPLES = 10_000
 
@@ -280,9 +287,8 @@ class Sequencer:
                  self.topics.ledger, self.partition, state.head.next_index, state.head.prev_leaf_hash.hex()[:16],
                  state.checkpoint_size, len(notary.replay))
         quiet_gc()  # what exists now lives as long as the process
-        # prefetch at most 16 MiB of inbound (librdkafka's default is 64 MiB): tens of batches ahead
         consumer = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer",
-                                            **{"queued.max.messages.kbytes": 16 * 1024}))
+                                            **{"queued.max.messages.kbytes": PREFETCH_KIB}))
         consumer.assign([TopicPartition(self.topics.inbound, self.partition,
                                         OFFSET_BEGINNING if state.inbound_next is None else state.inbound_next)])
         pool = self._pool = PrecheckPool(self.registry, notary.limits, self.workers)
