@@ -114,8 +114,8 @@ def kafka_up(c: Ctx, port: int, no_docker: bool) -> None:
     else a single-node KRaft Kafka from Maven Central jars (kept running; `hub kafka down` stops it).
 
     The local broker's JVM takes KAFKA_HEAP_OPTS (default -Xms256m -Xmx1g) and
-    KAFKA_JVM_PERFORMANCE_OPTS (default the serial collector), as Kafka's own start script does, and logs each
-    collection's pause to gc.log beside broker.log."""
+    KAFKA_JVM_PERFORMANCE_OPTS (default the serial collector), as Kafka's own start script
+    does, and logs each collection's pause to gc.log beside broker.log."""
     import os
 
     from hub.kafka.provision import provision

@@ -31,12 +31,9 @@ POM = Path(__file__).with_name("pom.xml")
 DEFAULT_PORT = 19092
 #: the broker's heap and its JVM settings (see broker_command)
 HEAP = "-Xms256m -Xmx1g"
-#: The serial collector, not G1 (Kafka's start script's choice for servers). This broker shares a
-#: development machine's few cores with the hub's processes, and there G1's pauses stretched far
-#: past its 20 ms goal. Measured on 2 cores at 3,000 msgs/s through the sequencer (bench/RESULTS.md,
-#: 2026-11-23 14:14-14:50): the longest young pause of a run was 149-209 ms with G1 and 53-99 ms
-#: with the serial collector, and the latency p99 fell from 161-196 ms to 86-156 ms (per arm, the
-#: median of the last four of five runs on one broker).
+#: The serial collector, not G1 (Kafka's start script's choice for servers): on a few cores shared
+#: with the hub's processes, G1's pauses stretched far past its goal and set the sequencer's p99
+#: (docs/design-notes.md, "Why the local broker runs the serial collector").
 JVM_OPTS = "-XX:+UseSerialGC -Djava.awt.headless=true"
 
 

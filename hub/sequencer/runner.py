@@ -70,10 +70,8 @@ FRONTIER_HEADER = "hub-frontier"
 LAG_COMMIT_EVERY_S = 1.0
 
 #: inbound the consumer reads ahead, KiB (librdkafka's default is 64 MiB): ~4,000 envelopes, eight
-#: batches. librdkafka's threads allocate the queue in a glibc arena of their own, which keeps its
-#: high-water mark: with 16 MiB, that arena reached ~35 MB and a backlogged sequencer's RSS ~99 MB,
-#: at 100,000 entries in some runs and only past 200,000 in others; with 4 MiB the RSS stayed at
-#: 71-77 MB from 20,000 entries on, and the sequencer was as fast (bench/RESULTS.md, 2026-11-23 15:17).
+#: batches. The queue's high-water mark stays in the process's memory (docs/design-notes.md, "Why
+#: the sequencer reads only 4 MiB of inbound ahead").
 PREFETCH_KIB = 4 * 1024
 
 #: records whose delays the stats keep

@@ -133,8 +133,8 @@ def test_a_signature_worker_killed_mid_load_loses_nothing_and_its_parent_outlive
         workers = signature_workers(seq.pid)
         assert len(workers) == 2, workers
         n = 6_000
-        items = freeze_orders(default_registry(), COURT, load_signing_key(h.consortium, COURT), [BANK], n, seed=11)
-        items = list(items)
+        items = list(freeze_orders(default_registry(), COURT, load_signing_key(h.consortium, COURT), [BANK], n,
+                                   seed=11))
         loader = threading.Thread(target=produce, args=(h.bootstrap, t.inbound, items[:n // 2]),
                                   kwargs={"rate": 3_000.0})
         loader.start()
@@ -143,7 +143,7 @@ def test_a_signature_worker_killed_mid_load_loses_nothing_and_its_parent_outlive
             os.kill(pid, signal.SIGKILL)
         loader.join()
         # the second half after the kill: on a fast host the first half may all be sequenced by now,
-        # and the dead workers must still be met by batches (not only, maybe, by none)
+        # and batches must still reach the dead workers
         produce(h.bootstrap, t.inbound, items[n // 2:], rate=3_000.0)
         h.wait_for(lambda: sum(1 for _ in read_partition(h.bootstrap, t.ledger, 0)) >= n, "every message sequenced",
                    seq, timeout=120)
