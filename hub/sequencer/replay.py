@@ -26,7 +26,9 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Iterable
+from typing import TypeVar
 
+T = TypeVar("T")
 Ask = tuple[str, tuple[str, ...]]  # (type, recipients) of a message another type answers
 
 #: how often (by the clock passed to add) ids older than the window are deleted
@@ -37,10 +39,12 @@ EVICT_EVERY_US = 1_000_000
 #: only past 120,000 of them (the sequencer's RSS grew after its first 100,000 entries), and
 #: looked up random old ids no faster than this one (~180,000-210,000 ids/s either way).
 CACHE_KIB = 2 * 1024
-#: ids per prefetch query (SQLite allows 32,766 parameters)
-PREFETCH_CHUNK = 2_000
-#: rows per INSERT statement (three parameters each)
-INSERT_CHUNK = 2_000
+#: ids per prefetch query and rows per INSERT statement, at most. A statement's text depends on how
+#: many ids it holds, and the connection keeps up to 128 compiled statements (~200 KB for an INSERT
+#: of 500 rows): a text for every batch size the traffic brought made the sequencer's heap grow
+#: by ~11 MB over its first million entries. So a statement holds a power of two of them, up to
+#: this, padded with its last one (see _sized): ten texts of each kind, compiled once.
+CHUNK = 512
 
 _ABSENT = False  # a prefetched id the window does not hold
 
@@ -72,8 +76,8 @@ class ReplayMemory:
         """Look up these ids (a batch's, and the orders its answers name) in one go."""
         keys = [m.bytes for m in message_ids]
         self._known = dict.fromkeys(keys, _ABSENT)
-        for i in range(0, len(keys), PREFETCH_CHUNK):
-            chunk = keys[i:i + PREFETCH_CHUNK]
+        for i in range(0, len(keys), CHUNK):
+            chunk = _sized(keys[i:i + CHUNK])  # an id named twice in IN (...) is still one row
             rows = self._db.execute(f"SELECT id, ask FROM ids WHERE id IN ({','.join('?' * len(chunk))})", chunk)
             self._known.update(rows.fetchall())
 
@@ -119,10 +123,11 @@ class ReplayMemory:
     def _write(self) -> None:
         """The pending additions into the database, then the eviction when one is due."""
         rows = [(k, at, ask) for k, (at, ask) in self._pending.items()]
-        for i in range(0, len(rows), INSERT_CHUNK):
-            chunk = rows[i:i + INSERT_CHUNK]
+        for i in range(0, len(rows), CHUNK):
             # one statement for many rows: one SQLite step, one hand-back of the GIL (executemany
-            # steps, and gives up the GIL, once per row)
+            # steps, and gives up the GIL, once per row); a padding row repeats the chunk's last,
+            # which OR IGNORE skips and rowcount does not count
+            chunk = _sized(rows[i:i + CHUNK])
             cur = self._db.execute(f"INSERT OR IGNORE INTO ids VALUES {','.join(['(?,?,?)'] * len(chunk))}",
                                    [v for row in chunk for v in row])
             self._count += cur.rowcount
@@ -154,3 +159,9 @@ class ReplayMemory:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _sized(items: list[T]) -> list[T]:
+    """``items`` (at least one) padded with its last to the next power of two."""
+    size = 1 << (len(items) - 1).bit_length()
+    return items + [items[-1]] * (size - len(items))

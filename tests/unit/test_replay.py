@@ -2,7 +2,9 @@
 
 import uuid
 
-from hub.sequencer.replay import EVICT_EVERY_US, ReplayMemory
+import pytest
+
+from hub.sequencer.replay import CHUNK, EVICT_EVERY_US, ReplayMemory, _sized
 
 DAY = 86_400_000_000
 NOW = 1_795_000_000_000_000
@@ -87,3 +89,29 @@ def test_a_large_window_stays_exact():
     assert len(m) == 50_000
     assert all(m.seen(u) for u in many[::97])
     assert not m.seen(uuid.UUID(int=10**9))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 255, 256, 257, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 3])
+def test_batches_of_any_size_count_and_find_each_id_once(n):
+    m = ReplayMemory(DAY)
+    kept = ids(n)
+    m.prefetch(kept)
+    for i, u in enumerate(kept):
+        m.add(u, NOW + i, NOW + i, ("Order", (f"bank-{i}",)) if i % 2 else None)
+    m.mark()
+    assert len(m) == n  # the padding rows were not inserted again
+    others = [uuid.UUID(int=10**9 + i) for i in range(n)]
+    m.prefetch(kept[::-1] + others)
+    assert all(m.seen(u) for u in kept) and not any(m.seen(u) for u in others)
+    assert m.asked(kept[-1]) == (("Order", (f"bank-{n - 1}",)) if (n - 1) % 2 else None)
+
+
+def test_statements_hold_a_power_of_two_of_rows_padded_with_the_last():
+    sizes = set()
+    for n in range(1, CHUNK + 1):
+        items = list(range(n))
+        padded = _sized(items)
+        assert padded[:n] == items and set(padded[n:]) <= {n - 1}
+        assert len(padded) >= n and len(padded) & (len(padded) - 1) == 0
+        sizes.add(len(padded))
+    assert len(sizes) == CHUNK.bit_length()  # 1, 2, 4 ... CHUNK: a few texts, each compiled once
