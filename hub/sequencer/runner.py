@@ -71,8 +71,12 @@ LAG_COMMIT_EVERY_S = 1.0
 
 #: inbound the consumer reads ahead, KiB (librdkafka's default is 64 MiB): ~4,000 envelopes, eight
 #: batches. The queue's high-water mark stays in the process's memory (docs/design-notes.md, "Why
-#: the sequencer reads only 4 MiB of inbound ahead").
+#: the sequencer reads only 4 MiB of inbound ahead, 128 KiB a fetch").
 PREFETCH_KIB = 4 * 1024
+#: inbound one fetch brings, at most, KiB (librdkafka's default is 1 MiB): ~115 envelopes, or two of
+#: the largest. Smaller fetches let the prefetch's memory turn over evenly (docs/design-notes.md,
+#: same section).
+FETCH_KIB = 128
 
 #: records whose delays the stats keep
 SAMPLES = 10_000
@@ -286,7 +290,8 @@ class Sequencer:
                  state.checkpoint_size, len(notary.replay))
         quiet_gc()  # what exists now lives as long as the process
         consumer = Consumer(consumer_config(self.bootstrap, f"{self.cfg.namespace}.sequencer",
-                                            **{"queued.max.messages.kbytes": PREFETCH_KIB}))
+                                            **{"queued.max.messages.kbytes": PREFETCH_KIB,
+                                               "max.partition.fetch.bytes": FETCH_KIB * 1024}))
         consumer.assign([TopicPartition(self.topics.inbound, self.partition,
                                         OFFSET_BEGINNING if state.inbound_next is None else state.inbound_next)])
         pool = self._pool = PrecheckPool(self.registry, notary.limits, self.workers)

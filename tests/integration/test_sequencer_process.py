@@ -19,6 +19,7 @@ from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
 from hub.loadgen import freeze_orders, produce
 from hub.schemas import default_registry, hub_record
+from hub.sequencer.runner import FETCH_KIB
 from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, make_hub, stub
 from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON
@@ -44,16 +45,19 @@ def test_bad_records_are_kept_in_rejected_with_reason_and_bytes_and_the_sender_i
     _, port = hub.connector(COURT)
     court = stub(port)
     [_first] = publish(court, 1)
-    # replay the court's accepted envelope byte for byte, and send garbage
+    # replay the court's accepted envelope byte for byte, send garbage, and a record larger than
+    # a whole fetch of the sequencer's (the broker still hands it over, alone)
     envelope = LedgerEntry.from_bytes(records(hub, t.ledger)[-1].value).envelope
+    huge = os.urandom(FETCH_KIB * 1024 * 2)
     p = Producer(producer_config(hub.bootstrap))
     p.produce(t.inbound, envelope, key=COURT.encode())
     p.produce(t.inbound, b"\x00\xffnot an envelope", key=b"someone")
+    p.produce(t.inbound, huge, key=b"someone")
     assert p.flush(30) == 0
-    hub.wait_for(lambda: len(records(hub, t.rejected)) >= 2, "two rejections", seq)
+    hub.wait_for(lambda: len(records(hub, t.rejected)) >= 3, "three rejections", seq)
     rejections = [avro.decode(hub_record("Rejection"), r.value) for r in records(hub, t.rejected)]
-    assert {r["reason"] for r in rejections} == {"REPLAYED", "MALFORMED"}
-    assert {bytes(r["original"]) for r in rejections} == {envelope, b"\x00\xffnot an envelope"}
+    assert {r["reason"] for r in rejections} == {"REPLAYED", "MALFORMED", "TOO_LARGE"}
+    assert {bytes(r["original"]) for r in rejections} == {envelope, b"\x00\xffnot an envelope", huge}
     receipts = [avro.decode(hub_record("Receipt"), r.value) for r in records(hub, t.outbox(COURT))
                 if r.headers.get("hub-kind") == b"receipt"]
     assert any(r["status"] == "REJECTED" and r["reason"] == "REPLAYED" for r in receipts)
