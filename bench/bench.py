@@ -9,8 +9,12 @@ sequencer_p50_ms/p99_ms inbound produce (with the connectors' producer settings)
                         entry visible to a read_committed reader, at half the sustained rate
 ratio_vs_verify         sequencer_per_s / verify_core_per_s
 ratio_vs_baseline       sequencer_per_s / baseline_per_s
+                        (these five: BENCH_ROUNDS rounds, default 3, of verify, baseline and sequencer one after
+                        another; each figure the median of its rounds, each ratio the median of the rounds' ratios)
 sequencer_rss_100k_mb   the sequencer process's RSS once the ledger holds 100,000 entries
-sequencer_rss_1m_mb     ... and 1,000,000 entries (BENCH_RSS_ENTRIES changes the second mark)
+sequencer_rss_1m_mb     ... and 1,000,000 entries (BENCH_RSS_ENTRIES changes the second mark), the whole
+                        backlog loaded before the sequencer starts; sequencer_rss_low_mb/_high_mb: the least
+                        and the most it read between the two marks
 audit_per_s             ledger entries replayed and verified per second by the auditor's core (one auditor,
                         its signature checks in 2 worker processes as `hub audit` runs them; records already
                         read from Kafka, workers' start included); audit_ratio_vs_verify = audit_per_s /
@@ -32,8 +36,9 @@ publish_stream_cpu_us_connector, _client, _broker
 
 Everything runs against a real broker: HUB_KAFKA_BOOTSTRAP, or a local one started for the run.
 Partial runs: BENCH_ONLY=publish (the connector's figures), BENCH_ONLY=audit (the auditor's ratio five
-times) and BENCH_ONLY=latency (the sequencer's latency run five times at BENCH_RATE msgs/s, default
-3000, after one it discards) write bench/out/publish.json, audit.json and latency.json.
+times), BENCH_ONLY=latency (the sequencer's latency run five times at BENCH_RATE msgs/s, default
+3000, after one it discards) and BENCH_ONLY=rss (the RSS run three times) write bench/out/publish.json,
+audit.json, latency.json and rss.json.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +204,29 @@ def bench_sequencer(b: Bench, n: int) -> float:
     proc.wait(timeout=60)
     log(f"sequencer: {n} entries in {elapsed:.1f}s (ledger end offset {start_entries} -> {b.ledger_end()})")
     return n / elapsed
+
+
+def bench_throughput(bootstrap: str, workdir: Path, n: int, rounds: int) -> tuple[dict[str, float], Bench]:
+    """verify_core_per_s, baseline_per_s and sequencer_per_s measured one after another, ``rounds``
+    times (each round in a namespace of its own): each figure is the median of its rounds, and each
+    ratio the median of the rounds' ratios, so the sequencer is compared with baselines measured
+    beside it, not seconds or minutes away on a shared host. Also the first round's bench, whose
+    ledger the auditor's run replays."""
+    verify, baseline, sequencer = [], [], []
+    benches = []
+    for i in range(rounds):
+        b = Bench(bootstrap, workdir / f"round{i + 1}")
+        benches.append(b)
+        verify.append(bench_verify(b))
+        baseline.append(bench_baseline(b, n))
+        sequencer.append(bench_sequencer(b, n))
+        log(f"round {i + 1}: verify_core_per_s {verify[-1]:.0f} baseline_per_s {baseline[-1]:.0f} "
+            f"sequencer_per_s {sequencer[-1]:.0f}: ratio_vs_verify {sequencer[-1] / verify[-1]:.3f} "
+            f"ratio_vs_baseline {sequencer[-1] / baseline[-1]:.3f}")
+    return {"verify_core_per_s": statistics.median(verify), "baseline_per_s": statistics.median(baseline),
+            "sequencer_per_s": statistics.median(sequencer),
+            "ratio_vs_verify": statistics.median(s / v for s, v in zip(sequencer, verify)),
+            "ratio_vs_baseline": statistics.median(s / b for s, b in zip(sequencer, baseline))}, benches[0]
 
 
 @contextlib.contextmanager
@@ -519,39 +548,64 @@ def rss_mb(pid: int) -> float:
     raise SystemExit("no VmRSS")
 
 
-def bench_rss(b: Bench, marks: tuple[int, int]) -> tuple[float, float]:
-    """Load marks[1] entries while one sequencer runs; its RSS when the ledger passes each mark."""
+@dataclass(frozen=True)
+class RssRun:
+    #: the sequencer's RSS, MB, when the ledger passed the first and the second mark
+    first: float
+    second: float
+    #: the least and the most it read between the two marks (a reading every 0.5 s)
+    low: float
+    high: float
+
+
+def bench_rss(b: Bench, marks: tuple[int, int]) -> RssRun:
+    """One sequencer works through a backlog of marks[1] entries, loaded before it starts; its RSS
+    when the ledger passes each mark, and its range between them.
+
+    The whole backlog is loaded first so that both marks are read in the same state, a full
+    prefetch queue and full batches: with a load produced alongside, the first mark was read while
+    the sequencer kept up or while it fell behind, depending on the load's pace that run."""
     total = marks[1]
+    log(f"RSS run: loading {total:,} inbound records")
+    t0 = time.perf_counter()
+    produce(b.bootstrap, b.topics.inbound, b.items(total, seed=6))
+    log(f"RSS run: loaded in {time.perf_counter() - t0:.0f} s; starting the sequencer")
     proc = b.start_sequencer("seq-rss")
-    loader = threading.Thread(target=produce, args=(b.bootstrap, b.topics.inbound, b.items(total, seed=6)),
-                              kwargs={"rate": 20_000.0}, daemon=True)
-    loader.start()
     results: list[float] = []
-    last_log = [0.0]
+    between: list[float] = []
+    last_log = 0.0
     while len(results) < 2:
         if proc.poll() is not None:
             raise SystemExit("the sequencer exited during the RSS run")
         # ledger offsets count commit markers too: count committed inbound instead (the
         # namespace is new, so its inbound starts at offset 0)
         done = b.committed_inbound()
+        rss = rss_mb(proc.pid)
+        if results:
+            between.append(rss)
         if done >= marks[len(results)]:
-            results.append(rss_mb(proc.pid))
-            log(f"RSS at {marks[len(results) - 1]:,} entries: {results[-1]:.1f} MB")
-        if time.monotonic() - last_log[0] > 30:
-            log(f"RSS run: {done:,} of {total:,} sequenced, RSS {rss_mb(proc.pid):.1f} MB")
-            last_log[0] = time.monotonic()
+            results.append(rss)
+            log(f"RSS at {marks[len(results) - 1]:,} entries: {rss:.1f} MB")
+        if time.monotonic() - last_log > 30:
+            log(f"RSS run: {done:,} of {total:,} sequenced, RSS {rss:.1f} MB")
+            last_log = time.monotonic()
         time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=120)
-    return results[0], results[1]
+    run = RssRun(results[0], results[1], min(between), max(between))
+    log(f"RSS between the marks: {run.low:.1f}-{run.high:.1f} MB")
+    return run
 
 
 def main() -> None:
     n = int(os.environ.get("BENCH_MESSAGES", "50000"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    if rounds < 1:
+        raise SystemExit(f"BENCH_ROUNDS={rounds}: at least one round")
     rss_total = int(os.environ.get("BENCH_RSS_ENTRIES", "1000000"))
     only = os.environ.get("BENCH_ONLY", "")
-    if only not in ("", "publish", "audit", "latency"):
-        raise SystemExit(f"BENCH_ONLY={only!r}: the partial runs are BENCH_ONLY=publish, audit and latency")
+    if only not in ("", "publish", "audit", "latency", "rss"):
+        raise SystemExit(f"BENCH_ONLY={only!r}: the partial runs are BENCH_ONLY=publish, audit, latency and rss")
     workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     broker = provision(default_home(), workdir / "broker", port=None)
     try:
@@ -586,23 +640,24 @@ def main() -> None:
             results["rate"] = rate
             write_results(results, n, None, "latency.json")
             return
-        b = Bench(broker.bootstrap, workdir)
-        results["verify_core_per_s"] = bench_verify(b)
-        log(f"verify_core_per_s {results['verify_core_per_s']:.0f}")
-        results["baseline_per_s"] = bench_baseline(b, n)
-        log(f"baseline_per_s {results['baseline_per_s']:.0f}")
-        results["sequencer_per_s"] = bench_sequencer(b, n)
-        log(f"sequencer_per_s {results['sequencer_per_s']:.0f}")
+        if only == "rss":  # the RSS run three times on one broker, each with a sequencer of its own
+            for i in range(3):
+                rss = bench_rss(Bench(broker.bootstrap, workdir / f"rss{i}"), (100_000, rss_total))
+                results.update({f"sequencer_rss_100k_mb_run{i + 1}": rss.first, f"sequencer_rss_1m_mb_run{i + 1}": rss.second,
+                                f"sequencer_rss_low_mb_run{i + 1}": rss.low, f"sequencer_rss_high_mb_run{i + 1}": rss.high})
+            write_results(results, n, rss_total, "rss.json")
+            return
+        throughput, b = bench_throughput(broker.bootstrap, workdir, n, rounds)
+        results.update(throughput)
         results["audit_per_s"] = bench_audit(b)
         results["audit_ratio_vs_verify"] = results["audit_per_s"] / results["verify_core_per_s"]
         log(f"audit_per_s {results['audit_per_s']:.0f}")
         results["proof_p99_ms"] = bench_proofs(workdir)
         log(f"proof_p99_ms {results['proof_p99_ms']:.2f}")
-        results["ratio_vs_verify"] = results["sequencer_per_s"] / results["verify_core_per_s"]
-        results["ratio_vs_baseline"] = results["sequencer_per_s"] / results["baseline_per_s"]
         results.update(bench_connector(Bench(broker.bootstrap, workdir / "conn"), n, broker.pid))
-        r100k, r1m = bench_rss(Bench(broker.bootstrap, workdir / "rss"), (100_000, rss_total))
-        results["sequencer_rss_100k_mb"], results["sequencer_rss_1m_mb"] = r100k, r1m
+        rss = bench_rss(Bench(broker.bootstrap, workdir / "rss"), (100_000, rss_total))
+        results["sequencer_rss_100k_mb"], results["sequencer_rss_1m_mb"] = rss.first, rss.second
+        results["sequencer_rss_low_mb"], results["sequencer_rss_high_mb"] = rss.low, rss.high
         # last: a broker's latency settles only after minutes of load (BENCH_ONLY=latency shows it run by
         # run), and the RSS run gives it those; a minute after the broker started, p99 was 2-3 times higher
         p50, p99 = bench_latency(Bench(broker.bootstrap, workdir / "lat"), results["sequencer_per_s"] / 2)
