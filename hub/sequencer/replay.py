@@ -40,9 +40,9 @@ EVICT_EVERY_US = 1_000_000
 #: looked up random old ids no faster than this one (~180,000-210,000 ids/s either way).
 CACHE_KIB = 2 * 1024
 #: ids per prefetch query and rows per INSERT statement, at most. A statement's text depends on how
-#: many ids it holds, and the connection keeps up to 128 compiled statements (~200 KB for an INSERT
+#: many ids it holds, and the connection keeps up to 128 compiled statements (~170 KB for an INSERT
 #: of 500 rows): a text for every batch size the traffic brought made the sequencer's heap grow
-#: by ~11 MB over its first million entries. So a statement holds a power of two of them, up to
+#: by 11-13 MB over a million entries. So a statement holds a power of two of them, up to
 #: this, padded with its last one (see _sized): ten texts of each kind, compiled once.
 CHUNK = 512
 
