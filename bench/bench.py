@@ -12,9 +12,9 @@ ratio_vs_baseline       sequencer_per_s / baseline_per_s
                         (these five: BENCH_ROUNDS rounds, default 3, of verify, baseline and sequencer one after
                         another; each figure the median of its rounds, each ratio the median of the rounds' ratios)
 sequencer_rss_100k_mb   the sequencer process's RSS once the ledger holds 100,000 entries
-sequencer_rss_1m_mb     ... and 1,000,000 entries (BENCH_RSS_ENTRIES changes the second mark), the whole
-                        backlog loaded before the sequencer starts; sequencer_rss_low_mb/_high_mb: the least
-                        and the most it read between the two marks
+sequencer_rss_1m_mb     ... and 1,000,000 entries (BENCH_RSS_ENTRIES changes the second mark), from a backlog
+                        loaded before the sequencer starts, reaching past the second mark; sequencer_rss_low_mb
+                        and _high_mb: the least and the most it read between the two marks
 audit_per_s             ledger entries replayed and verified per second by the auditor's core (one auditor,
                         its signature checks in 2 worker processes as `hub audit` runs them; records already
                         read from Kafka, workers' start included); audit_ratio_vs_verify = audit_per_s /
@@ -548,6 +548,10 @@ def rss_mb(pid: int) -> float:
     raise SystemExit("no VmRSS")
 
 
+#: inbound entries beyond the RSS run's second mark: many prefetches' worth
+RSS_BACKLOG_PAST = 50_000
+
+
 @dataclass(frozen=True)
 class RssRun:
     #: the sequencer's RSS, MB, when the ledger passed the first and the second mark
@@ -562,10 +566,12 @@ def bench_rss(b: Bench, marks: tuple[int, int]) -> RssRun:
     """One sequencer works through a backlog of marks[1] entries, loaded before it starts; its RSS
     when the ledger passes each mark, and its range between them.
 
-    The whole backlog is loaded first so that both marks are read in the same state, a full
-    prefetch queue and full batches: with a load produced alongside, the first mark was read while
-    the sequencer kept up or while it fell behind, depending on the load's pace that run."""
-    total = marks[1]
+    The whole backlog is loaded first, and RSS_BACKLOG_PAST entries more, so that both marks are
+    read in the same state, a full prefetch queue and full batches: with a load produced alongside,
+    the first mark was read while the sequencer kept up or while it fell behind, depending on the
+    load's pace that run; and with a backlog ending at the second mark, that mark was read as the
+    prefetch ran dry and its memory was returned."""
+    total = marks[1] + RSS_BACKLOG_PAST
     log(f"RSS run: loading {total:,} inbound records")
     t0 = time.perf_counter()
     produce(b.bootstrap, b.topics.inbound, b.items(total, seed=6))
