@@ -6,7 +6,10 @@ verify_core_per_s       single-core Ed25519 verifications per second of real env
 baseline_per_s          a plain Python loop: consume inbound, verify each signature, produce; nothing else
 sequencer_per_s         notarised ledger entries per second, sustained, one partition (`hub sequencer run`)
 sequencer_p50_ms/p99_ms inbound produce (with the connectors' producer settings) -> committed ledger
-                        entry visible to a read_committed reader, at half the sustained rate
+                        entry visible to a read_committed reader, at half the sustained rate;
+                        latency_p99_ms_to_ledger_write and _ledger_write_to_read: the p99 of its two legs
+                        (split at the ledger record's Kafka timestamp); latency_cores_sequencer, _broker
+                        and _loadgen: the cores each used meanwhile (the broker's for a local one only)
 ratio_vs_verify         sequencer_per_s / verify_core_per_s
 ratio_vs_baseline       sequencer_per_s / baseline_per_s
                         (these five: BENCH_ROUNDS rounds, default 3, of verify, baseline and sequencer one after
@@ -241,15 +244,65 @@ def no_gc_pauses() -> Iterator[None]:
         gc.enable()
 
 
-def bench_latency(b: Bench, rate: float, seconds: float = 20.0) -> tuple[float, float]:
+#: seconds of load a latency run sends at its rate before the measured seconds, timed apart: a
+#: sequencer just started, and a broker's code for small transactions not yet compiled, are slower
+#: for their first seconds than a hub that has run for days (docs/design-notes.md, "What sets the
+#: sequencer's p99")
+LATENCY_WARM_UP_S = 5.0
+
+
+#: the latency run's load sleeps only when it is this far ahead of its rate, so records go out in
+#: bursts of at most a millisecond's worth (the producer's linger.ms of 2 batches them anyway):
+#: a sleep per record, 4,000 a second, cost the load generator ~0.2 cores of the two it shares
+PACING_S = 0.001
+
+
+@dataclass
+class LatencyRun:
+    p50: float
+    p99: float
+    #: p99 of the two legs, each over all records (so they need not add up to p99): inbound produce ->
+    #: the sequencer wrote the ledger record (its Kafka timestamp), and that write -> read committed
+    p99_to_write: float
+    p99_write_to_read: float
+    #: cores used while the load was sent: the sequencer (with its signature workers), the broker
+    #: (a local one only) and the load generator with the reader (this process)
+    cores: dict[str, float]
+    #: p99 of the records sent in the first LATENCY_WARM_UP_S seconds, timed apart from the rest
+    p99_warm_up: float
+
+    def figures(self) -> dict[str, float]:
+        return {"sequencer_p50_ms": self.p50, "sequencer_p99_ms": self.p99,
+                "latency_p99_ms_to_ledger_write": self.p99_to_write,
+                "latency_p99_ms_ledger_write_to_read": self.p99_write_to_read,
+                "latency_p99_ms_warm_up": self.p99_warm_up,
+                **{f"latency_cores_{name}": v for name, v in self.cores.items()}}
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and its live children (the sequencer's workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    total = cpu_seconds(pid)
+    for kid in kids:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(int(kid))
+    return total
+
+
+def bench_latency(b: Bench, rate: float, broker_pid: int | None, seconds: float = 20.0) -> LatencyRun:
     with no_gc_pauses():
-        return _latency(b, rate, seconds)
+        return _latency(b, rate, broker_pid, seconds)
 
 
-def _latency(b: Bench, rate: float, seconds: float) -> tuple[float, float]:
+def _latency(b: Bench, rate: float, broker_pid: int | None, seconds: float) -> LatencyRun:
     proc = b.start_sequencer("seq-latency")
     sent: dict[bytes, float] = {}
     seen: dict[bytes, float] = {}
+    # wall clock (ms) of the send, and of the ledger record's timestamp and its reading: the legs
+    sent_wall: dict[bytes, float] = {}
+    written: dict[bytes, float] = {}
+    read_wall: dict[bytes, float] = {}
     stop = threading.Event()
 
     def tail() -> None:
@@ -260,13 +313,14 @@ def _latency(b: Bench, rate: float, seconds: float) -> tuple[float, float]:
             for m in consume_available(c, 500, 0.1):
                 if not m.error() and (k := m.key()) is not None:
                     seen[k] = time.perf_counter()
+                    read_wall[k], written[k] = time.time() * 1000, m.timestamp()[1]
         c.close()
 
     t = threading.Thread(target=tail, daemon=True)
     t.start()
     time.sleep(1.0)
-    n = int(rate * seconds)
-    items = list(b.items(n, seed=5))
+    warm_n, n = int(rate * LATENCY_WARM_UP_S), int(rate * seconds)
+    items = list(b.items(warm_n + n, seed=5))
     # decoded before the clock starts: this process shares the 2 cores with what it measures
     mids = [Envelope.from_bytes(item.value).message_id.bytes for item in items]
     # the connectors' producer settings: what inbound traffic looks like (linger.ms=0 sends each
@@ -276,15 +330,32 @@ def _latency(b: Bench, rate: float, seconds: float) -> tuple[float, float]:
     ensure_topics(b.bootstrap, b.cfg, [TopicSpec(warm, 1, {})])
     p.produce(warm, b"warm-up")  # the producer id is acquired before the clock starts
     p.flush(30)
+
+    def cpu() -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        now = {"sequencer": tree_cpu_seconds(proc.pid), "loadgen": usage.ru_utime + usage.ru_stime,
+               "wall": time.perf_counter()}
+        if broker_pid is not None:
+            now["broker"] = cpu_seconds(broker_pid)
+        return now
+
+    warm_sent: dict[bytes, float] = {}  # the warm-up's send times: its records are timed apart
+    cpu_before = cpu()
     start = time.perf_counter()
     for i, (item, mid) in enumerate(zip(items, mids)):
         ahead = i / rate - (time.perf_counter() - start)
-        if ahead > 0:
+        if ahead > PACING_S:
             time.sleep(ahead)
-        sent[mid] = time.perf_counter()
+        if i == warm_n:
+            cpu_before = cpu()
+        (sent if i >= warm_n else warm_sent)[mid] = time.perf_counter()
+        sent_wall[mid] = time.time() * 1000
         p.produce(b.topics.inbound, item.value, key=item.key)
         p.poll(0)
     p.flush(60)
+    cpu_after = cpu()
+    elapsed = cpu_after.pop("wall") - cpu_before["wall"]
+    cores = {name: (used - cpu_before[name]) / elapsed for name, used in cpu_after.items()}
     deadline = time.monotonic() + 60
     while len(seen.keys() & sent.keys()) < len(sent) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -295,7 +366,18 @@ def _latency(b: Bench, rate: float, seconds: float) -> tuple[float, float]:
     lat = sorted((seen[k] - sent[k]) * 1000 for k in sent if k in seen)
     if len(lat) < len(sent):
         raise SystemExit(f"latency run: only {len(lat)} of {len(sent)} entries arrived")
-    return statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]
+    to_write = sorted(written[k] - sent_wall[k] for k in sent)
+    to_read = sorted(read_wall[k] - written[k] for k in sent)
+    warm_lat = sorted((seen[k] - warm_sent[k]) * 1000 for k in warm_sent if k in seen)
+    run = LatencyRun(statistics.median(lat), p99(lat), p99(to_write), p99(to_read), cores, p99(warm_lat))
+    log(f"latency legs: p99 {run.p99_to_write:.1f} ms to the ledger write, {run.p99_write_to_read:.1f} ms "
+        f"from it to the reader; the warm-up's p99 {run.p99_warm_up:.1f} ms; cores used: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in cores.items()))
+    return run
+
+
+def p99(ordered: list[float]) -> float:
+    return ordered[int(0.99 * (len(ordered) - 1))]
 
 
 def start_connector(b: Bench, member: str) -> tuple[subprocess.Popen[bytes], int]:
@@ -635,14 +717,15 @@ def main() -> None:
             return
         if only == "latency":  # the sequencer's latency run five times on one broker, at BENCH_RATE msgs/s
             rate = float(os.environ.get("BENCH_RATE", "3000"))
-            bench_latency(Bench(broker.bootstrap, workdir / "lat-warm"), rate)  # a fresh broker's first is slowest
+            # a fresh broker's first is slowest
+            bench_latency(Bench(broker.bootstrap, workdir / "lat-warm"), rate, broker.pid)
             runs = []
             for i in range(5):
-                runs.append(bench_latency(Bench(broker.bootstrap, workdir / f"lat{i}"), rate))
-                log(f"at {rate:.0f} msgs/s: sequencer_p50_ms {runs[-1][0]:.1f} sequencer_p99_ms {runs[-1][1]:.1f}")
-            results = {f"sequencer_p{q}_ms_run{i + 1}": r[j] for i, r in enumerate(runs) for j, q in enumerate((50, 99))}
-            results["sequencer_p50_ms_median"] = statistics.median(r[0] for r in runs)
-            results["sequencer_p99_ms_median"] = statistics.median(r[1] for r in runs)
+                runs.append(bench_latency(Bench(broker.bootstrap, workdir / f"lat{i}"), rate, broker.pid))
+                log(f"at {rate:.0f} msgs/s: sequencer_p50_ms {runs[-1].p50:.1f} sequencer_p99_ms {runs[-1].p99:.1f}")
+            results = {f"{k}_run{i + 1}": v for i, r in enumerate(runs) for k, v in r.figures().items()}
+            results["sequencer_p50_ms_median"] = statistics.median(r.p50 for r in runs)
+            results["sequencer_p99_ms_median"] = statistics.median(r.p99 for r in runs)
             results["rate"] = rate
             write_results(results, n, None, "latency.json")
             return
@@ -666,9 +749,9 @@ def main() -> None:
         results["sequencer_rss_low_mb"], results["sequencer_rss_high_mb"] = rss.low, rss.high
         # last: a broker's latency settles only after minutes of load (BENCH_ONLY=latency shows it run by
         # run), and the RSS run gives it those; a minute after the broker started, p99 was 2-3 times higher
-        p50, p99 = bench_latency(Bench(broker.bootstrap, workdir / "lat"), results["sequencer_per_s"] / 2)
-        results["sequencer_p50_ms"], results["sequencer_p99_ms"] = p50, p99
-        log(f"sequencer_p50_ms {p50:.1f} sequencer_p99_ms {p99:.1f}")
+        lat = bench_latency(Bench(broker.bootstrap, workdir / "lat"), results["sequencer_per_s"] / 2, broker.pid)
+        results.update(lat.figures())
+        log(f"sequencer_p50_ms {lat.p50:.1f} sequencer_p99_ms {lat.p99:.1f}")
         write_results(results, n, rss_total, "latest.json")
     finally:
         broker.stop()
