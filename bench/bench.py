@@ -216,10 +216,8 @@ def bench_throughput(bootstrap: str, workdir: Path, n: int, rounds: int) -> tupl
     beside it, not seconds or minutes away on a shared host. Also the first round's bench, whose
     ledger the auditor's run replays."""
     verify, baseline, sequencer = [], [], []
-    benches = []
-    for i in range(rounds):
-        b = Bench(bootstrap, workdir / f"round{i + 1}")
-        benches.append(b)
+    benches = [Bench(bootstrap, workdir / f"round{i + 1}") for i in range(rounds)]
+    for i, b in enumerate(benches):
         verify.append(bench_verify(b))
         baseline.append(bench_baseline(b, n))
         sequencer.append(bench_sequencer(b, n))
@@ -253,7 +251,7 @@ LATENCY_WARM_UP_S = 5.0
 
 #: the latency run's load sleeps only when it is this far ahead of its rate, so records go out in
 #: bursts of at most a millisecond's worth (the producer's linger.ms of 2 batches them anyway):
-#: a sleep per record, 4,000 a second, cost the load generator ~0.2 cores of the two it shares
+#: a sleep per record, 4,000 a second, cost the load generator ~0.06 of its ~0.17 cores
 PACING_S = 0.001
 
 
@@ -279,17 +277,6 @@ class LatencyRun:
                 **{f"latency_cores_{name}": v for name, v in self.cores.items()}}
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds used so far by process ``pid`` and its live children (the sequencer's workers)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    kids = children.read_text().split() if children.exists() else []
-    total = cpu_seconds(pid)
-    for kid in kids:
-        with contextlib.suppress(OSError):
-            total += cpu_seconds(int(kid))
-    return total
-
-
 def bench_latency(b: Bench, rate: float, broker_pid: int | None, seconds: float = 20.0) -> LatencyRun:
     with no_gc_pauses():
         return _latency(b, rate, broker_pid, seconds)
@@ -297,12 +284,11 @@ def bench_latency(b: Bench, rate: float, broker_pid: int | None, seconds: float 
 
 def _latency(b: Bench, rate: float, broker_pid: int | None, seconds: float) -> LatencyRun:
     proc = b.start_sequencer("seq-latency")
+    # wall clock, ms (the clock Kafka's timestamps use): sent, read committed, and the ledger
+    # record's timestamp (the sequencer's write), which splits the two legs
     sent: dict[bytes, float] = {}
     seen: dict[bytes, float] = {}
-    # wall clock (ms) of the send, and of the ledger record's timestamp and its reading: the legs
-    sent_wall: dict[bytes, float] = {}
     written: dict[bytes, float] = {}
-    read_wall: dict[bytes, float] = {}
     stop = threading.Event()
 
     def tail() -> None:
@@ -312,8 +298,7 @@ def _latency(b: Bench, rate: float, broker_pid: int | None, seconds: float) -> L
         while not stop.is_set():
             for m in consume_available(c, 500, 0.1):
                 if not m.error() and (k := m.key()) is not None:
-                    seen[k] = time.perf_counter()
-                    read_wall[k], written[k] = time.time() * 1000, m.timestamp()[1]
+                    seen[k], written[k] = time.time() * 1000, m.timestamp()[1]
         c.close()
 
     t = threading.Thread(target=tail, daemon=True)
@@ -331,31 +316,20 @@ def _latency(b: Bench, rate: float, broker_pid: int | None, seconds: float) -> L
     p.produce(warm, b"warm-up")  # the producer id is acquired before the clock starts
     p.flush(30)
 
-    def cpu() -> dict[str, float]:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        now = {"sequencer": tree_cpu_seconds(proc.pid), "loadgen": usage.ru_utime + usage.ru_stime,
-               "wall": time.perf_counter()}
-        if broker_pid is not None:
-            now["broker"] = cpu_seconds(broker_pid)
-        return now
-
+    meter = CpuMeter({"sequencer": proc.pid, "broker": broker_pid}, own="loadgen")
     warm_sent: dict[bytes, float] = {}  # the warm-up's send times: its records are timed apart
-    cpu_before = cpu()
     start = time.perf_counter()
     for i, (item, mid) in enumerate(zip(items, mids)):
         ahead = i / rate - (time.perf_counter() - start)
         if ahead > PACING_S:
             time.sleep(ahead)
         if i == warm_n:
-            cpu_before = cpu()
-        (sent if i >= warm_n else warm_sent)[mid] = time.perf_counter()
-        sent_wall[mid] = time.time() * 1000
+            meter.start()
+        (sent if i >= warm_n else warm_sent)[mid] = time.time() * 1000
         p.produce(b.topics.inbound, item.value, key=item.key)
         p.poll(0)
     p.flush(60)
-    cpu_after = cpu()
-    elapsed = cpu_after.pop("wall") - cpu_before["wall"]
-    cores = {name: (used - cpu_before[name]) / elapsed for name, used in cpu_after.items()}
+    cores = meter.cores()
     deadline = time.monotonic() + 60
     while len(seen.keys() & sent.keys()) < len(sent) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -363,12 +337,12 @@ def _latency(b: Bench, rate: float, broker_pid: int | None, seconds: float) -> L
     t.join()
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
-    lat = sorted((seen[k] - sent[k]) * 1000 for k in sent if k in seen)
+    lat = sorted(seen[k] - sent[k] for k in sent if k in seen)
     if len(lat) < len(sent):
         raise SystemExit(f"latency run: only {len(lat)} of {len(sent)} entries arrived")
-    to_write = sorted(written[k] - sent_wall[k] for k in sent)
-    to_read = sorted(read_wall[k] - written[k] for k in sent)
-    warm_lat = sorted((seen[k] - warm_sent[k]) * 1000 for k in warm_sent if k in seen)
+    to_write = sorted(written[k] - sent[k] for k in sent)
+    to_read = sorted(seen[k] - written[k] for k in sent)
+    warm_lat = sorted(seen[k] - warm_sent[k] for k in warm_sent if k in seen)
     run = LatencyRun(statistics.median(lat), p99(lat), p99(to_write), p99(to_read), cores, p99(warm_lat))
     log(f"latency legs: p99 {run.p99_to_write:.1f} ms to the ledger write, {run.p99_write_to_read:.1f} ms "
         f"from it to the reader; the warm-up's p99 {run.p99_warm_up:.1f} ms; cores used: "
@@ -377,6 +351,7 @@ def _latency(b: Bench, rate: float, broker_pid: int | None, seconds: float) -> L
 
 
 def p99(ordered: list[float]) -> float:
+    """The 99th percentile of sorted values (the nearest rank below)."""
     return ordered[int(0.99 * (len(ordered) - 1))]
 
 
@@ -400,27 +375,46 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class CpuMeter:
-    """CPU used by the connector, this process (the client) and the local broker between
-    :meth:`start` and :meth:`per_request`; it shows what each request costs on the cores the run
-    shares, whatever its rate."""
+def tree_cpu_seconds(pid: int) -> float:
+    """:func:`cpu_seconds` of ``pid`` and of its live children (the sequencer's signature workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    total = cpu_seconds(pid)
+    for kid in children.read_text().split() if children.exists() else []:
+        with contextlib.suppress(OSError):  # a child that has just exited
+            total += cpu_seconds(int(kid))
+    return total
 
-    def __init__(self, connector_pid: int, broker_pid: int | None):
-        self.pids = {"connector": connector_pid, "broker": broker_pid}
+
+class CpuMeter:
+    """CPU used between :meth:`start` and the reading by the named processes (each with its
+    children; None: not measured, e.g. an external broker) and by this process, named ``own``;
+    it shows what the work costs on the cores the run shares, whatever its rate."""
+
+    def __init__(self, pids: dict[str, int | None], own: str):
+        self.pids = {name: pid for name, pid in pids.items() if pid is not None}
+        self.own = own
         self._start: dict[str, float] = {}
+        self._started = 0.0
 
     def _now(self) -> dict[str, float]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        now = {name: cpu_seconds(pid) for name, pid in self.pids.items() if pid is not None}
-        now["client"] = usage.ru_utime + usage.ru_stime
+        now = {name: tree_cpu_seconds(pid) for name, pid in self.pids.items()}
+        now[self.own] = usage.ru_utime + usage.ru_stime
         return now
 
     def start(self) -> None:
-        self._start = self._now()
+        self._start, self._started = self._now(), time.perf_counter()
+
+    def _used(self) -> dict[str, float]:
+        now = self._now()
+        return {name: now[name] - self._start[name] for name in now}
 
     def per_request(self, prefix: str, requests: int) -> dict[str, float]:
-        now = self._now()
-        return {f"{prefix}_cpu_us_{name}": (now[name] - self._start[name]) / requests * 1e6 for name in now}
+        return {f"{prefix}_cpu_us_{name}": used / requests * 1e6 for name, used in self._used().items()}
+
+    def cores(self) -> dict[str, float]:
+        elapsed = time.perf_counter() - self._started
+        return {name: used / elapsed for name, used in self._used().items()}
 
 
 def connector_stub(port: int) -> object:
@@ -490,7 +484,7 @@ def bench_connector(b: Bench, n: int, broker_pid: int | None, seconds: float = 1
     out["grpc_echo_stream_per_s"] = bench_grpc_echo(b, request.ByteSize(), n)
     log(f"grpc_echo_stream_per_s {out['grpc_echo_stream_per_s']:.0f}")
     list(court.PublishStream(iter([request] * 200), timeout=120))  # type: ignore[attr-defined]  # warm-up
-    meter = CpuMeter(court_proc.pid, broker_pid)
+    meter = CpuMeter({"connector": court_proc.pid, "broker": broker_pid}, own="client")
     meter.start()
     start = time.perf_counter()
     results = list(court.PublishStream(iter([request] * n), timeout=600))  # type: ignore[attr-defined]
@@ -565,7 +559,7 @@ def bench_connector(b: Bench, n: int, broker_pid: int | None, seconds: float = 1
     if len(lat) < len(sent):
         raise SystemExit(f"publish-to-delivery: only {len(lat)} of {len(sent)} delivered")
     out["publish_to_delivery_p50_ms"] = statistics.median(lat)
-    out["publish_to_delivery_p99_ms"] = lat[int(0.99 * (len(lat) - 1))]
+    out["publish_to_delivery_p99_ms"] = p99(lat)
     log(f"publish_to_delivery_p50_ms {out['publish_to_delivery_p50_ms']:.1f} "
         f"publish_to_delivery_p99_ms {out['publish_to_delivery_p99_ms']:.1f}")
     return out
@@ -620,7 +614,7 @@ def bench_proofs(workdir: Path, size: int = 1_000_000, samples: int = 2_000) -> 
         merkle.verify_inclusion(leaves[i], i, size, proof, root)
         times.append((time.perf_counter() - t) * 1000)
     times.sort()
-    return times[int(0.99 * (len(times) - 1))]
+    return p99(times)
 
 
 def rss_mb(pid: int) -> float:
