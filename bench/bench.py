@@ -67,15 +67,15 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from hub.config import HubConfig, default_home
-from hub.consortium import init_dev, load_signing_key
-from hub.envelope import DOMAIN, Envelope
-from hub.identity import VerifyingKey
+from hub.consortium.files import init_dev, load_signing_key
+from hub.consortium.identity import VerifyingKey
+from hub.dev.loadgen import Item, freeze_orders, produce
 from hub.kafka.clients import consume_available, consumer_config, producer_config
 from hub.kafka.provision import provision
 from hub.kafka.reader import watermarks
 from hub.kafka.topics import Topics, TopicSpec, ensure_topics, topic_specs
-from hub.loadgen import Item, freeze_orders, produce
-from hub.schemas import default_registry
+from hub.standard.envelope import DOMAIN, Envelope
+from hub.standard.schemas import default_registry
 
 COURT, BANK = "court-bj-chaoyang", "bank-icbc-bj"
 OUT = Path(__file__).parent / "out"
@@ -429,9 +429,9 @@ def connector_stub(port: int) -> object:
 
 def order_json() -> dict[str, object]:
     """A freeze order in the connector's JSON form, from the load generator's payload."""
-    from hub.jsonform import to_json
-    from hub.loadgen import FREEZE_ORDER, freeze_order
-    from hub.schemas import default_registry
+    from hub.dev.loadgen import FREEZE_ORDER, freeze_order
+    from hub.standard.jsonform import to_json
+    from hub.standard.schemas import default_registry
     from hub.timeutil import now_us
 
     schema = default_registry().latest(FREEZE_ORDER)
@@ -567,11 +567,11 @@ def bench_connector(b: Bench, n: int, broker_pid: int | None, seconds: float = 1
 
 def bench_audit(b: Bench) -> float:
     """The auditor's core over the throughput run's ledger (records read first)."""
-    from hub.audit import PartitionAudit
-    from hub.audit_loops import ClosedLoops
-    from hub.consortium import load_memberships
-    from hub.gc_tuning import quiet_gc
+    from hub.audit.loops import ClosedLoops
+    from hub.audit.replay import PartitionAudit
+    from hub.consortium.files import load_memberships
     from hub.kafka.reader import read_partition
+    from hub.sequencer.gc_tuning import quiet_gc
 
     records = [(r.offset, r.value) for r in read_partition(b.bootstrap, b.topics.ledger, 0)]
     pa = PartitionAudit(0, load_memberships(b.consortium, b.bootstrap, b.namespace), b.registry, loops=ClosedLoops())

@@ -1,6 +1,6 @@
 """One package per partner-agency kind: its defaults (role, dev members).
 
-Every connector runs the same server (:mod:`hub.rpc.connector`) as
+Every connector runs the same server (:mod:`hub.connector.service`) as
 ``hub connector run --agency <id>``; what differs by kind lives here. The message types a kind
 sends and receives are the standard policy's (:func:`publishes`, :func:`receives`), never a copy.
 """
@@ -30,13 +30,13 @@ def for_role(role: str) -> ModuleType | None:
 
 def publishes(kind: ModuleType) -> list[str]:
     """The message types agencies of this kind may send (the standard policy's rules for its role)."""
-    from hub.policy import standard_policy
+    from hub.standard.routing import standard_policy
 
     return [r.type for r in standard_policy() if kind.ROLE in r.sender_roles]
 
 
 def receives(kind: ModuleType) -> list[str]:
     """The message types addressed to agencies of this kind (the standard policy's rules for its role)."""
-    from hub.policy import standard_policy
+    from hub.standard.routing import standard_policy
 
     return [r.type for r in standard_policy() if kind.ROLE in r.recipient_roles]

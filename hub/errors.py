@@ -1,12 +1,29 @@
-"""The hub's errors: one root, subclasses by cause.
+"""The hub's errors: one root, subclasses split by who must act.
 
 Every expected failure the hub can meet is a :class:`HubError`. The CLI prints
-``diagnostics()`` as one line and exits non-zero; it never formats errors itself.
-Boundaries (Kafka, gRPC, fastavro, cryptography, files) translate their own
-exceptions into these in one place each, with ``raise ... from``.
+``diagnostics()`` as one line and exits with the error's ``exit_code``; it never
+formats errors itself. Boundaries (Kafka, gRPC, fastavro, cryptography, files)
+translate their own exceptions into these in one place each, with ``raise ... from``.
+
+Who must act, as python-tuf splits its errors:
+
+- :class:`UnavailableError`: something the hub needs (a Kafka broker, a verifier, a
+  witness) did not answer. Nothing is wrong with the data; try again later.
+  Exit code 75 (``EX_TEMPFAIL``), so scripts can tell "retry" from "fix something".
+- :class:`ConfigError`: the operator's configuration, machine or environment
+  (flags, files, a missing program, a port taken). Exit code 2.
+- :class:`InputError`: bytes or values handed to the hub are refused (they do not
+  decode, do not fit their schema or limit). The caller must change them. Exit code 2.
+- :class:`IntegrityError`: a signature, hash link or proof does not verify: the data
+  is wrong, whoever produced it. Exit code 1, like an audit that finds violations.
+- :class:`KafkaOperationError`: Kafka answered and refused an operation for a
+  reason other than being unreachable (authorisation, a topic's configuration).
 """
 
 from __future__ import annotations
+
+#: exit code of an :class:`UnavailableError` (sysexits.h ``EX_TEMPFAIL``: retry later)
+EXIT_UNAVAILABLE = 75
 
 
 class HubError(Exception):
@@ -20,39 +37,71 @@ class HubError(Exception):
         return str(self) or self.__class__.__name__
 
 
+# -- unavailable: retry later ------------------------------------------------------------------------
+
+class UnavailableError(HubError):
+    """A service the hub needs did not answer in time; nothing is wrong with the data, retry later."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class BrokerUnavailableError(UnavailableError):
+    """No Kafka broker answered at the configured bootstrap address."""
+
+
+class VerifierUnavailableError(UnavailableError):
+    """A verifier (``hub verifier run``) did not answer or answered with a server error."""
+
+
+class WitnessUnavailableError(UnavailableError):
+    """A witness could not be reached or did not answer as the tlog-witness protocol says."""
+
+
+# -- configuration: the operator acts ---------------------------------------------------------------
+
 class ConfigError(HubError):
     """The configuration (flags, environment, files) is missing or wrong."""
 
 
-class ToolMissingError(HubError):
+class ToolMissingError(ConfigError):
     """A program the hub needs on this machine (java, mvn, docker) is absent."""
 
 
-class BrokerUnavailableError(HubError):
-    """No Kafka broker answered at the configured bootstrap address."""
+class PortInUseError(ConfigError):
+    """A server could not bind its port because something else holds it."""
 
 
 class KafkaOperationError(HubError):
     """A Kafka operation failed for a reason other than an unreachable broker."""
 
 
-class PortInUseError(HubError):
-    """A server could not bind its port because something else holds it."""
+# -- refused input: the caller acts -----------------------------------------------------------------
+
+class InputError(HubError):
+    """Bytes or values handed to the hub are refused; the one who sent them must change them."""
 
 
-class DecodeError(HubError):
+class DecodeError(InputError):
     """Bytes could not be decoded as the hub format they claim to be."""
 
 
-class EncodeError(HubError):
+class EncodeError(InputError):
     """A value could not be encoded (it does not fit its schema or its size limit)."""
 
 
-class SchemaError(HubError):
+class SchemaError(InputError):
     """A schema is unknown, unreadable or incompatible."""
 
 
-class VerificationError(HubError):
+# -- integrity: the data is wrong -------------------------------------------------------------------
+
+class IntegrityError(HubError):
+    """Data does not verify: whoever produced it, it must not be trusted."""
+
+    exit_code = 1
+
+
+class VerificationError(IntegrityError):
     """A signature, hash link or proof does not verify."""
 
     def __init__(self, message: str, *, expected: str | None = None, calculated: str | None = None):

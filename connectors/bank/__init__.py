@@ -1,7 +1,7 @@
 """Banks: receive the enforcement orders and inquiries addressed to them, answer each with
 feedback, and pay out case funds on a court's instruction."""
 
-from hub.membership import Role
+from hub.consortium.membership import Role
 
 ROLE = Role.BANK
 DEV_MEMBERS = (

@@ -1,7 +1,7 @@
 """Justice bureaus: issue, suspend, reinstate and revoke lawyers' credentials, and exchange
 mediation agreements and performance reports with courts."""
 
-from hub.membership import Role
+from hub.consortium.membership import Role
 
 ROLE = Role.JUSTICE_BUREAU
 DEV_MEMBERS = (

@@ -1,7 +1,7 @@
 """Procuratorates: transfer cases for trial to courts and receive cases for review from
 public security, acknowledging each transfer with a receipt."""
 
-from hub.membership import Role
+from hub.consortium.membership import Role
 
 ROLE = Role.PROCURATORATE
 DEV_MEMBERS = (

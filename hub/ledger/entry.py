@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hub import avro
 from hub.errors import DecodeError
 from hub.ledger.merkle import leaf_hash
+from hub.standard import avro
 
 ZERO_HASH = bytes(32)
 

@@ -10,28 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from hub.identity import SigningKey
+from hub.consortium.identity import SigningKey
 from hub.ledger.checkpoint import Checkpoint, sign_checkpoint
 from hub.ledger.merkle import CompactRange
-from hub.ledger.note import NoteSigner, NoteVerifier
-
-#: member id of the hub's own service identity, whose key signs checkpoints
-SEQUENCER_MEMBER = "hub-sequencer"
-
-
-def origin(consortium: str, namespace: str, partition: int) -> str:
-    """The tlog origin of one ledger partition, e.g. ``judicial-hub.localhost/dev/hub.ledger/0``."""
-    return f"judicial-hub.localhost/{consortium}/{namespace}.ledger/{partition}"
+from hub.ledger.note import NoteSigner
 
 
 def log_signer(key: SigningKey, origin_: str) -> NoteSigner:
     return NoteSigner(origin_, key.private_key)
-
-
-def log_verifier(public_key: bytes, origin_: str) -> NoteVerifier:
-    return NoteVerifier(origin_, Ed25519PublicKey.from_public_bytes(public_key))
 
 
 @dataclass

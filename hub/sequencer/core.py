@@ -1,7 +1,7 @@
 """The notary's pure core: one inbound record in, the records to write out.
 
 :class:`Notary` holds a ledger partition's chain head and replay window. ``sequence``
-validates a record (:func:`hub.validation.validate`) and returns either an
+validates a record (:func:`hub.standard.validation.validate`) and returns either an
 :class:`Appended` (the ledger entry, its copies for each recipient's outbox and the
 sender's receipt) or a :class:`Refused` (the rejection record and, when the sender is a
 member, its receipt). Nothing here touches Kafka; the runner writes what it returns in
@@ -14,14 +14,23 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hub import avro
-from hub.envelope import Envelope
+from hub.consortium.membership import Membership
 from hub.ledger.entry import ChainHead, LedgerEntry, Source
 from hub.ledger.merkle import CompactRange
-from hub.membership import Membership
-from hub.schemas import SchemaRegistry, hub_record
 from hub.sequencer.replay import ReplayMemory
-from hub.validation import Accepted, Limits, Rejected, Verdict, ask_of, check_answer, check_replay, precheck
+from hub.standard import avro
+from hub.standard.envelope import Envelope
+from hub.standard.schemas import SchemaRegistry, hub_record
+from hub.standard.validation import (
+    Accepted,
+    Limits,
+    Rejected,
+    Verdict,
+    ask_of,
+    check_answer,
+    check_replay,
+    precheck,
+)
 
 
 @dataclass(frozen=True)

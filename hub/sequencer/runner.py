@@ -36,29 +36,30 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from hub import avro
 from hub.config import HubConfig
-from hub.envelope import Envelope
+from hub.consortium.governance import apply_update, membership_history
+from hub.consortium.identity import SigningKey
+from hub.consortium.membership import Membership
 from hub.errors import DecodeError, HubError, KafkaOperationError
-from hub.gc_tuning import quiet_gc
-from hub.governance import apply_update, membership_history
-from hub.identity import SigningKey
 from hub.kafka.clients import consume_available, consumer_config, producer_config, translate
 from hub.kafka.membership_log import read_updates
 from hub.kafka.reader import last_record, offset_for_time, read_partition
 from hub.kafka.topics import Topics, ensure_topics, topic_specs
 from hub.ledger.checkpoint import open_checkpoint
 from hub.ledger.entry import ChainHead, LedgerEntry, Source
+from hub.ledger.log_identity import origin
 from hub.ledger.merkle import CompactRange
 from hub.ledger.note import NoteVerifier
-from hub.membership import Membership
-from hub.prechecks import PrecheckBatch, PrecheckPool
-from hub.schemas import SchemaRegistry, hub_record
-from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpoint, origin
+from hub.sequencer.checkpoints import CheckpointPolicy, log_signer, make_checkpoint
 from hub.sequencer.core import Appended, InboundRecord, Notary, Outcome, Refused, lookups
+from hub.sequencer.gc_tuning import quiet_gc
+from hub.sequencer.prechecks import PrecheckBatch, PrecheckPool
 from hub.sequencer.replay import ReplayMemory
+from hub.standard import avro
+from hub.standard.envelope import Envelope
+from hub.standard.schemas import SchemaRegistry, hub_record
+from hub.standard.validation import Limits, Reason, Rejected, Verdict, ask_of
 from hub.timeutil import now_us
-from hub.validation import Limits, Reason, Rejected, Verdict, ask_of
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,6 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from hub.envelope import Envelope
 from hub.errors import ConfigError, DecodeError, HubError, VerificationError
 from hub.kafka.clients import consume_available, consumer_config, translate
 from hub.kafka.topics import Topics
@@ -39,7 +38,8 @@ from hub.ledger.checkpoint import Checkpoint, open_checkpoint
 from hub.ledger.entry import ChainHead, LedgerEntry
 from hub.ledger.merkle import CompactRange
 from hub.ledger.note import NoteVerifier, parse_signature_line
-from hub.schemas import SchemaRegistry
+from hub.standard.envelope import Envelope
+from hub.standard.schemas import SchemaRegistry
 from hub.verifier.proofs import split_note
 from hub.verifier.store import TileStore
 

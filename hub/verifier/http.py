@@ -39,11 +39,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hub.envelope import Envelope
 from hub.errors import ConfigError, DecodeError, HubError, PortInUseError
 from hub.ledger import tiles
 from hub.ledger.entry import LedgerEntry
 from hub.ledger.merkle import leaf_hash
+from hub.standard.envelope import Envelope
 from hub.timeutil import iso
 from hub.verifier.follow import Log, Published
 from hub.verifier.proofs import build_proof

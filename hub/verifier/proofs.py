@@ -30,14 +30,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hub.envelope import Envelope
+from hub.consortium.membership import Membership
 from hub.errors import DecodeError, EncodeError, HubError, VerificationError
 from hub.ledger import merkle, note
 from hub.ledger.checkpoint import Checkpoint, open_checkpoint
 from hub.ledger.cosignature import Cosignature, CosignatureVerifier, verify_cosignature
 from hub.ledger.entry import LedgerEntry
-from hub.membership import Membership
-from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
+from hub.ledger.log_identity import SEQUENCER_MEMBER, log_verifier, origin
+from hub.standard.envelope import Envelope
 
 __all__ = ["HEADER", "Receipt", "TlogProof", "VerifiedProof", "build_proof", "split_note", "verify_proof",
            "verify_receipt", "witness_cosignatures"]

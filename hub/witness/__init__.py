@@ -4,7 +4,7 @@
 - :mod:`hub.witness.state`: the per-origin record, persisted atomically;
 - :mod:`hub.witness.server`: ``POST /add-checkpoint`` and ``GET /healthz`` over HTTP;
 - :mod:`hub.witness.client`: :func:`add_checkpoint`, for the log side;
-- :mod:`hub.witness.commands`: ``hub witness init`` and ``hub witness run``.
+- :mod:`hub.cli.witness`: ``hub witness init`` and ``hub witness run``.
 """
 
 from __future__ import annotations

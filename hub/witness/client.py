@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 
-from hub.errors import DecodeError, HubError
+from hub.errors import DecodeError, WitnessUnavailableError
 from hub.witness.core import (
     BadProof,
     BadRequest,
@@ -34,10 +34,6 @@ __all__ = ["WitnessUnavailableError", "add_checkpoint"]
 _REFUSALS: dict[int, type[WitnessRefusal]] = {400: BadRequest, 403: Forbidden, 404: UnknownLog, 422: BadProof}
 _SIZE = re.compile(r"(0|[1-9][0-9]*)\n")
 _MAX_RESPONSE = 64 * 1024
-
-
-class WitnessUnavailableError(HubError):
-    """The witness could not be reached, or answered with something other than the protocol."""
 
 
 def _refusal(url: str, status: int, content_type: str, body: bytes) -> WitnessRefusal:

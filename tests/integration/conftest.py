@@ -22,7 +22,7 @@ import grpc
 import pytest
 
 from hub.config import HubConfig, default_home
-from hub.consortium import init_dev
+from hub.consortium.files import init_dev
 from hub.kafka.provision import Broker, provision
 from hub.kafka.topics import ensure_topics, topic_specs
 from hub.v1 import connector_pb2_grpc as pb_grpc
@@ -120,7 +120,7 @@ class Hub:
 
 def make_hub(broker: Broker, tmp: Path, partitions: int = 1) -> Hub:
     hub = Hub(broker.bootstrap, f"t{uuid.uuid4().hex[:10]}", tmp / "consortium", tmp, partitions=partitions)
-    membership, _ = init_dev(hub.consortium)
+    membership, _ = init_dev(hub.consortium.files)
     ensure_topics(hub.bootstrap, hub.cfg, topic_specs(hub.cfg, list(membership.members)))
     return hub
 

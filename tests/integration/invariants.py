@@ -7,16 +7,16 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
-from hub import avro
-from hub.consortium import load_membership
+from hub.consortium.files import load_membership
 from hub.kafka.clients import consumer_config
 from hub.kafka.reader import read_partition, watermarks
 from hub.kafka.topics import Topics
 from hub.ledger.checkpoint import open_checkpoint
 from hub.ledger.entry import ZERO_HASH, LedgerEntry
+from hub.ledger.log_identity import SEQUENCER_MEMBER, log_verifier, origin
 from hub.ledger.merkle import consistency_proof_from_leaves, root_from_leaf_hashes, verify_consistency
-from hub.schemas import hub_record
-from hub.sequencer.checkpoints import SEQUENCER_MEMBER, log_verifier, origin
+from hub.standard import avro
+from hub.standard.schemas import hub_record
 from tests.integration.conftest import Hub
 
 
@@ -77,7 +77,7 @@ def check_partition(hub: Hub, partition: int, expect: list[str] | None = None) -
             assert verdict[r["source"]["offset"]] == r["reason"], (r["source"], r["reason"], r["detail"])
 
     # every checkpoint verifies, matches the ledger, and is consistent with the next
-    membership = load_membership(hub.consortium)
+    membership = load_membership(hub.consortium.files)
     key = membership.members[SEQUENCER_MEMBER].keys[0].key.raw
     verifier = log_verifier(key, origin(membership.consortium, hub.namespace, partition))
     leaves = [e.leaf_hash for e in ledger]

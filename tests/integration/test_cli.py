@@ -60,7 +60,7 @@ def test_every_command_has_help():
     import click
     from click.testing import CliRunner
 
-    from hub.cli import cli
+    from hub.cli.main import cli
 
     def walk(cmd: click.Command, path: list[str]):
         yield path
@@ -84,8 +84,8 @@ def test_schemas_check_passes_on_the_repo_and_names_the_field_of_an_incompatible
     import json
     import shutil
 
-    from hub.evolution import fixtures_dir
-    from hub.schemas import schemas_dir
+    from hub.standard.evolution import fixtures_dir
+    from hub.standard.schemas import schemas_dir
 
     ok = run("schemas", "check")
     assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -10,10 +10,10 @@ import uuid
 import grpc
 import pytest
 
-from hub.envelope import Envelope
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
+from hub.standard.envelope import Envelope
 from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, stub
 from tests.integration.test_flows import fixture_json
@@ -128,7 +128,7 @@ def test_get_receipt_returns_a_proof_that_verifies_offline(hub: Hub, world):
 def test_a_retry_after_the_connector_was_killed_gets_the_original_answer(hub: Hub):
     import signal
 
-    from hub.envelope import Envelope
+    from hub.standard.envelope import Envelope
 
     proc, port = hub.connector(COURT, name="court-idem")
     request = pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(ORDER_JSON),

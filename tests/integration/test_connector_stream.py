@@ -10,9 +10,9 @@ import uuid
 import grpc
 import pytest
 
-from hub.envelope import Envelope
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
+from hub.standard.envelope import Envelope
 from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, stub
 from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON

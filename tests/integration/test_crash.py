@@ -12,10 +12,10 @@ import signal
 import threading
 import time
 
-from hub.consortium import load_signing_key
+from hub.consortium.files import load_signing_key
+from hub.dev.loadgen import freeze_orders, produce
 from hub.kafka.topics import Topics
-from hub.loadgen import freeze_orders, produce
-from hub.schemas import default_registry
+from hub.standard.schemas import default_registry
 from tests.integration.conftest import Hub
 from tests.integration.invariants import caught_up, check_partition
 
@@ -25,7 +25,7 @@ COURT, BANK = "court-bj-chaoyang", "bank-icbc-bj"
 
 
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(hub: Hub):
-    items = list(freeze_orders(default_registry(), COURT, load_signing_key(hub.consortium, COURT), [BANK], MESSAGES,
+    items = list(freeze_orders(default_registry(), COURT, load_signing_key(hub.consortium.files, COURT), [BANK], MESSAGES,
                                forged=0.01, replayed=0.01))
     expect = [i.expect for i in items]  # the loader is the only producer: offset order is item order
     rng = random.Random(20261122)

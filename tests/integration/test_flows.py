@@ -13,14 +13,14 @@ from pathlib import Path
 import grpc
 import pytest
 
-from hub.consortium import load_membership
-from hub.evolution import fixtures_dir
+from hub.consortium.files import load_membership
+from hub.consortium.membership import Membership, PolicyRule
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
-from hub.membership import Membership, PolicyRule
-from hub.policy import standard_policy
-from hub.schemas import default_registry
+from hub.standard.evolution import fixtures_dir
+from hub.standard.routing import standard_policy
+from hub.standard.schemas import default_registry
 from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, stub
 
@@ -43,7 +43,7 @@ def parties(m: Membership, rule: PolicyRule) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def agencies(hub: Hub):
-    membership = load_membership(hub.consortium)
+    membership = load_membership(hub.consortium.files)
     hub.sequencer(0)
     members = sorted({p for r in standard_policy() for p in parties(membership, r)})
     return membership, {m: stub(hub.connector(m)[1]) for m in members}

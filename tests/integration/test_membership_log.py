@@ -9,10 +9,10 @@ import signal
 
 import pytest
 
-from hub.envelope import Envelope
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
+from hub.standard.envelope import Envelope
 from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, stub
 from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON
@@ -89,11 +89,11 @@ def test_revoked_then_rotated_key_and_the_audit_agrees(hub: Hub):
 def test_a_connector_whose_key_is_revoked_refuses_to_sign_rather_than_be_rejected(hub: Hub):
     import grpc
 
-    from hub.consortium import key_path
-    from hub.identity import SigningKey
+    from hub.consortium.files import key_path
+    from hub.consortium.identity import SigningKey
 
     _, port = hub.connector(BANK, name="bank-revoked")
-    old = SigningKey.load(key_path(hub.consortium, BANK))
+    old = SigningKey.load(key_path(hub.consortium.files, BANK))
     revoked = hub.run("agency", "revoke-key", "--member", BANK, "--key-id", old.key_id,
                       "--admin", "admin-1", "--admin", "admin-2")
     assert revoked.returncode == 0, revoked.stdout + revoked.stderr
@@ -140,14 +140,20 @@ def test_a_message_signed_with_a_key_the_log_added_just_before_it_is_accepted(br
     # the log before it refuses a key (or a sender) it does not know
     from confluent_kafka import Producer
 
-    from hub.consortium import load_membership, load_signing_key
-    from hub.governance import add_key_op, encode_update, sign_update, update_document, with_approval
-    from hub.identity import SigningKey
+    from hub.consortium.files import load_membership, load_signing_key
+    from hub.consortium.governance import (
+        add_key_op,
+        encode_update,
+        sign_update,
+        update_document,
+        with_approval,
+    )
+    from hub.consortium.identity import SigningKey
+    from hub.dev.loadgen import freeze_orders
     from hub.kafka.clients import producer_config
     from hub.kafka.membership_log import append_update
     from hub.kafka.topics import TopicSpec, ensure_topics
-    from hub.loadgen import freeze_orders
-    from hub.schemas import default_registry
+    from hub.standard.schemas import default_registry
     from hub.timeutil import now_us
     from tests.integration.conftest import make_hub
 

@@ -16,7 +16,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from hub import pki
+from hub.consortium import pki
 from hub.errors import ConfigError, DecodeError
 from hub.rpc.server import (
     TlsConfig,

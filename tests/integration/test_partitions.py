@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from hub.consortium import load_signing_key
+from hub.consortium.files import load_signing_key
+from hub.dev.loadgen import freeze_orders, produce
 from hub.kafka.topics import Topics
-from hub.loadgen import freeze_orders, produce
-from hub.schemas import default_registry
+from hub.standard.schemas import default_registry
 from tests.integration.conftest import Hub, make_hub
 from tests.integration.invariants import caught_up, check_partition
 
@@ -58,9 +58,9 @@ def test_get_receipt_asks_the_verifier_of_the_partition_that_holds_the_message(h
 
     import grpc
 
-    from hub.envelope import Envelope
     from hub.kafka.reader import read_partition
     from hub.ledger.entry import LedgerEntry
+    from hub.standard.envelope import Envelope
     from hub.v1 import connector_pb2 as pb
     from tests.integration.conftest import stub
 

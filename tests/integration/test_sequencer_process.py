@@ -11,15 +11,15 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from hub import avro
-from hub.consortium import load_signing_key
+from hub.consortium.files import load_signing_key
+from hub.dev.loadgen import freeze_orders, produce
 from hub.kafka.clients import producer_config
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
-from hub.loadgen import freeze_orders, produce
-from hub.schemas import default_registry, hub_record
 from hub.sequencer.runner import FETCH_KIB
+from hub.standard import avro
+from hub.standard.schemas import default_registry, hub_record
 from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, make_hub, stub
 from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON

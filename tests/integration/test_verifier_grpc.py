@@ -20,7 +20,7 @@ from confluent_kafka import Producer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from hub.consortium import load_memberships
+from hub.consortium.files import load_memberships
 from hub.errors import DecodeError, VerificationError
 from hub.kafka.clients import producer_config
 from hub.kafka.provision import Broker
@@ -174,7 +174,7 @@ def test_lookups_answer_as_http_does(world: dict[str, Any]) -> None:
 
 
 def test_the_receipt_verifies_offline_and_is_the_http_one(hub: Hub, world: dict[str, Any]) -> None:
-    memberships = load_memberships(hub.consortium)
+    memberships = load_memberships(hub.consortium.files)
     for message_id, index in world["sent"]:
         got = world["stub"].GetReceipt(pb.MessageReceiptRequest(message_id=message_id), timeout=10)
         status, body, _ = get(world["base"], f"/proof/message/{message_id}")

@@ -6,12 +6,12 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from hub import avro
-from hub.envelope import Envelope, seal
-from hub.identity import SigningKey
-from hub.membership import Member, MemberKey, Membership, Role
-from hub.policy import standard_policy
-from hub.schemas import SchemaRegistry, default_registry
+from hub.consortium.identity import SigningKey
+from hub.consortium.membership import Member, MemberKey, Membership, Role
+from hub.standard import avro
+from hub.standard.envelope import Envelope, seal
+from hub.standard.routing import standard_policy
+from hub.standard.schemas import SchemaRegistry, default_registry
 
 NOW = 1_795_000_000_000_000  # 2026-11-18, microseconds
 DAY = 86_400_000_000

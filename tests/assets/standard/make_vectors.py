@@ -21,13 +21,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from hub import avro
-from hub.envelope import DOMAIN, MAX_ENVELOPE_SIZE, Envelope, seal, uuid7
-from hub.identity import SigningKey
-from hub.jsonform import from_json, to_json
+from hub.consortium.identity import SigningKey
 from hub.ledger.entry import ZERO_HASH, LedgerEntry, Source
-from hub.policy import standard_policy
-from hub.schemas import default_registry, hub_record
+from hub.standard import avro
+from hub.standard.envelope import DOMAIN, MAX_ENVELOPE_SIZE, Envelope, seal, uuid7
+from hub.standard.jsonform import from_json, to_json
+from hub.standard.routing import standard_policy
+from hub.standard.schemas import default_registry, hub_record
 from hub.timeutil import iso, to_us
 
 OUT = Path(__file__).resolve().parent / "vectors.json"

@@ -200,12 +200,12 @@ def test_the_log_signature_must_be_by_a_policy_log_key_for_the_origin() -> None:
 # --- the auditor's use: PartitionAudit's checks of the witnessed checkpoint and rotated log keys ---
 
 def test_the_audit_accepts_checkpoints_by_any_log_key_of_the_history_and_flags_a_stranger() -> None:
-    from hub.audit import Finding, PartitionAudit
-    from hub.identity import SigningKey
+    from hub.audit.replay import Finding, PartitionAudit
+    from hub.consortium.identity import SigningKey
     from hub.sequencer.checkpoints import log_signer
+    from tests.unit.audit.test_tamper import ORIGIN as T_ORIGIN
+    from tests.unit.audit.test_tamper import checkpoint, ledger
     from tests.unit.factories import world
-    from tests.unit.test_tamper import ORIGIN as T_ORIGIN
-    from tests.unit.test_tamper import checkpoint, ledger
 
     w = world()
     raws = ledger(w)
@@ -222,10 +222,10 @@ def test_the_audit_accepts_checkpoints_by_any_log_key_of_the_history_and_flags_a
 
 
 def test_the_audit_names_a_missing_quorum_a_bad_cosignature_and_a_split_view() -> None:
-    from hub.audit import Finding, PartitionAudit
+    from hub.audit.replay import Finding, PartitionAudit
     from hub.ledger.merkle import leaf_hash, root_from_leaf_hashes
+    from tests.unit.audit.test_tamper import ledger
     from tests.unit.factories import world
-    from tests.unit.test_tamper import ledger
 
     w = world()
     p = parse_policy(f"log {LOG.verifier().to_vkey()}\nwitness A {vk('X1')}\nwitness B {vk('X2')}\n"

@@ -1,0 +1,123 @@
+"""The standard's payload schemas (``schemas/``), indexed by full name and fingerprint.
+
+``schemas/<family>/<Name>.v<N>.avsc`` holds version N of a message type; the envelope
+names the type by its full Avro name and pins the exact writer schema by the SHA-256
+fingerprint of its Parsing Canonical Form. ``schemas/hub/`` holds the hub's own records
+(envelope, ledger entry, receipt, rejection), which are not payload types.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+from hub.errors import SchemaError
+from hub.standard import avro
+from hub.standard.avro_reader import compile_reader
+from hub.standard.json_to_avro import compile_json_writer
+from hub.standard.jsonform import from_json
+
+_FILE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
+
+
+def schemas_dir() -> Path:
+    """``HUB_SCHEMAS_DIR`` or the repository's ``schemas/``."""
+    env = os.environ.get("HUB_SCHEMAS_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "schemas"
+
+
+@dataclass(frozen=True)
+class PayloadSchema:
+    full_name: str
+    family: str
+    version: int
+    fingerprint: bytes
+    schema: avro.Schema
+    path: Path
+
+    @cached_property
+    def _reader(self) -> Callable[[bytes], Any]:
+        compiled = compile_reader(self.schema)
+        if compiled is not None:
+            return compiled
+        schema = self.schema
+        return lambda data: avro.decode(schema, data)
+
+    @cached_property
+    def _json_writer(self) -> Callable[[Any], bytes | None]:
+        return compile_json_writer(self.schema) or (lambda value: None)
+
+    def encode_json(self, value: Any, path: str = "payload") -> bytes:
+        """A payload given in JSON form (:mod:`hub.standard.jsonform`) as Avro binary, by the writer compiled
+        for this schema (:mod:`hub.standard.json_to_avro`); a value it hands back goes through the reference
+        conversion, which raises FieldProblems naming each bad field, or EncodeError."""
+        written = self._json_writer(value)
+        if written is not None:
+            return written
+        return avro.encode(self.schema, from_json(self.schema, value, path))
+
+    def decode(self, data: bytes) -> Any:
+        """The payload's value, under the standard's canonical rule (:func:`hub.standard.avro.decode`),
+        read by the reader compiled for this schema (:mod:`hub.standard.avro_reader`)."""
+        return self._reader(data)
+
+
+class SchemaRegistry:
+    """Every payload schema version in a directory, looked up by fingerprint or by name."""
+
+    def __init__(self, entries: list[PayloadSchema]):
+        self._by_fp = {e.fingerprint: e for e in entries}
+        self._by_name: dict[str, list[PayloadSchema]] = {}
+        for e in sorted(entries, key=lambda e: e.version):
+            self._by_name.setdefault(e.full_name, []).append(e)
+
+    @classmethod
+    def load(cls, root: Path | None = None) -> SchemaRegistry:
+        root = root or schemas_dir()
+        if not root.is_dir():
+            raise SchemaError(f"schema directory {root} does not exist")
+        entries = []
+        for path in sorted(root.glob("*/*.avsc")):
+            if path.parent.name == "hub":
+                continue
+            m = _FILE.match(path.name)
+            if not m:
+                raise SchemaError(f"{path}: schema files are named <Name>.v<N>.avsc")
+            schema = avro.load_schema(path)
+            full_name = schema["name"]
+            if full_name.rsplit(".", 1)[-1] != m["name"]:
+                raise SchemaError(f"{path}: file name does not match schema name {full_name}")
+            entries.append(
+                PayloadSchema(full_name, path.parent.name, int(m["version"]), avro.schema_fingerprint(schema),
+                              schema, path)
+            )
+        return cls(entries)
+
+    def by_fingerprint(self, fp: bytes) -> PayloadSchema | None:
+        return self._by_fp.get(fp)
+
+    def latest(self, full_name: str) -> PayloadSchema | None:
+        versions = self._by_name.get(full_name)
+        return versions[-1] if versions else None
+
+    def versions(self, full_name: str) -> list[PayloadSchema]:
+        return list(self._by_name.get(full_name, ()))
+
+    def types(self) -> list[str]:
+        return sorted(self._by_name)
+
+
+@cache
+def hub_record(name: str) -> avro.Schema:
+    """One of the hub's own records (``Envelope``, ``LedgerEntry``, ``Receipt``, ``Rejection``)."""
+    return avro.load_schema(schemas_dir() / "hub" / f"{name}.v1.avsc")
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> SchemaRegistry:
+    return SchemaRegistry.load()

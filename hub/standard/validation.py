@@ -1,0 +1,213 @@
+"""Validation of an inbound message: a pure function returning a verdict.
+
+``validate(raw, membership, registry, replay, now)`` never raises for bad input; it
+returns :class:`Accepted` or :class:`Rejected` with a stable :class:`Reason` code
+(docs/standard.md lists them). The sequencer calls it for every inbound record and the
+auditor calls it again for every ledger entry with the entry's notarised time as
+``now``, so both reach the same verdict from the same bytes.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from hub.consortium.membership import MemberKey, Membership
+from hub.errors import DecodeError
+from hub.standard.envelope import Envelope, EnvelopeTooLargeError
+from hub.standard.schemas import SchemaRegistry
+
+
+class Reason(StrEnum):
+    """Stable rejection codes. Never renumber or reuse; add new ones at the end."""
+
+    MALFORMED = "MALFORMED"
+    TOO_LARGE = "TOO_LARGE"
+    UNKNOWN_SCHEMA = "UNKNOWN_SCHEMA"
+    INVALID_PAYLOAD = "INVALID_PAYLOAD"
+    UNKNOWN_SENDER = "UNKNOWN_SENDER"
+    UNKNOWN_KEY = "UNKNOWN_KEY"
+    BAD_SIGNATURE = "BAD_SIGNATURE"
+    KEY_NOT_VALID = "KEY_NOT_VALID"
+    KEY_REVOKED = "KEY_REVOKED"
+    POLICY_DENIED = "POLICY_DENIED"
+    REPLAYED = "REPLAYED"
+    STALE = "STALE"
+    FROM_FUTURE = "FROM_FUTURE"
+
+
+class ReplayWindow(Protocol):
+    def seen(self, message_id: uuid.UUID) -> bool: ...
+
+
+class AskIndex(Protocol):
+    def asked(self, message_id: uuid.UUID) -> tuple[str, tuple[str, ...]] | None: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    #: how old (by its created_at) a message may be when it reaches the sequencer
+    max_age_us: int = 24 * 3600 * 1_000_000
+    #: how far in the future its created_at may be (clock skew between agencies)
+    max_skew_us: int = 5 * 60 * 1_000_000
+
+    @property
+    def replay_window_us(self) -> int:
+        """How long a message id must be remembered: anything older is refused as STALE anyway."""
+        return self.max_age_us + self.max_skew_us
+
+
+@dataclass(frozen=True)
+class Accepted:
+    envelope: Envelope
+    #: the payload as decoded by the schema check (so no one decodes it twice)
+    payload: Any = field(default=None, compare=False, repr=False)
+    ok = True
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: Reason
+    detail: str
+    envelope: Envelope | None = None
+    ok = False
+
+
+Verdict = Accepted | Rejected
+
+
+def open_envelope(raw: bytes, membership: Membership) -> Rejected | tuple[Envelope, MemberKey]:
+    """:func:`precheck`'s checks before the signature: the envelope decodes, its sender is a
+    member and has the key it names. The envelope and that key, or the rejection."""
+    try:
+        env = Envelope.from_bytes(raw)
+    except EnvelopeTooLargeError as exc:
+        return Rejected(Reason.TOO_LARGE, str(exc))
+    except DecodeError as exc:
+        return Rejected(Reason.MALFORMED, str(exc))
+    member = membership.member(env.sender)
+    if member is None:
+        return Rejected(Reason.UNKNOWN_SENDER, f"{env.sender} is not a member", env)
+    mkey = member.key(env.sender_key_id)
+    if mkey is None:
+        return Rejected(Reason.UNKNOWN_KEY, f"{env.sender} has no key {env.sender_key_id}", env)
+    return env, mkey
+
+
+def bad_signature(env: Envelope) -> Rejected:
+    """The verdict on an envelope whose signature does not verify with the key it names."""
+    return Rejected(Reason.BAD_SIGNATURE, f"signature does not verify with key {env.sender_key_id}", env)
+
+
+def after_signature(
+    env: Envelope,
+    mkey: MemberKey,
+    membership: Membership,
+    registry: SchemaRegistry,
+    now_us: int,
+    limits: Limits = Limits(),
+) -> Verdict:
+    """:func:`precheck`'s checks after the signature, for an envelope whose signature verifies."""
+    if mkey.is_revoked(env.created_at, membership.version):
+        return Rejected(Reason.KEY_REVOKED, f"key {env.sender_key_id} of {env.sender} is revoked", env)
+    if not mkey.valid_at(env.created_at):
+        return Rejected(Reason.KEY_NOT_VALID, f"key {env.sender_key_id} is not valid at created_at", env)
+    if env.created_at > now_us + limits.max_skew_us:
+        return Rejected(Reason.FROM_FUTURE, "created_at is ahead of the hub's clock beyond the allowed skew", env)
+    if env.created_at < now_us - limits.max_age_us:
+        return Rejected(Reason.STALE, "created_at is older than the hub accepts", env)
+
+    schema = registry.by_fingerprint(env.schema_fingerprint)
+    if schema is None or schema.full_name != env.type:
+        return Rejected(Reason.UNKNOWN_SCHEMA, f"no schema {env.type} with fingerprint "
+                        f"{env.schema_fingerprint.hex()[:16]}…", env)
+    try:
+        payload = schema.decode(env.payload)
+    except DecodeError as exc:
+        return Rejected(Reason.INVALID_PAYLOAD, str(exc), env)
+
+    denied = membership.check_policy(env.sender, env.type, env.recipients, env.correlation_id is not None)
+    if denied:
+        return Rejected(Reason.POLICY_DENIED, denied, env)
+    return Accepted(env, payload)
+
+
+def precheck(
+    raw: bytes,
+    membership: Membership,
+    registry: SchemaRegistry,
+    now_us: int,
+    limits: Limits = Limits(),
+) -> Verdict:
+    """Every check that needs no state of the ledger (all but REPLAYED), in order.
+
+    Stateless: :mod:`hub.sequencer.prechecks` runs it for a batch with the signatures verified in worker
+    processes (:func:`open_envelope`, the signature, :func:`after_signature`)."""
+    opened = open_envelope(raw, membership)
+    if isinstance(opened, Rejected):
+        return opened
+    env, mkey = opened
+    if not env.verify(mkey.key):
+        return bad_signature(env)
+    return after_signature(env, mkey, membership, registry, now_us, limits)
+
+
+def check_replay(verdict: Verdict, replay: ReplayWindow) -> Verdict:
+    """The one stateful check, last: a message id already sequenced within the window."""
+    if isinstance(verdict, Accepted) and replay.seen(verdict.envelope.message_id):
+        return Rejected(Reason.REPLAYED, f"message {verdict.envelope.message_id} was already sequenced",
+                        verdict.envelope)
+    return verdict
+
+
+def ask_of(env: Envelope, membership: Membership) -> tuple[str, tuple[str, ...]] | None:
+    """(type, recipients) to remember if some rule answers this message's type, else None.
+
+    The strings are interned: a sequencer keeps one of these per order in its window."""
+    if env.type in membership.answered_types:
+        return sys.intern(env.type), tuple(sys.intern(r) for r in env.recipients)
+    return None
+
+
+def check_answer(verdict: Verdict, membership: Membership, asks: AskIndex) -> Verdict:
+    """An answer (feedback, receipt) must come from a recipient of the message it names.
+
+    Checked when that message is in this partition's window; an older one, or one sequenced in
+    another partition, cannot be checked here: the auditor's closed-loop check covers the whole
+    ledger.
+    """
+    if not isinstance(verdict, Accepted):
+        return verdict
+    env = verdict.envelope
+    rule = membership.rules.get(env.type)
+    if env.correlation_id is None or rule is None or rule.answers is None:
+        return verdict
+    asked = asks.asked(env.correlation_id)
+    if asked is None:
+        return verdict
+    type_, recipients = asked
+    if type_ != rule.answers:
+        return Rejected(Reason.POLICY_DENIED, f"{env.type} answers a {rule.answers}, but "
+                        f"{env.correlation_id} is a {type_}", env)
+    if env.sender not in recipients:
+        return Rejected(Reason.POLICY_DENIED, f"{env.correlation_id} was not addressed to {env.sender}: only "
+                        "its recipients may answer it", env)
+    return verdict
+
+
+def validate(
+    raw: bytes,
+    membership: Membership,
+    registry: SchemaRegistry,
+    replay: ReplayWindow,
+    now_us: int,
+    limits: Limits = Limits(),
+    asks: AskIndex | None = None,
+) -> Verdict:
+    """The full verdict: :func:`precheck`, then :func:`check_replay`, then (given the index of
+    recent orders) :func:`check_answer`."""
+    verdict = check_replay(precheck(raw, membership, registry, now_us, limits), replay)
+    return check_answer(verdict, membership, asks) if asks is not None else verdict

@@ -1,0 +1,124 @@
+import uuid
+from dataclasses import replace
+
+import pytest
+
+from hub.consortium.identity import SigningKey
+from hub.sequencer.replay import ReplayMemory
+from hub.standard.validation import Accepted, Limits, Reason, Rejected, validate
+from tests.unit.factories import DAY, FEEDBACK, NOW, ORDER, freeze_feedback, freeze_order, world
+
+
+def check(w, raw, now=NOW, replay=None):
+    return validate(raw, w.membership, w.registry, replay or ReplayMemory(2 * DAY), now)
+
+
+def reason(verdict):
+    assert isinstance(verdict, Rejected), verdict
+    return verdict.reason
+
+
+def test_a_court_freeze_order_to_a_bank_is_accepted():
+    w = world()
+    v = check(w, w.order().raw)
+    assert isinstance(v, Accepted)
+    assert v.envelope.sender == "court-bj-chaoyang"
+
+
+def test_malformed():
+    assert reason(check(world(), b"\x02garbage")) == Reason.MALFORMED
+
+
+def test_too_large():
+    assert reason(check(world(), b"\x00" * 70_000)) == Reason.TOO_LARGE
+
+
+def test_unknown_sender():
+    w = world()
+    stranger = SigningKey.from_seed(b"s" * 32)
+    env = w.seal("court-bj-chaoyang", ORDER, freeze_order(), ["bank-icbc-bj"], key=stranger)
+    w.membership.members.pop("court-bj-chaoyang")
+    assert reason(check(w, env.raw)) == Reason.UNKNOWN_SENDER
+
+
+def test_unknown_key():
+    w = world()
+    env = w.seal("court-bj-chaoyang", ORDER, freeze_order(), ["bank-icbc-bj"], key=SigningKey.from_seed(b"k" * 32))
+    assert reason(check(w, env.raw)) == Reason.UNKNOWN_KEY
+
+
+def test_bad_signature():
+    w = world()
+    env = w.order()
+    raw = bytearray(env.raw)
+    raw[-1] ^= 1
+    assert reason(check(w, bytes(raw))) == Reason.BAD_SIGNATURE
+
+
+def _with_key(w, member_id, **changes):
+    m = w.membership.members[member_id]
+    w.membership.members[member_id] = replace(m, keys=(replace(m.keys[0], **changes),))
+
+
+def test_key_not_yet_valid_and_expired():
+    w = world()
+    _with_key(w, "court-bj-chaoyang", not_before=NOW + 1)
+    assert reason(check(w, w.order().raw)) == Reason.KEY_NOT_VALID
+    _with_key(w, "court-bj-chaoyang", not_before=NOW - DAY, not_after=NOW - 1)
+    assert reason(check(w, w.order().raw)) == Reason.KEY_NOT_VALID
+
+
+def test_key_revoked_before_the_message_but_not_after():
+    w = world()
+    _with_key(w, "court-bj-chaoyang", revoked_at=NOW)
+    assert reason(check(w, w.order().raw)) == Reason.KEY_REVOKED
+    assert isinstance(check(w, w.order(created_at=NOW - 1).raw), Accepted)
+
+
+def test_policy_denied_when_a_bank_sends_a_freeze_order():
+    w = world()
+    env = w.seal("bank-icbc-bj", ORDER, freeze_order(), ["bank-ccb-bj"])
+    assert reason(check(w, env.raw)) == Reason.POLICY_DENIED
+
+
+def test_policy_denied_for_feedback_without_correlation_and_for_a_non_member_recipient():
+    w = world()
+    assert reason(check(w, w.seal("bank-icbc-bj", FEEDBACK, freeze_feedback(), ["court-bj-chaoyang"]).raw)) \
+        == Reason.POLICY_DENIED
+    assert reason(check(w, w.seal("court-bj-chaoyang", ORDER, freeze_order(), ["bank-nowhere"]).raw)) \
+        == Reason.POLICY_DENIED
+    ok = w.seal("bank-icbc-bj", FEEDBACK, freeze_feedback(), ["court-bj-chaoyang"], correlation_id=uuid.uuid4())
+    assert isinstance(check(w, ok.raw), Accepted)
+
+
+def test_replayed():
+    w = world()
+    env = w.order()
+    replay = ReplayMemory(2 * DAY)
+    replay.add(env.message_id, env.created_at, NOW)
+    assert reason(check(w, env.raw, replay=replay)) == Reason.REPLAYED
+
+
+def test_stale_and_from_future():
+    w = world()
+    limits = Limits()
+    assert reason(check(w, w.order().raw, now=NOW + limits.max_age_us + 1)) == Reason.STALE
+    assert reason(check(w, w.order().raw, now=NOW - limits.max_skew_us - 1)) == Reason.FROM_FUTURE
+
+
+def test_unknown_schema_and_invalid_payload():
+    w = world()
+    env = w.order()
+    good = w.registry.latest(ORDER)
+    from hub.standard.envelope import seal
+    fake = seal(type=ORDER, schema_fingerprint=b"\x01" * 32, sender="court-bj-chaoyang",
+                key=w.keys["court-bj-chaoyang"], recipients=["bank-icbc-bj"], payload=env.payload, created_at=NOW)
+    assert reason(check(w, fake.raw)) == Reason.UNKNOWN_SCHEMA
+    bad = seal(type=ORDER, schema_fingerprint=good.fingerprint, sender="court-bj-chaoyang",
+               key=w.keys["court-bj-chaoyang"], recipients=["bank-icbc-bj"], payload=b"\x04ab", created_at=NOW)
+    assert reason(check(w, bad.raw)) == Reason.INVALID_PAYLOAD
+
+
+@pytest.mark.parametrize("code", list(Reason))
+def test_every_reason_code_is_a_stable_upper_case_name(code):
+    assert code.value == code.name
