@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hub.errors import DecodeError, EncodeError, VerificationError
-from hub.ledger import note
+from hub.ledger import note, note_keys
 from hub.ledger.cosignature import Cosignature, CosignatureVerifier
 
 __all__ = ["MAX_TREE_SIZE", "ROOT_HASH_SIZE", "Checkpoint", "open_checkpoint", "sign_checkpoint"]
@@ -104,7 +104,7 @@ class Checkpoint:
         size = int(size_line)
         if size > MAX_TREE_SIZE:
             raise DecodeError("checkpoint tree size exceeds 2^64-1")
-        root_hash = note.decode_base64(root_line, "checkpoint root hash")
+        root_hash = note_keys.decode_base64(root_line, "checkpoint root hash")
         if len(root_hash) != ROOT_HASH_SIZE:
             raise DecodeError(f"checkpoint root hash is {len(root_hash)} bytes, not {ROOT_HASH_SIZE}")
         if base64.b64encode(root_hash).decode("ascii") != root_line:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hub.errors import DecodeError, EncodeError, VerificationError
-from hub.ledger import note
+from hub.ledger import note, note_keys
 
 __all__ = [
     "MAX_TIMESTAMP",
@@ -106,22 +106,22 @@ class CosignatureVerifier:
     __slots__ = ("_hash", "_key", "_name", "_raw")
 
     def __init__(self, name: str, public_key: Ed25519PublicKey) -> None:
-        if not note.is_valid_key_name(name):
+        if not note_keys.is_valid_key_name(name):
             raise EncodeError(f"invalid key name {name!r}")
         self._name = name
         self._key = public_key
         self._raw = _public_bytes(public_key)
-        self._hash = note.key_hash(name, SIGNATURE_TYPE_COSIGNATURE_V1, self._raw)
+        self._hash = note_keys.key_hash(name, SIGNATURE_TYPE_COSIGNATURE_V1, self._raw)
 
     @classmethod
     def from_vkey(cls, vkey: str) -> CosignatureVerifier:
         """Parse a vkey ``<name>+<hex8>+<base64(0x04 || 32-byte key)>`` (tlog-cosignature, "Format")."""
-        name, _, signature_type, raw = note.parse_verifier_key(vkey)
+        name, _, signature_type, raw = note_keys.parse_verifier_key(vkey)
         if signature_type != SIGNATURE_TYPE_COSIGNATURE_V1:
             raise DecodeError(
                 f"verifier key has signature type {signature_type:#04x}, not an Ed25519 cosignature (0x04)"
             )
-        return cls(name, note.ed25519_public_key(raw, "cosigner's public key"))
+        return cls(name, note_keys.ed25519_public_key(raw, "cosigner's public key"))
 
     @property
     def name(self) -> str:
@@ -145,7 +145,7 @@ class CosignatureVerifier:
 
     def to_vkey(self) -> str:
         """This key as a vkey with signature type 0x04."""
-        return note.format_verifier_key(self._name, SIGNATURE_TYPE_COSIGNATURE_V1, self._raw)
+        return note_keys.format_verifier_key(self._name, SIGNATURE_TYPE_COSIGNATURE_V1, self._raw)
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """Whether ``signature`` is a ``timestamped_signature`` by this key over the note text ``message``.
@@ -157,7 +157,7 @@ class CosignatureVerifier:
         timestamp = int.from_bytes(signature[:8], "big")
         if timestamp > MAX_TIMESTAMP:
             return False
-        return note.ed25519_verify(self._key, cosigned_message(message, timestamp), signature[8:])
+        return note_keys.ed25519_verify(self._key, cosigned_message(message, timestamp), signature[8:])
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CosignatureVerifier):
@@ -189,7 +189,7 @@ class CosignatureSigner:
         uses the same name and Ed25519 key for cosigning, whose key ID is the
         type-0x04 one (as ``transparency-dev/formats``' ``NewSignerForCosignatureV1`` does).
         """
-        name, _, private_key = note.parse_signer_key(skey)
+        name, _, private_key = note_keys.parse_signer_key(skey)
         return cls(name, private_key)
 
     @property

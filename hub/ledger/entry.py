@@ -13,6 +13,8 @@ ZERO_HASH = bytes(32)
 
 @dataclass(frozen=True)
 class Source:
+    """Where an accepted envelope was read: its Kafka topic, partition and offset."""
+
     topic: str
     partition: int
     offset: int
@@ -20,6 +22,9 @@ class Source:
 
 @dataclass(frozen=True)
 class LedgerEntry:
+    """One entry of the ledger: an accepted envelope, notarised at ``index`` and chained to the previous
+    entry by its leaf hash."""
+
     index: int
     prev_leaf_hash: bytes
     notarised_at: int  # microseconds since the epoch, UTC

@@ -104,6 +104,8 @@ class PolicyGroup:
 
 @dataclass(frozen=True)
 class TrustPolicy:
+    """A parsed tlog-policy: the logs, the witnesses and groups by name, and the name of the quorum."""
+
     logs: tuple[PolicyLog, ...]
     witnesses: Mapping[str, PolicyWitness]
     groups: Mapping[str, PolicyGroup]
@@ -166,125 +168,162 @@ def _fields(raw: str) -> list[str]:
     return [f for f in _SPACE.split(raw.strip(" \t")) if f]
 
 
-def parse_policy(data: bytes | str, source: str = "policy") -> TrustPolicy:
-    """Parse a tlog-policy file strictly; :class:`PolicyError` names ``source`` and the line."""
-    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
+def _lines(data: bytes | str) -> list[str]:
+    """The lines of a policy file, without their newlines (a missing final newline is tolerated).
 
-    def fail(lineno: int, message: str) -> PolicyError:
+    Names, URLs and comments may hold any octet >= 0x80: they stay opaque (surrogateescape).
+    """
+    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
+    lines = raw.decode("utf-8", "surrogateescape").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline ending the last line
+    return lines
+
+
+class _PolicyParser:
+    """One run of :func:`parse_policy`: what the lines read so far defined, one method per keyword."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.logs: list[PolicyLog] = []
+        self.witnesses: dict[str, PolicyWitness] = {}
+        self.groups: dict[str, PolicyGroup] = {}
+        self.defined: dict[str, int] = {}  # witness and group names -> line
+        self.member_of: dict[str, tuple[str, int]] = {}  # name -> (group, line) it is a member of
+        self.log_keys: dict[bytes, int] = {}
+        self.witness_keys: dict[bytes, int] = {}
+        self.quorum: tuple[str, int] | None = None
+        self.keywords = {"log": self.log, "witness": self.witness, "group": self.group, "quorum": self.set_quorum}
+
+    def fail(self, lineno: int, message: str) -> PolicyError:
+        source = self.source
         return PolicyError(f"{source} line {lineno}: {message}" if lineno else f"{source}: {message}")
 
-    # names, URLs and comments may hold any octet >= 0x80; they stay opaque (surrogateescape)
-    text = raw.decode("utf-8", "surrogateescape")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the newline ending the last line (a missing one is tolerated)
-    logs: list[PolicyLog] = []
-    witnesses: dict[str, PolicyWitness] = {}
-    groups: dict[str, PolicyGroup] = {}
-    defined: dict[str, int] = {}  # witness and group names -> line
-    member_of: dict[str, tuple[str, int]] = {}  # name -> (group, line) it is a member of
-    log_keys: dict[bytes, int] = {}
-    witness_keys: dict[bytes, int] = {}
-    quorum: tuple[str, int] | None = None
-
-    def define(lineno: int, name: str) -> None:
+    def define(self, lineno: int, name: str) -> None:
         if name == NONE:
-            raise fail(lineno, f"{NONE!r} is predefined (the empty quorum) and cannot be redefined")
-        if name in defined:
-            raise fail(lineno, f"the name {name!r} is already defined on line {defined[name]} "
-                               "(witnesses and groups share one namespace)")
-        defined[name] = lineno
+            raise self.fail(lineno, f"{NONE!r} is predefined (the empty quorum) and cannot be redefined")
+        if name in self.defined:
+            raise self.fail(lineno, f"the name {name!r} is already defined on line {self.defined[name]} "
+                                    "(witnesses and groups share one namespace)")
+        self.defined[name] = lineno
 
-    def known(lineno: int, name: str, what: str) -> None:
-        if name not in defined:
-            raise fail(lineno, f"{what} {name!r} is not defined on a preceding line "
-                               "(names must be defined before they are used, which also rules out cycles)")
+    def known(self, lineno: int, name: str, what: str) -> None:
+        if name not in self.defined:
+            raise self.fail(lineno, f"{what} {name!r} is not defined on a preceding line "
+                                    "(names must be defined before they are used, which also rules out cycles)")
 
-    for lineno, line in enumerate(lines, 1):
+    def line(self, lineno: int, line: str) -> None:
         bad = next((ch for ch in line if (ch < " " and ch != "\t") or ch == "\x7f"), None)
         if bad is not None:
-            raise fail(lineno, f"control character {ord(bad):#04x} (only tab and newline are allowed)")
+            raise self.fail(lineno, f"control character {ord(bad):#04x} (only tab and newline are allowed)")
         stripped = line.strip(" \t")
         if not stripped or stripped.startswith("#"):
-            continue
+            return
         keyword, *args = _fields(stripped)
-        if keyword == "log":
-            if not 1 <= len(args) <= 2:
-                raise fail(lineno, "expected 'log <vkey> [<url>]'")
-            try:
-                verifier = note.NoteVerifier.from_vkey(args[0])
-            except HubError as exc:
-                raise fail(lineno, f"the log key is not an Ed25519 note verifier key (type 0x01): "
-                                   f"{exc.diagnostics()}") from exc
-            if verifier.public_key_bytes in log_keys:
-                raise fail(lineno, f"duplicate log: the same public key as the log on line "
-                                   f"{log_keys[verifier.public_key_bytes]}")
-            log_keys[verifier.public_key_bytes] = lineno
-            logs.append(PolicyLog(verifier, args[1] if len(args) == 2 else None, lineno))
-        elif keyword == "witness":
-            if not 2 <= len(args) <= 3:
-                raise fail(lineno, "expected 'witness <name> <vkey> [<url>]'")
-            name = args[0]
-            try:
-                cosigner = CosignatureVerifier.from_vkey(args[1])
-            except HubError as exc:
-                raise fail(lineno, f"witness {name!r}: the key is not a tlog-cosignature/v1 verifier key "
-                                   f"(type 0x04): {exc.diagnostics()}") from exc
-            define(lineno, name)
-            if cosigner.public_key_bytes in witness_keys:
-                raise fail(lineno, f"duplicate witness: {name!r} has the same public key as the witness on "
-                                   f"line {witness_keys[cosigner.public_key_bytes]}")
-            witness_keys[cosigner.public_key_bytes] = lineno
-            witnesses[name] = PolicyWitness(name, cosigner, args[2] if len(args) == 3 else None, lineno)
-        elif keyword == "group":
-            if len(args) < 3:
-                raise fail(lineno, "expected 'group <name> <all|any|k> <member>...' with at least one member")
-            name, spelled, members = args[0], args[1], tuple(args[2:])
-            if name in members:
-                raise fail(lineno, f"group {name!r} lists itself as a member (a cycle)")
-            define(lineno, name)
-            seen: set[str] = set()
-            for m in members:
-                if m == NONE:
-                    raise fail(lineno, f"group {name!r}: {NONE!r} cannot be a group member")
-                known(lineno, m, f"group {name!r}: member")
-                if m in seen:
-                    raise fail(lineno, f"group {name!r} lists {m!r} twice")
-                if m in member_of:
-                    other, at = member_of[m]
-                    raise fail(lineno, f"group {name!r}: {m!r} is already a member of group {other!r} on line "
-                                       f"{at} (a name may be listed as a group member at most once)")
-                seen.add(m)
-            for m in members:
-                member_of[m] = (name, lineno)
-            n = len(members)
-            if spelled == "all":
-                k = n
-            elif spelled == "any":
-                k = 1
-            elif _DECIMAL.fullmatch(spelled):
-                k = int(spelled)
-                if not 1 <= k <= n:
-                    raise fail(lineno, f"group {name!r}: threshold {spelled} is not within 1..{n} "
-                                       f"(the group has {n} member{'s' if n != 1 else ''})")
-            else:
-                raise fail(lineno, f"group {name!r}: threshold {spelled!r} is not 'all', 'any' or a decimal number")
-            groups[name] = PolicyGroup(name, k, members, lineno, spelled)
-        elif keyword == "quorum":
-            if len(args) != 1:
-                raise fail(lineno, "expected 'quorum <name>'")
-            if quorum is not None:
-                raise fail(lineno, f"a second quorum line (the first is on line {quorum[1]}); "
-                                   "a policy has exactly one")
-            if args[0] != NONE:
-                known(lineno, args[0], "quorum")
-            quorum = (args[0], lineno)
-        else:
-            raise fail(lineno, f"unknown keyword {keyword!r} (expected one of {', '.join(_KEYWORDS)}, "
-                               "or a '#' comment)")
-    if quorum is None:
-        raise fail(0, "no quorum line (a policy has exactly one; 'quorum none' asks for no cosignature)")
-    return TrustPolicy(tuple(logs), witnesses, groups, quorum[0])
+        handler = self.keywords.get(keyword)
+        if handler is None:
+            raise self.fail(lineno, f"unknown keyword {keyword!r} (expected one of {', '.join(_KEYWORDS)}, "
+                                    "or a '#' comment)")
+        handler(lineno, args)
+
+    def log(self, lineno: int, args: list[str]) -> None:
+        """``log <vkey> [<url>]``"""
+        if not 1 <= len(args) <= 2:
+            raise self.fail(lineno, "expected 'log <vkey> [<url>]'")
+        try:
+            verifier = note.NoteVerifier.from_vkey(args[0])
+        except HubError as exc:
+            raise self.fail(lineno, f"the log key is not an Ed25519 note verifier key (type 0x01): "
+                                    f"{exc.diagnostics()}") from exc
+        if verifier.public_key_bytes in self.log_keys:
+            raise self.fail(lineno, f"duplicate log: the same public key as the log on line "
+                                    f"{self.log_keys[verifier.public_key_bytes]}")
+        self.log_keys[verifier.public_key_bytes] = lineno
+        self.logs.append(PolicyLog(verifier, args[1] if len(args) == 2 else None, lineno))
+
+    def witness(self, lineno: int, args: list[str]) -> None:
+        """``witness <name> <vkey> [<url>]``"""
+        if not 2 <= len(args) <= 3:
+            raise self.fail(lineno, "expected 'witness <name> <vkey> [<url>]'")
+        name = args[0]
+        try:
+            cosigner = CosignatureVerifier.from_vkey(args[1])
+        except HubError as exc:
+            raise self.fail(lineno, f"witness {name!r}: the key is not a tlog-cosignature/v1 verifier key "
+                                    f"(type 0x04): {exc.diagnostics()}") from exc
+        self.define(lineno, name)
+        if cosigner.public_key_bytes in self.witness_keys:
+            raise self.fail(lineno, f"duplicate witness: {name!r} has the same public key as the witness on "
+                                    f"line {self.witness_keys[cosigner.public_key_bytes]}")
+        self.witness_keys[cosigner.public_key_bytes] = lineno
+        self.witnesses[name] = PolicyWitness(name, cosigner, args[2] if len(args) == 3 else None, lineno)
+
+    def group(self, lineno: int, args: list[str]) -> None:
+        """``group <name> all|any|<k> <name>...``"""
+        if len(args) < 3:
+            raise self.fail(lineno, "expected 'group <name> <all|any|k> <member>...' with at least one member")
+        name, spelled, members = args[0], args[1], tuple(args[2:])
+        if name in members:
+            raise self.fail(lineno, f"group {name!r} lists itself as a member (a cycle)")
+        self.define(lineno, name)
+        self.members(lineno, name, members)
+        k = self.threshold(lineno, name, spelled, len(members))
+        self.groups[name] = PolicyGroup(name, k, members, lineno, spelled)
+
+    def members(self, lineno: int, name: str, members: tuple[str, ...]) -> None:
+        """Check the members of group ``name`` and record them as members."""
+        seen: set[str] = set()
+        for m in members:
+            if m == NONE:
+                raise self.fail(lineno, f"group {name!r}: {NONE!r} cannot be a group member")
+            self.known(lineno, m, f"group {name!r}: member")
+            if m in seen:
+                raise self.fail(lineno, f"group {name!r} lists {m!r} twice")
+            if m in self.member_of:
+                other, at = self.member_of[m]
+                raise self.fail(lineno, f"group {name!r}: {m!r} is already a member of group {other!r} on line "
+                                        f"{at} (a name may be listed as a group member at most once)")
+            seen.add(m)
+        for m in members:
+            self.member_of[m] = (name, lineno)
+
+    def threshold(self, lineno: int, name: str, spelled: str, n: int) -> int:
+        """The threshold ``all``, ``any`` or ``k`` of a group of ``n`` members."""
+        if spelled == "all":
+            return n
+        if spelled == "any":
+            return 1
+        if not _DECIMAL.fullmatch(spelled):
+            raise self.fail(lineno, f"group {name!r}: threshold {spelled!r} is not 'all', 'any' or a decimal number")
+        k = int(spelled)
+        if not 1 <= k <= n:
+            raise self.fail(lineno, f"group {name!r}: threshold {spelled} is not within 1..{n} "
+                                    f"(the group has {n} member{'s' if n != 1 else ''})")
+        return k
+
+    def set_quorum(self, lineno: int, args: list[str]) -> None:
+        """``quorum <name>``"""
+        if len(args) != 1:
+            raise self.fail(lineno, "expected 'quorum <name>'")
+        if self.quorum is not None:
+            raise self.fail(lineno, f"a second quorum line (the first is on line {self.quorum[1]}); "
+                                    "a policy has exactly one")
+        if args[0] != NONE:
+            self.known(lineno, args[0], "quorum")
+        self.quorum = (args[0], lineno)
+
+    def policy(self) -> TrustPolicy:
+        if self.quorum is None:
+            raise self.fail(0, "no quorum line (a policy has exactly one; 'quorum none' asks for no cosignature)")
+        return TrustPolicy(tuple(self.logs), self.witnesses, self.groups, self.quorum[0])
+
+
+def parse_policy(data: bytes | str, source: str = "policy") -> TrustPolicy:
+    """Parse a tlog-policy file strictly; :class:`PolicyError` names ``source`` and the line."""
+    parser = _PolicyParser(source)
+    for lineno, line in enumerate(_lines(data), 1):
+        parser.line(lineno, line)
+    return parser.policy()
 
 
 def format_policy(logs: Sequence[PolicyLog], witnesses: Sequence[PolicyWitness],

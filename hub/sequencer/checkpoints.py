@@ -22,6 +22,9 @@ def log_signer(key: SigningKey, origin_: str) -> NoteSigner:
 
 @dataclass
 class CheckpointPolicy:
+    """When to sign the next checkpoint: once the tree has grown, after ``period_us`` or after
+    ``every_entries`` entries since the last one, whichever comes first."""
+
     period_us: int = 1_000_000
     every_entries: int = 10_000
     last_size: int = 0

@@ -35,6 +35,8 @@ from hub.standard.validation import (
 
 @dataclass(frozen=True)
 class InboundRecord:
+    """A record read from an inbound topic: where it was read, its key and its value."""
+
     topic: str
     partition: int
     offset: int
@@ -44,6 +46,9 @@ class InboundRecord:
 
 @dataclass(frozen=True)
 class Appended:
+    """An accepted record: its ledger entry (decoded and encoded), the envelope, the leaf hash and the
+    sender's receipt."""
+
     entry: LedgerEntry
     envelope: Envelope
     entry_bytes: bytes
@@ -53,6 +58,9 @@ class Appended:
 
 @dataclass(frozen=True)
 class Refused:
+    """A refused record: the reason code and detail, the rejection record, and whom to tell with which
+    receipt."""
+
     reason: str
     detail: str
     rejection: bytes
@@ -66,11 +74,15 @@ Outcome = Appended | Refused
 
 @dataclass(frozen=True)
 class Snapshot:
+    """The notary's state before a batch (chain head and Merkle frontier), to restore if it aborts."""
+
     head: ChainHead
     tree: bytes  # CompactRange.to_bytes()
 
 
 class Notary:
+    """One ledger partition's sequencer core: its chain head, Merkle frontier and replay window."""
+
     def __init__(
         self,
         partition: int,

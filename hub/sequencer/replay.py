@@ -50,6 +50,8 @@ _ABSENT = False  # a prefetched id the window does not hold
 
 
 class ReplayMemory:
+    """The replay window of one sequencer: the ids (and orders' asks) sequenced within ``window_us``."""
+
     def __init__(self, window_us: int):
         self.window_us = window_us
         self._db = sqlite3.connect("", isolation_level=None)  # "": a private temporary file

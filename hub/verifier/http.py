@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from hub.errors import ConfigError, DecodeError, HubError, PortInUseError
-from hub.ledger import tiles
+from hub.ledger import tile_paths, tiles
 from hub.ledger.entry import LedgerEntry
 from hub.ledger.merkle import leaf_hash
 from hub.standard.envelope import Envelope
@@ -64,6 +64,8 @@ SHORT = "no-cache"
 
 @dataclass(frozen=True)
 class Response:
+    """An HTTP answer: status, body, content type and Cache-Control value."""
+
     status: int
     body: bytes
     content_type: str = "application/json"
@@ -116,6 +118,8 @@ def _int(query: dict[str, list[str]], name: str) -> int:
 
 @dataclass(frozen=True)
 class InclusionProof:
+    """An RFC 9162 inclusion proof of leaf ``index`` (with its leaf hash) in the tree of ``size``."""
+
     index: int
     size: int
     leaf_hash: bytes
@@ -124,6 +128,8 @@ class InclusionProof:
 
 @dataclass(frozen=True)
 class ConsistencyProof:
+    """An RFC 9162 consistency proof from the tree of ``old`` leaves to the tree of ``size``."""
+
     old: int
     size: int
     hashes: list[bytes]
@@ -147,6 +153,8 @@ class Located:
 
 @dataclass(frozen=True)
 class MessageReceipt:
+    """A message's ledger index, the published tree size, and its C2SP tlog-proof in that tree."""
+
     index: int
     size: int
     tlog_proof: bytes
@@ -200,19 +208,19 @@ class Answers:
         pub = self.published()
         try:
             if path.startswith("tile/entries/"):
-                index, width = tiles.parse_entries_path(path)
+                index, width = tile_paths.parse_entries_path(path)
                 count = pub.size
             else:
-                t = tiles.parse_tile_path(path)
-                index, width, count = t.index, t.width, pub.size >> (tiles.TILE_HEIGHT * t.level)
+                t = tile_paths.parse_tile_path(path)
+                index, width, count = t.index, t.width, pub.size >> (tile_paths.TILE_HEIGHT * t.level)
         except DecodeError as exc:
             raise Refused(Why.INVALID, exc.diagnostics()) from exc
-        if index * tiles.TILE_WIDTH + width > count:
+        if index * tile_paths.TILE_WIDTH + width > count:
             raise Refused(Why.UNPUBLISHED, f"{path} is beyond the published tree size {pub.size}")
         data = self.state.store.read(path)
         if data is None:
             raise Refused(Why.NOT_FOUND, f"{path} not found")
-        return data, width == tiles.TILE_WIDTH
+        return data, width == tile_paths.TILE_WIDTH
 
     def inclusion_proof(self, index: int, size: int) -> InclusionProof:
         size = self._size(size)
@@ -363,6 +371,8 @@ class Api(Answers):
 
 def _handler(api: Api) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        """The HTTP server's request handler: GET and HEAD answered by ``api``."""
+
         server_version = "hub-verifier"
         protocol_version = "HTTP/1.1"
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from hub.consortium.membership import Membership
 from hub.errors import DecodeError, EncodeError, HubError, VerificationError
-from hub.ledger import merkle, note
+from hub.ledger import merkle, note, note_keys
 from hub.ledger.checkpoint import Checkpoint, open_checkpoint
 from hub.ledger.cosignature import Cosignature, CosignatureVerifier, verify_cosignature
 from hub.ledger.entry import LedgerEntry
@@ -108,7 +108,7 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str, what: str) -> bytes:
-    raw = note.decode_base64(text, what) if text else b""
+    raw = note_keys.decode_base64(text, what) if text else b""
     if _b64(raw) != text:
         raise DecodeError(f"{what} is not canonical base64")
     return raw
@@ -157,6 +157,8 @@ def witness_cosignatures(note_bytes: bytes,
 
 @dataclass(frozen=True)
 class VerifiedProof:
+    """A tlog-proof that verified: the signed checkpoint, and the entry at ``index`` in its tree."""
+
     checkpoint: Checkpoint
     index: int
     entry: bytes

@@ -30,7 +30,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2
 
 from hub.errors import HubError
-from hub.ledger import tiles
+from hub.ledger import tile_paths
 from hub.rpc.server import create_server
 from hub.timeutil import iso
 from hub.v1 import verifier_pb2 as pb
@@ -59,6 +59,8 @@ def entry_info(found: Located) -> pb.LedgerEntryInfo:
 
 
 class VerifierService(pb_grpc.VerifierServicer):
+    """The gRPC Verifier service: each method asks :class:`Answers` and maps a refusal to a status code."""
+
     def __init__(self, answers: Answers) -> None:
         self.answers = answers
 
@@ -124,7 +126,7 @@ class VerifierService(pb_grpc.VerifierServicer):
     def GetTile(self, request: pb.GetTileRequest, context: grpc.ServicerContext) -> pb.GetTileResponse:
         def answer() -> pb.GetTileResponse:
             try:
-                path = tiles.tile_path(request.level, request.index, request.width)
+                path = tile_paths.tile_path(request.level, request.index, request.width)
             except ValueError as exc:
                 raise Refused(Why.INVALID, str(exc)) from None
             return pb.GetTileResponse(tile=self.answers.tile(path)[0])

@@ -13,12 +13,14 @@ import tempfile
 from pathlib import Path
 
 from hub.errors import ConfigError, DecodeError
-from hub.ledger import tiles
+from hub.ledger import entry_bundles, tile_paths
 
 CHECKPOINT = "checkpoint"
 
 
 class TileStore:
+    """The tlog-tiles directory at ``root``: atomic writes, reads of tiles, bundles and the checkpoint."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         try:
@@ -66,9 +68,9 @@ class TileStore:
         partial one (tlog-tiles lets a client use a wider tile than it needs)."""
 
         def path(w: int) -> str:
-            return tiles.entries_path(index, w) if level is None else tiles.tile_path(level, index, w)
+            return tile_paths.entries_path(index, w) if level is None else tile_paths.tile_path(level, index, w)
 
-        for w in (width, tiles.TILE_WIDTH, *range(width + 1, tiles.TILE_WIDTH)):
+        for w in (width, tile_paths.TILE_WIDTH, *range(width + 1, tile_paths.TILE_WIDTH)):
             data = self.read(path(w))
             if data is not None:
                 return data
@@ -84,6 +86,6 @@ class TileStore:
 
     def entry(self, index: int, size: int) -> bytes:
         """Entry ``index`` of a published tree of ``size`` entries, from its bundle."""
-        first, offset = divmod(index, tiles.TILE_WIDTH)
-        width = min(tiles.TILE_WIDTH, size - first * tiles.TILE_WIDTH)
-        return tiles.decode_entry_bundle(self.read_bundle(first, width))[offset]
+        first, offset = divmod(index, tile_paths.TILE_WIDTH)
+        width = min(tile_paths.TILE_WIDTH, size - first * tile_paths.TILE_WIDTH)
+        return entry_bundles.decode_entry_bundle(self.read_bundle(first, width))[offset]

@@ -56,6 +56,8 @@ class WitnessFailedError(HubError):
 
 @dataclass
 class WitnessStatus:
+    """What the cosigner knows of one witness: what it cosigned, and its last attempt, success and error."""
+
     url: str
     #: the latest size this witness cosigned for the origin (persisted)
     cosigned_size: int = 0

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hub.errors import DecodeError, HubError, VerificationError
-from hub.ledger import note
+from hub.ledger import note, note_keys
 from hub.ledger.checkpoint import MAX_TREE_SIZE, Checkpoint
 from hub.ledger.cosignature import MAX_TIMESTAMP, CosignatureSigner, cosign
 from hub.ledger.merkle import HASH_SIZE, verify_consistency
@@ -178,7 +178,7 @@ def parse_request(body: bytes) -> AddCheckpointRequest:
     for i, line in enumerate(header[1:]):
         try:
             text = line.decode("ascii")
-            h = note.decode_base64(text, f"consistency proof line {i}")
+            h = note_keys.decode_base64(text, f"consistency proof line {i}")
         except (UnicodeDecodeError, DecodeError) as exc:
             raise BadRequest(f"consistency proof line {i} is not standard base64") from exc
         if len(h) != HASH_SIZE:

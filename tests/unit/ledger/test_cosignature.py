@@ -19,7 +19,8 @@ from hub.ledger.cosignature import (
     cosigned_message,
     verify_cosignature,
 )
-from hub.ledger.note import NoteSigner, NoteVerifier, Signature, key_hash, open_note, sign_note
+from hub.ledger.note import NoteSigner, NoteVerifier, Signature, open_note, sign_note
+from hub.ledger.note_keys import key_hash
 
 # transparency-dev/formats note/note_cosigv1_test.go (TestCoSigV1NewVerifier): a native type-0x04 vkey.
 REMORA_VKEY = "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2"

@@ -17,11 +17,10 @@ from hub.ledger.note import (
     NoteVerifier,
     Signature,
     UnverifiedNoteError,
-    is_valid_key_name,
-    key_hash,
     open_note,
     sign_note,
 )
+from hub.ledger.note_keys import is_valid_key_name, key_hash
 
 # --- Vectors -----------------------------------------------------------------------------------------
 # golang/mod sumdb/note/note_test.go (TestNewSigner, TestSign, TestOpen, TestVerifierList) and the

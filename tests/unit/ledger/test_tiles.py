@@ -1,6 +1,6 @@
-"""hub.ledger.tiles against c2sp.org/tlog-tiles (paths, bundles, the spec's examples), against tiles,
-roots and proofs computed by golang.org/x/mod/sumdb/tlog (tests/assets/tiles/vectors.json), and
-against hub.ledger.merkle over trees grown in random steps."""
+"""hub.ledger.tiles, tile_paths and entry_bundles against c2sp.org/tlog-tiles (paths, bundles, the spec's
+examples), against tiles, roots and proofs computed by golang.org/x/mod/sumdb/tlog
+(tests/assets/tiles/vectors.json), and against hub.ledger.merkle over trees grown in random steps."""
 
 from __future__ import annotations
 
@@ -15,22 +15,23 @@ import pytest
 
 from hub.errors import DecodeError, EncodeError, VerificationError
 from hub.ledger import merkle
+from hub.ledger.entry_bundles import decode_entry_bundle, encode_entry_bundle
 from hub.ledger.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency, verify_inclusion
-from hub.ledger.tiles import (
+from hub.ledger.tile_paths import (
     FULL_TILE_SIZE,
     TILE_WIDTH,
     Tile,
+    entries_path,
+    parse_entries_path,
+    parse_tile_path,
+    tile_path,
+)
+from hub.ledger.tiles import (
     TileReader,
     bundles_for_growth,
     changed_tiles,
     consistency_proof_tiles,
-    decode_entry_bundle,
-    encode_entry_bundle,
-    entries_path,
     inclusion_proof_tiles,
-    parse_entries_path,
-    parse_tile_path,
-    tile_path,
     tile_root,
     tiles_for_growth,
     tiles_for_size,
