@@ -40,11 +40,16 @@ demo: install
 test: install lint browser
 	$(PY) -m pytest -rs tests
 
-# mypy strict on hub/ and bench/, ruff on the code and the tests (generated stubs excluded)
+# mypy strict on hub/ and bench/, ruff on the code and the tests (generated stubs excluded);
+# the house's plan (.importlinter: no import cycles, lazy imports counted; confluent_kafka only under
+# hub/kafka/, click only under hub/cli/, pure packages free of I/O); no module over 500 lines (pylint)
 lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy bench
 	$(VENV)/bin/ruff check hub connectors bench tests
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/pylint --disable=all --enable=too-many-lines --max-module-lines=500 --ignore=v1 --score=n \
+		hub connectors
 
 test-unit: install
 	$(PY) -m pytest -rs tests/unit

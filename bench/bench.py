@@ -66,9 +66,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from connectors import dev_members
 from hub.config import HubConfig, default_home
-from hub.consortium.files import init_dev, load_signing_key
+from hub.consortium.files import load_signing_key
 from hub.consortium.identity import VerifyingKey
+from hub.dev.consortium import init_dev
 from hub.dev.loadgen import Item, freeze_orders, produce
 from hub.kafka.clients import consume_available, consumer_config, producer_config
 from hub.kafka.provision import provision
@@ -92,7 +94,7 @@ class Bench:
         self.namespace = f"bench{uuid.uuid4().hex[:8]}"
         self.consortium = workdir / "consortium"
         self.cfg = HubConfig(bootstrap=bootstrap, namespace=self.namespace, consortium=self.consortium)
-        membership, _ = init_dev(self.consortium)
+        membership, _ = init_dev(self.consortium, dev_members())
         ensure_topics(bootstrap, self.cfg, topic_specs(self.cfg, list(membership.members)))
         self.topics = Topics(self.namespace)
         self._offsets: Consumer | None = None  # asks committed_inbound's question (never joins the group)
@@ -570,11 +572,12 @@ def bench_audit(b: Bench) -> float:
     from hub.audit.loops import ClosedLoops
     from hub.audit.replay import PartitionAudit
     from hub.consortium.files import load_memberships
+    from hub.kafka.membership_log import read_updates
     from hub.kafka.reader import read_partition
     from hub.sequencer.gc_tuning import quiet_gc
 
     records = [(r.offset, r.value) for r in read_partition(b.bootstrap, b.topics.ledger, 0)]
-    pa = PartitionAudit(0, load_memberships(b.consortium, b.bootstrap, b.namespace), b.registry, loops=ClosedLoops())
+    pa = PartitionAudit(0, load_memberships(b.consortium, read_updates(b.bootstrap, b.namespace)), b.registry, loops=ClosedLoops())
     quiet_gc()  # as `hub audit` does before it replays
     start = time.perf_counter()
     for offset, raw in records:

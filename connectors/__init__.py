@@ -18,10 +18,17 @@ from connectors import (
     property_registry,
     public_security,
 )
+from hub.consortium.membership import Role
 
 KINDS: tuple[ModuleType, ...] = (
     court, bank, procuratorate, public_security, property_registry, credit_platform, justice_bureau,
 )
+
+
+def dev_members() -> list[tuple[str, str, Role]]:
+    """(id, name, role) of every development member of every kind: what ``hub agency init`` and
+    ``hub demo`` pass to :func:`hub.dev.consortium.init_dev`."""
+    return [(mid, name, kind.ROLE) for kind in KINDS for mid, name in kind.DEV_MEMBERS]
 
 
 def for_role(role: str) -> ModuleType | None:

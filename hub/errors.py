@@ -17,7 +17,11 @@ Who must act, as python-tuf splits its errors:
 - :class:`IntegrityError`: a signature, hash link or proof does not verify: the data
   is wrong, whoever produced it. Exit code 1, like an audit that finds violations.
 - :class:`KafkaOperationError`: Kafka answered and refused an operation for a
-  reason other than being unreachable (authorisation, a topic's configuration).
+  reason other than being unreachable (authorisation, a topic's configuration, a sequencer
+  fenced by its successor: :class:`FencedError`).
+
+Only :mod:`hub.kafka` sees the Kafka client library's exceptions; it translates each into one of these
+(:func:`hub.kafka.clients.translate`).
 """
 
 from __future__ import annotations
@@ -57,6 +61,11 @@ class WitnessUnavailableError(UnavailableError):
     """A witness could not be reached or did not answer as the tlog-witness protocol says."""
 
 
+class QueueFullError(UnavailableError):
+    """A Kafka client's local queue is full: the broker is not keeping up. Retry with back-off
+    (tessera's ``ErrPushback``; the connector answers ``RESOURCE_EXHAUSTED``)."""
+
+
 # -- configuration: the operator acts ---------------------------------------------------------------
 
 class ConfigError(HubError):
@@ -73,6 +82,16 @@ class PortInUseError(ConfigError):
 
 class KafkaOperationError(HubError):
     """A Kafka operation failed for a reason other than an unreachable broker."""
+
+
+class FencedError(KafkaOperationError):
+    """A newer producer with the same ``transactional.id`` (a restarted sequencer) took over: this
+    one must stop. Its open transaction was aborted by the broker; nothing of it is visible."""
+
+
+class TransactionAbortedError(KafkaOperationError):
+    """Kafka asked for the open transaction to be aborted, and it was: nothing of it is visible to a
+    ``read_committed`` reader. The caller restores its state and produces the batch again."""
 
 
 # -- refused input: the caller acts -----------------------------------------------------------------

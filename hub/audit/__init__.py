@@ -1,0 +1,1 @@
+"""The auditor: replay the ledger from index 0 and close the loops of orders and answers."""

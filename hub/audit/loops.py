@@ -4,7 +4,9 @@ The Opinions ask that enforcement be audited as closed loops (item 11). After ev
 has been replayed, these checks look across the ledger:
 
 * ``ANSWER_UNMATCHED``: an answer (feedback, receipt) names, by correlation id, a message that is
-  not on the ledger, is of another type, or was not addressed to the answering member;
+  not on the ledger, is of a type its policy rule does not answer (a rule may answer several:
+  ``CreditActionFeedback`` answers each of the four credit decisions), or was not addressed to
+  the answering member;
 * ``FEEDBACK_MISSING`` / ``FEEDBACK_LATE``: an order with a ``response_deadline`` has no answer,
   or its first answer was notarised after the deadline, once the deadline has passed;
 * ``CREDENTIAL_TRANSITION``: a lawyer credential changes in an order the law does not allow
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.audit.replay import Finding, Violation
-from hub.consortium.membership import Membership
+from hub.consortium.membership import Membership, PolicyRule
 from hub.standard.envelope import Envelope
 from hub.timeutil import iso, to_us
 
@@ -53,8 +55,12 @@ class _Order:
 
 @dataclass
 class ClosedLoops:
+    """The orders, answers and credential changes seen in the ledger, to find what was never
+    answered by its deadline, answers to nothing, and credential transitions the law does not allow."""
+
     orders: dict[bytes, _Order] = field(default_factory=dict)
-    answers: list[tuple[_Where, Envelope, str, int]] = field(default_factory=list)
+    #: (where, the answer, the policy rule of its type, notarised at)
+    answers: list[tuple[_Where, Envelope, PolicyRule, int]] = field(default_factory=list)
     credentials: list[tuple[int, _Where, str, str]] = field(default_factory=list)
 
     def observe(self, partition: int, index: int, offset: int, env: Envelope, notarised_at: int,
@@ -67,7 +73,7 @@ class ClosedLoops:
             self.orders[env.message_id.bytes] = _Order(where, env.type, frozenset(env.recipients),
                                                        to_us(deadline) if deadline is not None else None)
         if rule is not None and rule.answers and env.correlation_id is not None:
-            self.answers.append((where, env, rule.answers, notarised_at))
+            self.answers.append((where, env, rule, notarised_at))
         if env.type in _NEXT and isinstance(payload, dict):
             self.credentials.append((notarised_at, where, str(payload.get("license_number")), env.type))
 
@@ -77,14 +83,14 @@ class ClosedLoops:
         def flag(w: _Where, finding: Finding, detail: str) -> None:
             out.append(Violation(w.partition, w.index, w.offset, finding, detail))
 
-        for where, env, answers, at in self.answers:
+        for where, env, rule, at in self.answers:
             assert env.correlation_id is not None
             order = self.orders.get(env.correlation_id.bytes)
             if order is None:
                 flag(where, Finding.ANSWER_UNMATCHED, f"{env.type} {env.message_id} answers "
                      f"{env.correlation_id}, which is not on the ledger")
-            elif order.type != answers:
-                flag(where, Finding.ANSWER_UNMATCHED, f"{env.type} answers a {answers}, but "
+            elif order.type not in rule.answers:
+                flag(where, Finding.ANSWER_UNMATCHED, f"{env.type} answers {rule.answers_text()}, but "
                      f"{env.correlation_id} is a {order.type}")
             elif env.sender not in order.recipients:
                 flag(where, Finding.ANSWER_UNMATCHED, f"{env.sender} answered {env.correlation_id}, "

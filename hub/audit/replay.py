@@ -45,6 +45,8 @@ _Decoded = tuple[int, bytes, "LedgerEntry | DecodeError", bytes, "Membership | N
 
 
 class Finding(StrEnum):
+    """What the auditor found wrong, as a stable code (the report's ``finding``)."""
+
     ENTRY_MALFORMED = "ENTRY_MALFORMED"
     INDEX_GAP = "INDEX_GAP"
     HASH_LINK_BROKEN = "HASH_LINK_BROKEN"
@@ -67,6 +69,8 @@ class Finding(StrEnum):
 
 @dataclass(frozen=True)
 class Violation:
+    """One finding at one ledger index of one partition, with what the auditor saw."""
+
     partition: int
     index: int  # ledger index the violation is about
     offset: int  # Kafka offset of the record read
@@ -79,6 +83,8 @@ class Violation:
 
 @dataclass
 class PartitionResult:
+    """What replaying one ledger partition found: its size, root, checkpoints and violations."""
+
     partition: int
     entries: int = 0
     violations: list[Violation] = field(default_factory=list)
@@ -96,11 +102,16 @@ class PartitionResult:
 
 
 class LoopObserver(Protocol):
+    """Told of every accepted entry, in ledger order (the closed loops: :class:`hub.audit.loops.ClosedLoops`)."""
+
     def observe(self, partition: int, index: int, offset: int, env: Envelope, notarised_at: int,
                 membership: Membership, payload: Any) -> None: ...
 
 
 class PartitionAudit:
+    """Replays one ledger partition from index 0: hash links, envelopes and signatures against the
+    membership of each entry's version, the verdicts, and the checkpoints against the rebuilt tree."""
+
     def __init__(self, partition: int, memberships: dict[int, Membership], registry: SchemaRegistry,
                  limits: Limits = Limits(), loops: LoopObserver | None = None, *, processes: int = 2,
                  workers: SignatureWorkers | None = None, batch_size: int = 256):

@@ -1,110 +1,21 @@
-"""``hub trust policy``: write the hub's C2SP tlog-policy file; helpers to read policies and the
-witness-cosigned checkpoints that ``hub audit --policy`` and ``hub proof verify --policy`` check.
+"""``hub trust policy``: write the hub's C2SP tlog-policy file, which ``hub audit --policy`` and
+``hub proof verify --policy`` check (their readers are in :mod:`hub.audit.driver`).
 """
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from hub.cli.context import Ctx, membership_or_genesis, pass_ctx
 from hub.errors import ConfigError, HubError
-from hub.ledger.trust_policy import TrustPolicy, parse_policy
+from hub.ledger.trust_policy import parse_policy
 
-if TYPE_CHECKING:
-    from hub.cli.main import Ctx
-    from hub.consortium.membership import Membership
-    from hub.ledger.note import NoteVerifier
-
-__all__ = ["policy_for", "read_cosigned", "read_policy", "sequencer_verifiers", "trust"]
+__all__ = ["trust"]
 
 #: the group a written policy's quorum names when it has more than one witness
 GROUP = "hub-witnesses"
-
-
-def read_policy(path: Path) -> TrustPolicy:
-    """Parse a tlog-policy file; :class:`ConfigError` (exit 2) naming the file and line if it is wrong."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the trust policy {path}: {exc.strerror}") from exc
-    return parse_policy(data, str(path))
-
-
-def policy_for(policies: Sequence[tuple[Path, TrustPolicy]], origin: str) -> tuple[Path, TrustPolicy]:
-    """The one policy naming a log for ``origin``, else the one naming no log at all (the log is
-    then the hub's from the membership, as tlog-policy allows)."""
-    naming = [(p, t) for p, t in policies if t.log_keys(origin)]
-    if not naming:
-        naming = [(p, t) for p, t in policies if not t.logs]
-    if len(naming) == 1:
-        return naming[0]
-    if not naming:
-        known = ", ".join(o for _, t in policies for o in t.origins()) or "none"
-        raise ConfigError(f"no --policy names a log for {origin} (their logs: {known}); "
-                          "write one with `hub trust policy`")
-    raise ConfigError(f"{len(naming)} --policy files apply to {origin} "
-                      f"({', '.join(str(p) for p, _ in naming)}): give one per log")
-
-
-def sequencer_verifiers(memberships: Mapping[int, Membership], origin: str) -> list[NoteVerifier]:
-    """A note verifier under ``origin`` for every key the hub-sequencer member has had in any
-    membership version (keys rotate: an older checkpoint is signed by an older key)."""
-    from hub.ledger.log_identity import SEQUENCER_MEMBER, log_verifier
-
-    raw: dict[bytes, None] = {}
-    for version in sorted(memberships):
-        member = memberships[version].member(SEQUENCER_MEMBER)
-        for k in member.keys if member is not None else ():
-            raw.setdefault(k.key.raw, None)
-    if not raw:
-        raise ConfigError(f"the membership has no {SEQUENCER_MEMBER} member whose key signs checkpoints")
-    return [log_verifier(r, origin) for r in raw]
-
-
-def _read_source(source: str) -> bytes | None:
-    """The ``checkpoint`` of a verifier (its URL) or of its tile directory; None if it has none yet."""
-    if source.startswith(("http://", "https://")):
-        url = f"{source.rstrip('/')}/checkpoint"
-        try:
-            with urllib.request.urlopen(url, timeout=30) as resp:
-                data: bytes = resp.read()
-                return data
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise HubError(f"the verifier answered {exc.code} for {url}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise HubError(f"cannot reach the verifier at {url}: {exc}") from exc
-    path = Path(source)
-    if not path.is_dir():
-        raise ConfigError(f"--cosigned-from {source!r} is neither an http(s) URL of `hub verifier run` nor "
-                          "its --dir directory")
-    try:
-        return (path / "checkpoint").read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path / 'checkpoint'}: {exc.strerror}") from exc
-
-
-def read_cosigned(sources: Sequence[str]) -> dict[str, tuple[bytes, str]]:
-    """origin -> (signed checkpoint note, where it came from), from each verifier URL or directory."""
-    found: dict[str, tuple[bytes, str]] = {}
-    for source in sources:
-        raw = _read_source(source)
-        if raw is None:
-            raise HubError(f"{source} has published no checkpoint yet")
-        origin = raw.split(b"\n", 1)[0].decode("utf-8", "replace")
-        if origin in found:
-            raise ConfigError(f"{source} and {found[origin][1]} both hold a checkpoint of {origin}: give one "
-                              "--cosigned-from per ledger partition")
-        found[origin] = (raw, source)
-    return found
 
 
 def _witness(spec: str) -> tuple[str, str, str | None]:
@@ -144,7 +55,7 @@ def trust() -> None:
 @click.option("--log-url", metavar="URL",
               help="The URL of the partition's verifier (`hub verifier run`), written on the log line.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.pass_obj
+@pass_ctx
 def trust_policy(c: Ctx, out: str, partitions: tuple[int, ...], witness_specs: tuple[str, ...],
                  quorum: str | None, log_url: str | None, force: bool) -> None:
     """Write the hub's trust policy (C2SP tlog-policy) for `hub audit --policy` and `hub proof
@@ -155,7 +66,6 @@ def trust_policy(c: Ctx, out: str, partitions: tuple[int, ...], witness_specs: t
     The spec forbids two log lines with the same public key, and every partition's checkpoints are
     signed by the same hub-sequencer key under its own origin: so one file per partition. The file
     is checked by parsing it back; edit it by hand for nested groups (the parser checks them)."""
-    from hub.cli.main import membership_or_genesis
     from hub.ledger.cosignature import CosignatureVerifier
     from hub.ledger.log_identity import SEQUENCER_MEMBER, log_verifier, origin
     from hub.ledger.trust_policy import PolicyGroup, PolicyLog, PolicyWitness, format_policy

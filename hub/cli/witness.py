@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
 from pathlib import Path
 
 import click
 
+from hub.cli.serve import serve_until_signalled
 from hub.consortium.identity import SigningKey
 from hub.errors import ConfigError, DecodeError, HubError
 from hub.ledger import note
@@ -152,10 +151,10 @@ def witness_run(
         f"vkey {signer.verifier().to_vkey()}",
         err=True,
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    serve_until_signalled(stop)

@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
+import grpc
+
+from hub.connector.requests import Refusal
 from hub.errors import ConfigError
+from hub.v1 import connector_pb2 as pb
 
 #: keys remembered (the oldest are forgotten first)
 CAPACITY = 100_000
@@ -25,6 +30,8 @@ PRUNE_EVERY = 1_000
 
 
 class IdempotencyStore:
+    """The newest ``capacity`` idempotency keys' requests and answers, in a SQLite file."""
+
     def __init__(self, path: Path, capacity: int = CAPACITY):
         self.path = path
         self.capacity = capacity
@@ -68,3 +75,71 @@ class IdempotencyStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+#: keys the connector remembers in memory (the oldest are forgotten first; the store keeps more)
+IDEMPOTENCY_KEYS = 100_000
+#: the longest idempotency key a request may carry
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencySlot:
+    """One idempotency key's answer. ``lock`` is held by the call publishing for the key until its
+    answer is known (a stream releases it from the delivery callback), so a retry waits for it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.request: bytes | None = None
+        self.response: pb.PublishResponse | None = None
+
+
+class IdempotencyKeys:
+    """The answers to idempotency keys: the newest in memory, every one in ``store`` (if given).
+
+    :meth:`slot` finds or makes a key's slot; a caller holding ``slot.lock`` asks :meth:`answered`
+    whether the key was answered before, and otherwise publishes and :meth:`remember`\\ s the answer.
+    """
+
+    def __init__(self, store: IdempotencyStore | None, capacity: int = IDEMPOTENCY_KEYS) -> None:
+        self._store = store
+        self._capacity = capacity
+        self._slots: OrderedDict[str, IdempotencySlot] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def slot(self, key: str) -> IdempotencySlot:
+        """The slot of ``key`` (with the answer the store holds, after a restart); :class:`Refusal`
+        for a key that is too long."""
+        if len(key) > MAX_KEY_LENGTH:
+            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"idempotency_key is longer than {MAX_KEY_LENGTH} characters")
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is not None:
+                return slot
+            slot = self._slots[key] = IdempotencySlot()
+            while len(self._slots) > self._capacity:
+                self._slots.popitem(last=False)
+            stored = self._store.get(key) if self._store is not None else None
+            if stored is not None:  # answered before this connector (re)started
+                slot.request, slot.response = stored[0], pb.PublishResponse.FromString(stored[1])
+            return slot
+
+    def remember(self, key: str, slot: IdempotencySlot, request_bytes: bytes, response: pb.PublishResponse) -> None:
+        """The answer to ``key``, in memory and in the store."""
+        slot.request, slot.response = request_bytes, response
+        if self._store is not None:
+            self._store.put(key, request_bytes, response.SerializeToString(deterministic=True))
+
+    @staticmethod
+    def answered(slot: IdempotencySlot, request_bytes: bytes) -> pb.PublishResponse | None:
+        """The original answer for a repeated key (``slot.lock`` held); None when it has none yet;
+        :class:`Refusal` when the key was used for a different request."""
+        if slot.response is None:
+            return None
+        if slot.request != request_bytes:
+            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key was used before for a different request")
+        return slot.response
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()

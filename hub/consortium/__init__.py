@@ -1,0 +1,1 @@
+"""The consortium: identities, membership and its quorum-approved updates, development PKI."""

@@ -17,6 +17,11 @@ both: ``revoked_at`` (a time: messages created at or after it are refused) and
 that membership version or a later one is refused, whenever it was created; messages
 validated against earlier versions, as recorded in their ledger entries, stay accepted).
 
+Policy rules. A rule's ``answers`` names the types it answers (feedback on an order, a receipt
+for a delivery): one type as a string, several as a sorted list. A rule answering one type is
+written exactly as before rules could answer several, so the digests of existing documents do
+not change; readers accept both forms.
+
 Canonical bytes. :meth:`Membership.canonical_bytes` is :func:`canonical_json` of
 :meth:`Membership.to_doc` with ``members`` sorted by id, ``policy`` by type and
 ``admins`` by id (keys keep their order). :func:`canonical_json` is
@@ -47,6 +52,8 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 
 class Role(StrEnum):
+    """What a member is in the consortium; the policy's rules name roles, not members."""
+
     COURT = "court"
     PROCURATORATE = "procuratorate"
     PUBLIC_SECURITY = "public_security"
@@ -59,6 +66,8 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class MemberKey:
+    """One of a member's Ed25519 signing keys, with its validity window and any revocation."""
+
     key: VerifyingKey
     not_before: int  # microseconds
     not_after: int | None = None
@@ -84,6 +93,8 @@ class MemberKey:
 
 @dataclass(frozen=True)
 class Member:
+    """A consortium member: its id, name, roles, signing keys and mTLS certificate fingerprint."""
+
     id: str
     name: str
     roles: frozenset[Role]
@@ -109,11 +120,68 @@ class Admin:
 
 @dataclass(frozen=True)
 class PolicyRule:
+    """Who may send a message type to whom (by role), and which types it answers."""
+
     type: str
     sender_roles: frozenset[Role]
     recipient_roles: frozenset[Role]
-    #: the type this one answers: the envelope must carry a correlation id
-    answers: str | None = None
+    #: the types this one answers (empty: none): the envelope must carry a correlation id, the
+    #: message id of a message of one of these types
+    answers: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # a caller written when answers was one type (a str) must not get a set of its characters
+        answers: object = self.answers
+        if isinstance(answers, str):
+            object.__setattr__(self, "answers", frozenset({answers}))
+        elif not isinstance(answers, frozenset):
+            object.__setattr__(self, "answers", frozenset(answers or ()))  # type: ignore[call-overload]
+
+    def answers_text(self) -> str:
+        """``a T``, or ``one of T1, T2`` (for messages that name what this type answers)."""
+        names = sorted(self.answers)
+        return f"a {names[0]}" if len(names) == 1 else f"one of {', '.join(names)}"
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> PolicyRule:
+        """The rule from its JSON form (:meth:`to_doc`'s, or a single ``answers`` string as
+        documents written before a rule could answer several types have it). ValueError,
+        KeyError or TypeError when it is not one."""
+        answers = answers_from_json(doc["answers"]) if doc.get("answers") is not None else []
+        return cls(str(doc["type"]), frozenset(Role(x) for x in doc["sender_roles"]),
+                   frozenset(Role(x) for x in doc["recipient_roles"]), frozenset(answers))
+
+    def to_doc(self) -> dict[str, Any]:
+        """The rule as the membership document and the ``set_policy_rule`` operation write it."""
+        doc: dict[str, Any] = {"type": self.type, "sender_roles": sorted(self.sender_roles),
+                               "recipient_roles": sorted(self.recipient_roles)}
+        if self.answers:
+            doc["answers"] = answers_to_json(self.answers)
+        return doc
+
+
+def answers_to_json(answers: Iterable[str]) -> str | list[str]:
+    """A rule's ``answers`` in JSON: the one type as a string (as every document written before a
+    rule could answer several types has it, so their digests do not change), several as a sorted
+    list."""
+    names = sorted(set(answers))
+    if not names:
+        raise ValueError("a rule that answers nothing has no answers field")
+    return names[0] if len(names) == 1 else names
+
+
+def answers_from_json(value: Any) -> list[str]:
+    """The types a JSON ``answers`` value names: a string (one type, the form of every document
+    written before a rule could answer several) or a non-empty list of distinct strings.
+    ValueError for anything else; the caller checks that each is a type name."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names:
+        raise ValueError("answers must be a type or a non-empty list of types")
+    if not all(isinstance(n, str) and n for n in names):
+        raise ValueError("answers must name message types")
+    if len(set(names)) != len(names):
+        raise ValueError("answers: a type repeats")
+    return names
 
 
 def check_admins(admins: Iterable[Admin], quorum: int) -> str | None:
@@ -134,6 +202,9 @@ def check_admins(admins: Iterable[Admin], quorum: int) -> str | None:
 
 @dataclass(frozen=True)
 class Membership:
+    """One version of the consortium: its members, the policy's rules, the administrators and
+    their quorum."""
+
     version: int
     consortium: str
     members: dict[str, Member]
@@ -153,7 +224,7 @@ class Membership:
     @cached_property
     def answered_types(self) -> frozenset[str]:
         """Types some rule's ``answers`` names: the orders that feedback and receipts answer."""
-        return frozenset(r.answers for r in self.rules.values() if r.answers)
+        return frozenset(t for r in self.rules.values() for t in r.answers)
 
     def admin(self, admin_id: str) -> Admin | None:
         return next((a for a in self.admins if a.id == admin_id), None)
@@ -179,7 +250,7 @@ class Membership:
             if not target.roles & rule.recipient_roles:
                 return f"{type_} may not be sent to {r} ({', '.join(sorted(target.roles))})"
         if rule.answers and not has_correlation:
-            return f"{type_} answers a {rule.answers} and needs its message id as correlation_id"
+            return f"{type_} answers {rule.answers_text()} and needs its message id as correlation_id"
         return None
 
     def members_with_role(self, role: Role) -> list[Member]:
@@ -227,10 +298,7 @@ class Membership:
                                       cert)
         rules = {}
         for r in doc.get("policy", []):
-            rules[r["type"]] = PolicyRule(
-                r["type"], frozenset(Role(x) for x in r["sender_roles"]),
-                frozenset(Role(x) for x in r["recipient_roles"]), r.get("answers"),
-            )
+            rules[r["type"]] = PolicyRule.from_doc(r)
         admins = []
         for a in doc.get("admins") or []:
             vk = VerifyingKey(base64.b64decode(a["public_key"], validate=True))
@@ -278,15 +346,7 @@ class Membership:
             ],
             "quorum": self.quorum,
             "members": [member_doc(m) for m in self.members.values()],
-            "policy": [
-                {
-                    "type": r.type,
-                    "sender_roles": sorted(r.sender_roles),
-                    "recipient_roles": sorted(r.recipient_roles),
-                    **({"answers": r.answers} if r.answers else {}),
-                }
-                for r in self.rules.values()
-            ],
+            "policy": [r.to_doc() for r in self.rules.values()],
         }
 
     def to_json(self) -> str:
@@ -362,6 +422,8 @@ __all__ = [
     "Membership",
     "PolicyRule",
     "Role",
+    "answers_from_json",
+    "answers_to_json",
     "canonical_json",
     "check_admins",
     "is_sha256_hex",

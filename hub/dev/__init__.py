@@ -1,0 +1,1 @@
+"""Development: the demo, the development consortium and the load generator."""

@@ -13,10 +13,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from confluent_kafka import KafkaException, Producer
-
 from hub.consortium.identity import SigningKey
-from hub.kafka.clients import producer_config, translate
+from hub.errors import BrokerUnavailableError, QueueFullError
+from hub.kafka.producer import open_producer
 from hub.standard import avro
 from hub.standard.envelope import seal
 from hub.standard.schemas import SchemaRegistry
@@ -27,6 +26,8 @@ FREEZE_ORDER = "cn.judicial.hub.enforcement.FreezeOrder"
 
 @dataclass(frozen=True)
 class Item:
+    """One generated inbound record and the answer the sequencer must give it."""
+
     key: bytes
     value: bytes
     #: what the sequencer must answer: "ACCEPTED" or a reason code
@@ -77,31 +78,29 @@ def freeze_orders(registry: SchemaRegistry, sender: str, key: SigningKey, recipi
 
 def produce(bootstrap: str, topic: str, items: Iterable[Item], *, rate: float | None = None,
             partition: int | None = None) -> int:
-    """Produce every item (at most ``rate`` per second if given); the number produced."""
-    p = Producer({**producer_config(bootstrap), "linger.ms": 5, "queue.buffering.max.messages": 500_000})
+    """Produce every item (at most ``rate`` per second if given); the number produced.
+
+    A full producer queue is waited out (the load is never dropped); any other Kafka failure is
+    raised as the hub's error."""
+    p = open_producer(bootstrap, settings={"linger.ms": 5, "queue.buffering.max.messages": 500_000})
     start = time.perf_counter()
     n = 0
-    try:
-        for item in items:
-            if rate:
-                ahead = n / rate - (time.perf_counter() - start)
-                if ahead > 0:
-                    time.sleep(ahead)
-            while True:
-                try:
-                    if partition is None:
-                        p.produce(topic, item.value, key=item.key)
-                    else:
-                        p.produce(topic, item.value, key=item.key, partition=partition)
-                    break
-                except BufferError:
-                    p.poll(0.05)
-            n += 1
-            if n % 1000 == 0:
-                p.poll(0)
-        left = p.flush(60)
-    except KafkaException as exc:
-        raise translate(exc, f"producing to {topic}", bootstrap) from exc
+    for item in items:
+        if rate:
+            ahead = n / rate - (time.perf_counter() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+        while True:
+            try:
+                p.produce(topic, item.value, key=item.key, partition=partition)
+                break
+            except QueueFullError:
+                p.poll(0.05)
+        n += 1
+        if n % 1000 == 0:
+            p.poll(0)
+    left = p.flush(60)
     if left:
-        raise translate(KafkaException(), f"flushing {left} records to {topic}", bootstrap)
+        raise BrokerUnavailableError(f"{left} records to {topic} were not acknowledged within 60 s: is the "
+                                     f"Kafka cluster at {bootstrap} up?")
     return n

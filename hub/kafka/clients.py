@@ -2,6 +2,14 @@
 
 Producers use ``acks=all`` with idempotence; consumers read ``read_committed`` and never
 auto-commit. librdkafka's own log lines go to the ``hub.kafka.librdkafka`` logger.
+
+:func:`translate` is the one place a ``KafkaException`` (or ``KafkaError``, or a producer's
+``BufferError``) becomes a hub error, split by who must act: an unreachable broker or a
+cluster that cannot serve yet is a :class:`~hub.errors.BrokerUnavailableError` (retry later,
+exit code 75); a full local queue is a :class:`~hub.errors.QueueFullError`; a producer fenced
+by its successor is a :class:`~hub.errors.FencedError`; anything else Kafka refused is a
+:class:`~hub.errors.KafkaOperationError`. The typed clients (:mod:`hub.kafka.producer`,
+:mod:`hub.kafka.consumer`, :mod:`hub.kafka.transactions`) let only those escape.
 """
 
 from __future__ import annotations
@@ -12,18 +20,33 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka.admin import AdminClient
 
-from hub.errors import BrokerUnavailableError, HubError, KafkaOperationError
+from hub.errors import BrokerUnavailableError, FencedError, HubError, KafkaOperationError, QueueFullError
 
 log = logging.getLogger(__name__)
 _rdkafka_log = logging.getLogger("hub.kafka.librdkafka")
 
-_UNREACHABLE = {
+#: no broker answered, or none in time: the cluster is down or unreachable from here
+_UNREACHABLE = frozenset({
     KafkaError._TRANSPORT,
     KafkaError._ALL_BROKERS_DOWN,
     KafkaError._TIMED_OUT,
     KafkaError._RESOLVE,
     KafkaError._MSG_TIMED_OUT,
-}
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError.NETWORK_EXCEPTION,
+    KafkaError.BROKER_NOT_AVAILABLE,
+})
+#: the cluster answers but cannot serve this yet (a coordinator or leader moving, too few in-sync
+#: replicas for acks=all): nothing is wrong with the request, retry later
+_NOT_READY = frozenset({
+    KafkaError._WAIT_COORD,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_ENOUGH_REPLICAS,
+    KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+})
+#: a newer producer with the same transactional.id took over
+_FENCED = frozenset({KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH})
 
 
 def _base(bootstrap: str) -> dict[str, Any]:
@@ -31,6 +54,7 @@ def _base(bootstrap: str) -> dict[str, Any]:
 
 
 def producer_config(bootstrap: str, *, transactional_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    """librdkafka settings of a hub producer (acks=all, idempotent; transactional with an id)."""
     cfg = {
         **_base(bootstrap),
         "acks": "all",
@@ -54,6 +78,7 @@ def producer_config(bootstrap: str, *, transactional_id: str | None = None, **ex
 
 
 def consumer_config(bootstrap: str, group_id: str, **extra: Any) -> dict[str, Any]:
+    """librdkafka settings of a hub consumer (read_committed, offsets committed only on purpose)."""
     cfg = {
         **_base(bootstrap),
         "group.id": group_id,
@@ -81,20 +106,31 @@ def consume_available(consumer: Consumer, max_records: int, timeout: float) -> l
 
 
 def admin_client(bootstrap: str) -> AdminClient:
+    """An admin client of the cluster at ``bootstrap`` (used inside :mod:`hub.kafka` only)."""
     return AdminClient(_base(bootstrap))
 
 
-def translate(exc: BaseException, doing: str, bootstrap: str | None = None) -> HubError:
-    """A KafkaException (or KafkaError) as the hub's own error, naming what was being done."""
+def translate(exc: BaseException | KafkaError, doing: str, bootstrap: str | None = None) -> HubError:
+    """A KafkaException, KafkaError or a producer's BufferError as the hub's own error, naming what
+    was being done. Raise the result ``from`` the original."""
     err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else exc
     if isinstance(err, KafkaError):
-        if err.code() in _UNREACHABLE:
+        code = err.code()
+        if code in _UNREACHABLE:
             where = f" at {bootstrap}" if bootstrap else ""
             return BrokerUnavailableError(
                 f"no Kafka broker answered{where} while {doing}: start one with `hub kafka up` "
                 "or point HUB_KAFKA_BOOTSTRAP at a cluster"
             )
+        if code in _NOT_READY:
+            return BrokerUnavailableError(f"the Kafka cluster cannot serve yet while {doing} "
+                                          f"({err.name()}: {err.str()}): retry shortly")
+        if code in _FENCED:
+            return FencedError(f"fenced while {doing}: a newer process with the same transactional.id "
+                               f"took over ({err.name()})")
         return KafkaOperationError(f"Kafka error while {doing}: {err.name()}: {err.str()}")
+    if isinstance(err, BufferError):
+        return QueueFullError(f"the Kafka producer's queue is full while {doing}: retry with back-off")
     return KafkaOperationError(f"Kafka error while {doing}: {exc}")
 
 

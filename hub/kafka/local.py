@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.errors import BrokerUnavailableError, HubError, PortInUseError, ToolMissingError
+from hub.config import HubConfig
+from hub.errors import BrokerUnavailableError, ConfigError, PortInUseError, ToolMissingError
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class LocalBroker:
             # a KRaft voter's endpoint is part of its formatted state: keep the controller port
             controller = self._formatted_controller_port()
             if controller is None:
-                raise HubError(f"{data} holds Kafka data but no controller port: `hub kafka down --purge`")
+                raise ConfigError(f"{data} holds Kafka data but no controller port: `hub kafka down --purge`")
             if not port_free(self.host, controller):
                 raise PortInUseError(f"the local broker's controller port {controller} is in use")
         else:
@@ -191,7 +192,7 @@ class LocalBroker:
                 capture_output=True, text=True, check=False,
             )
             if proc.returncode != 0:
-                raise HubError(f"formatting Kafka storage failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
+                raise ConfigError(f"formatting Kafka storage failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
         with open(self.directory / "stdout.log", "ab") as out:
             proc2 = subprocess.Popen(
                 broker_command(java, libs, self.directory, self.properties_file, os.environ),
@@ -309,3 +310,14 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
     except (OSError, IndexError):
         return True
+
+
+def resolve_bootstrap(cfg: HubConfig) -> str:
+    """The bootstrap servers to use: the configured ones, else the running local broker's, else a
+    ConfigError that says how to get one."""
+    if cfg.bootstrap:
+        return cfg.bootstrap
+    found = LocalBroker(cfg.broker_dir).running_bootstrap()
+    if found is None:
+        raise ConfigError("no Kafka broker configured: run `hub kafka up` or set HUB_KAFKA_BOOTSTRAP=host:port")
+    return found

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaException
 
-from hub.kafka.clients import admin_client, producer_config, translate
+from hub.errors import BrokerUnavailableError
+from hub.kafka.clients import admin_client, translate
+from hub.kafka.producer import open_producer
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 
@@ -23,11 +25,8 @@ def read_updates(bootstrap: str, namespace: str, start: int = 0) -> list[bytes]:
 
 def append_update(bootstrap: str, namespace: str, update: bytes) -> None:
     """Append a verified update (the caller applies it to the current membership first)."""
-    p = Producer(producer_config(bootstrap))
-    try:
-        p.produce(Topics(namespace).membership, update, partition=0)
-        left = p.flush(30)
-    except KafkaException as exc:
-        raise translate(exc, "appending to the membership log", bootstrap) from exc
-    if left:
-        raise translate(KafkaException(), "appending to the membership log", bootstrap)
+    p = open_producer(bootstrap)
+    p.produce(Topics(namespace).membership, update, partition=0)
+    if p.flush(30):
+        raise BrokerUnavailableError(f"the membership log update was not acknowledged within 30 s: is the Kafka "
+                                     f"cluster at {bootstrap} up?")

@@ -1,6 +1,7 @@
 """Find or start a real Apache Kafka, in this order:
 
-1. an external cluster named by ``HUB_KAFKA_BOOTSTRAP``;
+1. an external cluster, named by the caller (``HubConfig.bootstrap``: ``HUB_KAFKA_BOOTSTRAP`` or
+   ``--bootstrap``);
 2. testcontainers' Kafka module, when a Docker engine answers;
 3. the local single-node KRaft broker from Maven Central jars (:mod:`hub.kafka.local`).
 
@@ -10,7 +11,6 @@ If none is possible, one line says what to install.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,8 @@ KAFKA_IMAGE = "apache/kafka:4.1.1"
 
 @dataclass
 class Broker:
+    """A running broker and how to undo what started it."""
+
     bootstrap: str
     kind: str  # "external", "container" or "local"
     stop: Callable[[], None]
@@ -59,12 +61,16 @@ def start_container() -> Broker:
     return Broker(bootstrap, "container", container.stop, f"container {container.get_wrapped_container().id[:12]}")
 
 
-def provision(home: Path, broker_dir: Path, *, port: int | None = None, use_docker: bool = True) -> Broker:
-    """A running broker, found or started; ``stop`` undoes only what this call started."""
-    external = os.environ.get("HUB_KAFKA_BOOTSTRAP")
-    if external:
-        wait_ready(external, timeout=15)
-        return Broker(external, "external", lambda: None, "HUB_KAFKA_BOOTSTRAP")
+def provision(home: Path, broker_dir: Path, *, bootstrap: str | None = None, port: int | None = None,
+              use_docker: bool = True) -> Broker:
+    """A running broker, found or started; ``stop`` undoes only what this call started.
+
+    ``bootstrap`` names an external cluster (used as it is, once it answers); without it, a
+    testcontainer when ``use_docker`` and a Docker engine answers, else the local broker in
+    ``broker_dir`` with the jars cached under ``home``."""
+    if bootstrap:
+        wait_ready(bootstrap, timeout=15)
+        return Broker(bootstrap, "external", lambda: None, "configured (HUB_KAFKA_BOOTSTRAP or --bootstrap)")
     if use_docker and docker_engine_answers():
         log.info("a Docker engine answers: starting Kafka with testcontainers")
         return start_container()

@@ -14,6 +14,8 @@ from hub.kafka.clients import consumer_config, translate
 
 @dataclass(frozen=True)
 class Record:
+    """A committed record as :func:`read_partition` returns it."""
+
     offset: int
     key: bytes | None
     value: bytes

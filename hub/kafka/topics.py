@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import ConfigResource, NewTopic  # type: ignore[attr-defined]  # re-exported at runtime
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]  # re-exported at runtime
 
 from hub.config import HubConfig
 from hub.errors import ConfigError, KafkaOperationError
@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 
 #: inbound and outbox records are operational copies: kept 30 days by default
 OPERATIONAL_RETENTION_MS = 30 * 24 * 3600 * 1000
+
+#: header naming what an outbox or ledger record holds: ``entry`` (a ledger entry) or ``receipt``
+KIND_HEADER = "hub-kind"
+#: header of the last ledger record of each transaction: the Merkle frontier after it
+FRONTIER_HEADER = "hub-frontier"
 
 
 @dataclass(frozen=True)
@@ -51,12 +56,20 @@ class Topics:
         """The membership log: signed, quorum-approved updates after the genesis (one partition)."""
         return f"{self.namespace}.membership"
 
+    @property
+    def credentials(self) -> str:
+        """The credential register: a copy of every ledger entry of a lawyer credential type, written
+        in the sequencer's transaction (P partitions, kept as long as the ledger)."""
+        return f"{self.namespace}.credentials"
+
     def outbox(self, member_id: str) -> str:
         return f"{self.namespace}.outbox.{member_id}"
 
 
 @dataclass(frozen=True)
 class TopicSpec:
+    """A topic the hub needs: its name, partition count and configuration."""
+
     name: str
     partitions: int
     config: dict[str, str]
@@ -77,7 +90,8 @@ def _operational(cfg: HubConfig) -> dict[str, str]:
 
 
 def topic_specs(cfg: HubConfig, member_ids: list[str]) -> list[TopicSpec]:
-    """The hub's topics: inbound and ledger with P partitions each, one outbox per member."""
+    """The hub's topics: inbound, ledger, rejections, checkpoints and the credential register with P
+    partitions each, the membership log, one outbox per member."""
     t = Topics(cfg.namespace)
     p = cfg.partitions
     specs = [
@@ -86,6 +100,7 @@ def topic_specs(cfg: HubConfig, member_ids: list[str]) -> list[TopicSpec]:
         TopicSpec(t.rejected, p, _evidence(cfg)),
         TopicSpec(t.checkpoints, p, _evidence(cfg)),
         TopicSpec(t.membership, 1, _evidence(cfg)),
+        TopicSpec(t.credentials, p, _evidence(cfg)),
     ]
     for member in sorted(member_ids):
         specs.append(TopicSpec(t.outbox(member), 1, _operational(cfg)))
@@ -124,12 +139,12 @@ def ensure_topics(bootstrap: str, cfg: HubConfig, specs: list[TopicSpec], timeou
     return created
 
 
-def _await_metadata(admin: object, names: list[str], timeout: float) -> None:
+def _await_metadata(admin: AdminClient, names: list[str], timeout: float) -> None:
     import time
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        md = admin.list_topics(timeout=timeout)  # type: ignore[attr-defined]
+        md = admin.list_topics(timeout=timeout)
         ready = all(
             n in md.topics and md.topics[n].error is None
             and all(p.leader >= 0 for p in md.topics[n].partitions.values())

@@ -12,14 +12,24 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hub.consortium import pki
-from hub.errors import ConfigError, DecodeError, PortInUseError
+from hub.errors import (
+    ConfigError,
+    DecodeError,
+    HubError,
+    InputError,
+    IntegrityError,
+    KafkaOperationError,
+    PortInUseError,
+    QueueFullError,
+    UnavailableError,
+)
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
@@ -110,6 +120,35 @@ def create_server(address: str, service_names: list[str], max_workers: int = 32,
 def set_serving(health_servicer: health.HealthServicer, service_names: list[str]) -> None:
     for name in ["", *service_names]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+# --- errors --------------------------------------------------------------------------------
+
+#: the gRPC status of each kind of hub error, the most specific first: who must act, as the error says
+_STATUS: tuple[tuple[type[HubError], grpc.StatusCode], ...] = (
+    (QueueFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),  # back-pressure: retry with back-off
+    (UnavailableError, grpc.StatusCode.UNAVAILABLE),  # a broker, verifier or witness: retry later
+    # Kafka refused the server's own operation: nothing the caller sent is wrong, and a retry
+    # may meet a cluster its operator has fixed
+    (KafkaOperationError, grpc.StatusCode.UNAVAILABLE),
+    (InputError, grpc.StatusCode.INVALID_ARGUMENT),
+    (IntegrityError, grpc.StatusCode.DATA_LOSS),
+    (ConfigError, grpc.StatusCode.FAILED_PRECONDITION),
+)
+
+
+def status_for(exc: HubError) -> grpc.StatusCode:
+    """The gRPC status a server answers when serving a call met ``exc`` (INTERNAL if none fits)."""
+    for cls, code in _STATUS:
+        if isinstance(exc, cls):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def abort_with(context: grpc.ServicerContext, exc: HubError) -> NoReturn:
+    """End the call with ``exc``'s status (:func:`status_for`) and its diagnostics; raises, as
+    ``context.abort`` does."""
+    context.abort(status_for(exc), exc.diagnostics())
 
 
 # --- peers ---------------------------------------------------------------------------------

@@ -464,7 +464,8 @@ def check_repository(root: Path, fixtures: Path) -> list[Problem]:
 
 
 def fixtures_dir() -> Path:
-    """The repository's stored fixtures, ``tests/assets/schema-fixtures``."""
+    """The checkout's stored fixtures, ``tests/assets/schema-fixtures`` (they are test data and do not
+    ship with the package: an installed hub finds no directory here, see ``hub schemas check --fixtures``)."""
     return Path(__file__).resolve().parents[2] / "tests" / "assets" / "schema-fixtures"
 
 

@@ -1,4 +1,5 @@
-"""The standard's payload schemas (``schemas/``), indexed by full name and fingerprint.
+"""The standard's payload schemas (``schemas/``, installed as ``hub.standard.catalog``), indexed by
+full name and fingerprint.
 
 ``schemas/<family>/<Name>.v<N>.avsc`` holds version N of a message type; the envelope
 names the type by its full Avro name and pins the exact writer schema by the SHA-256
@@ -8,11 +9,11 @@ fingerprint of its Parsing Canonical Form. ``schemas/hub/`` holds the hub's own 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,30 @@ from hub.standard.jsonform import from_json
 _FILE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
 
 
+#: the package the standard's schemas ship in: the top-level ``schemas/``, mapped by pyproject.toml
+CATALOG = "hub.standard.catalog"
+
+
+@cache
 def schemas_dir() -> Path:
-    """``HUB_SCHEMAS_DIR`` or the repository's ``schemas/``."""
-    env = os.environ.get("HUB_SCHEMAS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "schemas"
+    """The standard's schemas as installed with the package (:data:`CATALOG`, read with
+    :mod:`importlib.resources`): the checkout's ``schemas/`` in an editable install, a copy
+    inside the package in a regular one."""
+    try:
+        root = resources.files(CATALOG)
+    except ModuleNotFoundError:
+        raise SchemaError(f"the standard's schemas are not installed ({CATALOG} is missing): "
+                          "reinstall the package") from None
+    if not isinstance(root, Path):  # e.g. a zip import: the registry reads files from a directory
+        raise SchemaError(f"the standard's schemas are not a directory on disk ({root}): install the package "
+                          "unzipped")
+    return root
 
 
 @dataclass(frozen=True)
 class PayloadSchema:
+    """One version of a payload type: its schema, fingerprint, family and file."""
+
     full_name: str
     family: str
     version: int

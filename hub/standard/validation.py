@@ -40,15 +40,21 @@ class Reason(StrEnum):
 
 
 class ReplayWindow(Protocol):
+    """Whether a message id was already accepted within the replay window."""
+
     def seen(self, message_id: uuid.UUID) -> bool: ...
 
 
 class AskIndex(Protocol):
+    """The sender and recipients of an accepted message, by its id (to check what answers it)."""
+
     def asked(self, message_id: uuid.UUID) -> tuple[str, tuple[str, ...]] | None: ...
 
 
 @dataclass(frozen=True)
 class Limits:
+    """How old, and how far in the future, a message's created_at may be when it is checked."""
+
     #: how old (by its created_at) a message may be when it reaches the sequencer
     max_age_us: int = 24 * 3600 * 1_000_000
     #: how far in the future its created_at may be (clock skew between agencies)
@@ -62,6 +68,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class Accepted:
+    """The verdict on a message the hub takes: its envelope and decoded payload."""
+
     envelope: Envelope
     #: the payload as decoded by the schema check (so no one decodes it twice)
     payload: Any = field(default=None, compare=False, repr=False)
@@ -70,6 +78,8 @@ class Accepted:
 
 @dataclass(frozen=True)
 class Rejected:
+    """The verdict on a message the hub refuses: a stable reason code and what was wrong."""
+
     reason: Reason
     detail: str
     envelope: Envelope | None = None
@@ -183,14 +193,14 @@ def check_answer(verdict: Verdict, membership: Membership, asks: AskIndex) -> Ve
         return verdict
     env = verdict.envelope
     rule = membership.rules.get(env.type)
-    if env.correlation_id is None or rule is None or rule.answers is None:
+    if env.correlation_id is None or rule is None or not rule.answers:
         return verdict
     asked = asks.asked(env.correlation_id)
     if asked is None:
         return verdict
     type_, recipients = asked
-    if type_ != rule.answers:
-        return Rejected(Reason.POLICY_DENIED, f"{env.type} answers a {rule.answers}, but "
+    if type_ not in rule.answers:
+        return Rejected(Reason.POLICY_DENIED, f"{env.type} answers {rule.answers_text()}, but "
                         f"{env.correlation_id} is a {type_}", env)
     if env.sender not in recipients:
         return Rejected(Reason.POLICY_DENIED, f"{env.correlation_id} was not addressed to {env.sender}: only "

@@ -28,10 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-
 from hub.errors import ConfigError, DecodeError, HubError, VerificationError
-from hub.kafka.clients import consume_available, consumer_config, translate
+from hub.kafka.consumer import open_consumer
 from hub.kafka.topics import Topics
 from hub.ledger import tiles
 from hub.ledger.checkpoint import Checkpoint, open_checkpoint
@@ -280,37 +278,25 @@ class Log:
             return True
 
 
-_SETTLING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART,
-             KafkaError.LEADER_NOT_AVAILABLE}
-
-
 def follow(bootstrap: str, topics: Topics, partition: int, state: Log, stop: threading.Event,
            caught_up: threading.Event | None = None, poll: float = 0.2) -> None:
-    """Feed ``state`` from ``<ns>.ledger[p]`` and ``<ns>.checkpoints[p]`` (read_committed) until ``stop``."""
-    consumer = Consumer(consumer_config(bootstrap, f"hub.verifier.{uuid.uuid4()}",
-                                        **{"enable.partition.eof": True}))
+    """Feed ``state`` from ``<ns>.ledger[p]`` and ``<ns>.checkpoints[p]`` (read_committed) until ``stop``.
+
+    ``caught_up`` is set once both partitions were read to their end. Kafka failures are raised as
+    the hub's errors (:class:`~hub.errors.BrokerUnavailableError` when the cluster is unreachable)."""
+    consumer = open_consumer(bootstrap, f"hub.verifier.{uuid.uuid4()}", partition_eof=True)
     try:
-        consumer.assign([TopicPartition(topics.ledger, partition, 0),
-                         TopicPartition(topics.checkpoints, partition, 0)])
+        consumer.assign([(topics.ledger, partition, 0), (topics.checkpoints, partition, 0)])
         at_end: set[str] = set()
         while not stop.is_set():
-            try:
-                msgs = consume_available(consumer, 1000, poll)
-            except KafkaException as exc:
-                raise translate(exc, f"reading {topics.ledger}[{partition}]", bootstrap) from exc
-            for m in msgs:
-                err = m.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        at_end.add(m.topic() or "")
-                    elif err.code() not in _SETTLING:
-                        raise translate(KafkaException(err), f"reading {m.topic()}[{partition}]", bootstrap)
-                    continue
-                at_end.discard(m.topic() or "")
-                if m.topic() == topics.ledger:
+            for m in consumer.consume(1000, poll):
+                topic = m.topic()
+                at_end.discard(topic or "")
+                if topic == topics.ledger:
                     state.add_entry(m.value() or b"")
                 else:
                     state.add_checkpoint(m.value() or b"")
+            at_end.update(topic for topic, _ in consumer.eof)
             state.advance()
             if caught_up is not None and len(at_end) == 2:
                 caught_up.set()

@@ -21,8 +21,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from hub.config import HubConfig, default_home
-from hub.consortium.files import init_dev
+from connectors import dev_members
+from hub.config import HubConfig
+from hub.dev.consortium import init_dev
 from hub.kafka.provision import Broker, provision
 from hub.kafka.topics import ensure_topics, topic_specs
 from hub.v1 import connector_pb2_grpc as pb_grpc
@@ -30,7 +31,8 @@ from hub.v1 import connector_pb2_grpc as pb_grpc
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    b = provision(default_home(), tmp_path_factory.mktemp("broker"), port=None)
+    cfg = HubConfig.from_env()  # HUB_KAFKA_BOOTSTRAP names an external cluster, as for `hub kafka up`
+    b = provision(cfg.home, tmp_path_factory.mktemp("broker"), bootstrap=cfg.bootstrap, port=None)
     yield b
     b.stop()
 
@@ -120,7 +122,7 @@ class Hub:
 
 def make_hub(broker: Broker, tmp: Path, partitions: int = 1) -> Hub:
     hub = Hub(broker.bootstrap, f"t{uuid.uuid4().hex[:10]}", tmp / "consortium", tmp, partitions=partitions)
-    membership, _ = init_dev(hub.consortium.files)
+    membership, _ = init_dev(hub.consortium, dev_members())
     ensure_topics(hub.bootstrap, hub.cfg, topic_specs(hub.cfg, list(membership.members)))
     return hub
 

@@ -77,7 +77,7 @@ def check_partition(hub: Hub, partition: int, expect: list[str] | None = None) -
             assert verdict[r["source"]["offset"]] == r["reason"], (r["source"], r["reason"], r["detail"])
 
     # every checkpoint verifies, matches the ledger, and is consistent with the next
-    membership = load_membership(hub.consortium.files)
+    membership = load_membership(hub.consortium)
     key = membership.members[SEQUENCER_MEMBER].keys[0].key.raw
     verifier = log_verifier(key, origin(membership.consortium, hub.namespace, partition))
     leaves = [e.leaf_hash for e in ledger]

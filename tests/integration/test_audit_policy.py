@@ -181,14 +181,14 @@ def test_proof_verify_takes_the_log_key_and_the_quorum_from_the_policy(hub: Hub,
     out = hub.workdir / "policy-receipt.tlog-proof"
     r = hub.run("proof", "export", message_id, "--out", str(out), "--verifier", world["base"])
     assert r.returncode == 0, r.stdout + r.stderr
-    ok = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium.files), "--policy", str(world["good"]))
+    ok = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium), "--policy", str(world["good"]))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "VERIFIED" in ok.stdout and f"witness   {NAME} cosigned at" in ok.stdout
     assert f"policy    {world['good']}: log key {world['origin']}+" in ok.stdout and "met by w1" in ok.stdout
     demanding = hub.workdir / "all.policy"  # w1 and w2, quorum all (written above, or again here)
     hub.run("trust", "policy", "--out", str(demanding), "--force", "--witness", f"w1={world['witness']['vkey']}",
             "--witness", f"w2={world['other_vkey']}")
-    no = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium.files), "--policy", str(demanding))
+    no = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium), "--policy", str(demanding))
     assert no.returncode == 1, no.stdout + no.stderr
     assert "NOT VERIFIED" in no.stdout and "quorum is not met" in no.stdout and "w2 did not cosign" in no.stdout
     both = hub.run("proof", "verify", str(out), "--policy", str(world["good"]), "--witness-key",

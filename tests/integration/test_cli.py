@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.integration.conftest import Hub
 
@@ -24,12 +26,14 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def test_no_broker_reachable():
+def test_no_broker_reachable_is_exit_75_retry_later():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: connections are refused
-        line = one_line_error(run("kafka", "status", env={"HUB_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}"}))
+        proc = run("kafka", "status", env={"HUB_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}"})
+        line = one_line_error(proc)
     assert "no Kafka broker answered" in line
+    assert proc.returncode == 75
 
 
 def test_port_in_use(hub: Hub):
@@ -51,9 +55,56 @@ def test_unknown_agency_missing_consortium_and_missing_certificate(hub: Hub, tmp
 
 
 def test_bad_configuration():
-    assert "--partitions" in one_line_error(run("kafka", "status", env={"HUB_PARTITIONS": "many"}))
+    bad = run("kafka", "status", env={"HUB_PARTITIONS": "many"})
+    line = one_line_error(bad)
+    assert "HUB_PARTITIONS='many'" in line and "--partitions" in line and bad.returncode == 2
     assert "HUB_MIN_ISR" in one_line_error(run("kafka", "status", env={"HUB_MIN_ISR": "x"}))
     assert "namespace" in one_line_error(run("--namespace", "bad name!", "kafka", "status"))
+    # a flag takes the place of its variable: the bad HUB_PARTITIONS is not read when --partitions is given
+    over = run("--partitions", "2", "--bootstrap", "127.0.0.1:1", "sequencer", "run", "--partition", "5",
+               env={"HUB_PARTITIONS": "many"})
+    assert "partition 5 is outside 0..1" in one_line_error(over) and over.returncode == 2
+    assert "--batch-size 0 is outside 1..10000" in one_line_error(
+        run("--bootstrap", "127.0.0.1:1", "sequencer", "run", "--batch-size", "0"))
+
+
+def test_help_documents_the_exit_codes():
+    proc = run("--help")
+    assert proc.returncode == 0
+    for code in ("0 ", "1 ", "2 ", "75 ", "130 "):
+        assert f"  {code}" in proc.stdout, proc.stdout
+    assert "retry later" in proc.stdout and "Exit status:" in proc.stdout
+
+
+def test_schemas_check_outside_a_checkout_asks_for_the_fixtures(tmp_path):
+    line = one_line_error(run("schemas", "check", "--fixtures", str(tmp_path / "absent")))
+    assert "no schema fixtures at" in line and "--fixtures" in line
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports (absolute imports), at any depth in its code."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_click_only_under_hub_cli_and_connectors_only_from_the_cli():
+    root = Path(__file__).resolve().parents[2] / "hub"
+    for path in root.rglob("*.py"):
+        if "v1" in path.relative_to(root).parts:
+            continue
+        imported = _imports(path)
+        in_cli = path.relative_to(root).parts[0] == "cli"
+        if not in_cli:
+            assert not any(m == "click" or m.startswith("click.") for m in imported), path
+            assert not any(m == "connectors" or m.startswith("connectors.") for m in imported), path
+        else:  # the commands reach the context through hub.cli.context, never back through main
+            assert "hub.cli.main" not in imported or path.name == "__main__.py", path
 
 
 def test_every_command_has_help():

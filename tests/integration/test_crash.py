@@ -25,7 +25,7 @@ COURT, BANK = "court-bj-chaoyang", "bank-icbc-bj"
 
 
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(hub: Hub):
-    items = list(freeze_orders(default_registry(), COURT, load_signing_key(hub.consortium.files, COURT), [BANK], MESSAGES,
+    items = list(freeze_orders(default_registry(), COURT, load_signing_key(hub.consortium, COURT), [BANK], MESSAGES,
                                forged=0.01, replayed=0.01))
     expect = [i.expect for i in items]  # the loader is the only producer: offset order is item order
     rng = random.Random(20261122)

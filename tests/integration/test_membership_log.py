@@ -93,7 +93,7 @@ def test_a_connector_whose_key_is_revoked_refuses_to_sign_rather_than_be_rejecte
     from hub.consortium.identity import SigningKey
 
     _, port = hub.connector(BANK, name="bank-revoked")
-    old = SigningKey.load(key_path(hub.consortium.files, BANK))
+    old = SigningKey.load(key_path(hub.consortium, BANK))
     revoked = hub.run("agency", "revoke-key", "--member", BANK, "--key-id", old.key_id,
                       "--admin", "admin-1", "--admin", "admin-2")
     assert revoked.returncode == 0, revoked.stdout + revoked.stderr

@@ -44,7 +44,7 @@ def wait_published(hub: Hub, base: str, size: int, proc: Any, what: str) -> None
 
 def log_key(hub: Hub, partition: int = 0) -> tuple[str, NoteVerifier]:
     """A partition's checkpoint origin and a verifier of the hub-sequencer's newest key."""
-    membership = load_membership(hub.consortium.files)
+    membership = load_membership(hub.consortium)
     member = membership.member(SEQUENCER_MEMBER)
     assert member is not None
     origin_ = origin(membership.consortium, hub.namespace, partition)
@@ -157,14 +157,14 @@ def test_receipt_export_then_offline_verify(hub: Hub, world: dict[str, Any]) -> 
         r = hub.run("proof", "export", message_id, "--partition", "0", "--out", str(out), *extra)
         assert r.returncode == 0, r.stdout + r.stderr
         assert out.read_bytes().startswith(b"c2sp.org/tlog-proof@v1\nextra ")
-        v = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium.files))
+        v = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium))
         assert v.returncode == 0, v.stdout + v.stderr
         assert "VERIFIED" in v.stdout and COURT in v.stdout and message_id in v.stdout
         assert f"entry {index} of {world['origin']}" in v.stdout
         data = bytearray(out.read_bytes())
         data[len(data) // 3] ^= 0x01
         out.write_bytes(bytes(data))
-        bad = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium.files))
+        bad = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium))
         assert bad.returncode == 1, bad.stdout + bad.stderr
         assert "NOT VERIFIED" in bad.stdout
 

@@ -174,7 +174,7 @@ def test_lookups_answer_as_http_does(world: dict[str, Any]) -> None:
 
 
 def test_the_receipt_verifies_offline_and_is_the_http_one(hub: Hub, world: dict[str, Any]) -> None:
-    memberships = load_memberships(hub.consortium.files)
+    memberships = load_memberships(hub.consortium)
     for message_id, index in world["sent"]:
         got = world["stub"].GetReceipt(pb.MessageReceiptRequest(message_id=message_id), timeout=10)
         status, body, _ = get(world["base"], f"/proof/message/{message_id}")

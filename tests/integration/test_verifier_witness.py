@@ -125,20 +125,20 @@ def test_receipt_carries_the_cosignature_and_the_quorum_is_checked(hub: Hub, wor
     r = hub.run("proof", "export", message_id, "--out", str(out), "--verifier", world["base"])
     assert r.returncode == 0, r.stdout + r.stderr
     vkey = world["witness"]["vkey"]
-    ok = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium.files),
+    ok = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium),
                  "--witness-key", vkey, "--witness-quorum", "1")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "VERIFIED" in ok.stdout and f"witness   {NAME} cosigned at" in ok.stdout
     assert "witnesses 1 of 1 cosigned (quorum 1)" in ok.stdout
-    default = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium.files), "--witness-key", vkey)
+    default = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium), "--witness-key", vkey)
     assert default.returncode == 0, default.stdout + default.stderr
-    two = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium.files),
+    two = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium),
                   "--witness-key", vkey, "--witness-quorum", "2")
     assert two.returncode == 1, two.stdout + two.stderr
     assert "NOT VERIFIED" in two.stdout and "quorum is 2" in two.stdout and NAME in two.stdout
     other = hub.run("witness", "init", "--name", "witness.other.localhost/w", "--key",
                     str(hub.workdir / "other.pem"))
-    stranger = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium.files),
+    stranger = hub.run("proof", "verify", str(out), "--consortium", str(hub.consortium),
                        "--witness-key", other.stdout.strip(), "--witness-quorum", "1")
     assert stranger.returncode == 1 and "NOT VERIFIED" in stranger.stdout
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from hub.consortium.identity import SigningKey
 from hub.consortium.membership import Member, MemberKey, Membership, Role
 from hub.standard import avro
 from hub.standard.envelope import Envelope, seal
+from hub.standard.evolution import fixtures_dir
+from hub.standard.jsonform import from_json
 from hub.standard.routing import standard_policy
 from hub.standard.schemas import SchemaRegistry, default_registry
 
@@ -41,7 +45,8 @@ class World:
 def world(seed: int = 1) -> World:
     ids = [("court-bj-chaoyang", "北京市朝阳区人民法院", Role.COURT),
            ("bank-icbc-bj", "中国工商银行北京分行", Role.BANK),
-           ("bank-ccb-bj", "中国建设银行北京分行", Role.BANK)]
+           ("bank-ccb-bj", "中国建设银行北京分行", Role.BANK),
+           ("credit-platform-national", "全国信用信息共享平台", Role.CREDIT_PLATFORM)]
     keys = {mid: SigningKey.from_seed(bytes([seed, i]) * 16) for i, (mid, _, _) in enumerate(ids)}
     members = {mid: Member(mid, name, frozenset({role}), (MemberKey(keys[mid].public, NOW - 30 * DAY),))
                for mid, name, role in ids}
@@ -76,3 +81,13 @@ def freeze_feedback() -> dict[str, object]:
         "bank_reference": "ICBC-DJ-00000001",
         "note": "",
     }
+
+
+def fixture(type_: str) -> dict[str, Any]:
+    """The stored realistic payload of ``type_``'s newest schema (tests/assets/schema-fixtures),
+    decoded as the Avro datum a sender would encode."""
+    schema = default_registry().latest(type_)
+    assert schema is not None, f"no schema {type_}"
+    path = fixtures_dir() / schema.family / f"{type_.rsplit('.', 1)[1]}.v{schema.version}.json"
+    datum: dict[str, Any] = from_json(schema.schema, json.loads(path.read_text(encoding="utf-8")))
+    return datum

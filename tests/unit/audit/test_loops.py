@@ -4,7 +4,7 @@ import uuid
 
 from hub.audit.loops import ClosedLoops
 from hub.audit.replay import Finding
-from tests.unit.factories import DAY, FEEDBACK, NOW, freeze_feedback, freeze_order, world
+from tests.unit.factories import DAY, FEEDBACK, NOW, ORDER, fixture, freeze_feedback, freeze_order, world
 
 LAWYERS = "cn.judicial.hub.lawyers."
 
@@ -74,3 +74,72 @@ def test_credential_transitions():
     found = [(v.index, v.finding) for v in loops.finish(NOW)]
     assert found == [(0, Finding.CREDENTIAL_TRANSITION), (2, Finding.CREDENTIAL_TRANSITION),
                      (6, Finding.CREDENTIAL_TRANSITION)]
+
+
+# --- answers to several types; the case funds distribution ---------------------------------
+
+CREDIT = "cn.judicial.hub.credit."
+CREDIT_DECISIONS = [CREDIT + t for t in ("DefaulterListing", "DefaulterDelisting", "ConsumptionRestrictionImposed",
+                                         "ConsumptionRestrictionLifted")]
+COURT, BANK, PLATFORM = "court-bj-chaoyang", "bank-icbc-bj", "credit-platform-national"
+DISTRIBUTION = "cn.judicial.hub.enforcement.CaseFundsDistribution"
+DISTRIBUTION_FEEDBACK = "cn.judicial.hub.enforcement.CaseFundsDistributionFeedback"
+
+
+def test_credit_feedback_closes_the_loop_of_each_of_the_four_credit_decisions():
+    w, loops = world(), ClosedLoops()
+    for i, decision in enumerate(CREDIT_DECISIONS):
+        order = w.seal(COURT, decision, fixture(decision), [PLATFORM])
+        observe(loops, w, 2 * i, order, NOW + i, fixture(decision))
+        fb = w.seal(PLATFORM, CREDIT + "CreditActionFeedback", fixture(CREDIT + "CreditActionFeedback"), [COURT],
+                    correlation_id=order.message_id)
+        observe(loops, w, 2 * i + 1, fb, NOW + i + 1, fixture(CREDIT + "CreditActionFeedback"))
+    assert loops.finish(NOW + 30 * DAY) == []
+
+
+def test_credit_feedback_naming_a_freeze_order_is_still_unmatched():
+    w, loops = world(), ClosedLoops()
+    order = w.seal(COURT, ORDER, freeze_order(), [PLATFORM])  # the type is what counts here, not the policy
+    observe(loops, w, 0, order, NOW, freeze_order())
+    fb = w.seal(PLATFORM, CREDIT + "CreditActionFeedback", fixture(CREDIT + "CreditActionFeedback"), [COURT],
+                correlation_id=order.message_id)
+    observe(loops, w, 1, fb, NOW + 1, fixture(CREDIT + "CreditActionFeedback"))
+    found = [(v.index, v.finding) for v in loops.finish(NOW)]
+    assert found == [(1, Finding.ANSWER_UNMATCHED)]
+
+
+def distribution(deadline: int | None = NOW + DAY) -> dict:
+    return {**fixture(DISTRIBUTION), "response_deadline": deadline}
+
+
+def test_the_banks_feedback_closes_the_loop_of_a_case_funds_distribution():
+    w, loops = world(), ClosedLoops()
+    order = w.seal(COURT, DISTRIBUTION, distribution(), [BANK])
+    observe(loops, w, 0, order, NOW, distribution())
+    fb = w.seal(BANK, DISTRIBUTION_FEEDBACK, fixture(DISTRIBUTION_FEEDBACK), [COURT], correlation_id=order.message_id)
+    observe(loops, w, 1, fb, NOW + 1000, fixture(DISTRIBUTION_FEEDBACK))
+    assert loops.finish(NOW + 30 * DAY) == []
+
+
+def test_an_unanswered_or_late_distribution_is_reported_once_its_deadline_has_passed():
+    w, loops = world(), ClosedLoops()
+    unanswered, late, no_deadline = (w.seal(COURT, DISTRIBUTION, distribution(d), [BANK])
+                                     for d in (NOW + DAY, NOW + DAY, None))
+    observe(loops, w, 0, unanswered, NOW, distribution())
+    observe(loops, w, 1, late, NOW, distribution())
+    observe(loops, w, 2, no_deadline, NOW, distribution(None))
+    fb = w.seal(BANK, DISTRIBUTION_FEEDBACK, fixture(DISTRIBUTION_FEEDBACK), [COURT], correlation_id=late.message_id)
+    observe(loops, w, 3, fb, NOW + 2 * DAY, fixture(DISTRIBUTION_FEEDBACK))
+    assert loops.finish(NOW + DAY - 1) == []
+    found = {(v.index, v.finding) for v in loops.finish(NOW + 3 * DAY)}
+    assert found == {(0, Finding.FEEDBACK_MISSING), (1, Finding.FEEDBACK_LATE)}
+
+
+def test_distribution_feedback_from_a_bank_the_distribution_was_not_sent_to_is_unmatched():
+    w, loops = world(), ClosedLoops()
+    order = w.seal(COURT, DISTRIBUTION, distribution(), [BANK])
+    observe(loops, w, 0, order, NOW, distribution())
+    fb = w.seal("bank-ccb-bj", DISTRIBUTION_FEEDBACK, fixture(DISTRIBUTION_FEEDBACK), [COURT],
+                correlation_id=order.message_id)
+    observe(loops, w, 1, fb, NOW + 1, fixture(DISTRIBUTION_FEEDBACK))
+    assert [(v.index, v.finding) for v in loops.finish(NOW)] == [(1, Finding.ANSWER_UNMATCHED)]

@@ -156,3 +156,58 @@ def test_canonical_json_matches_rfc8785_for_strings_and_integers_and_refuses_the
     for bad in (1.5, 2**53, {1: "x"}, b"bytes", "\ud800"):
         with pytest.raises(EncodeError):
             canonical_json({"x": bad})
+
+
+# --- policy rules: answers of one type (the old form) and of several -----------------------
+
+ORDER = "cn.judicial.hub.enforcement.FreezeOrder"
+FEEDBACK = "cn.judicial.hub.enforcement.FreezeFeedback"
+CREDIT_FEEDBACK = "cn.judicial.hub.credit.CreditActionFeedback"
+
+
+def legacy_document() -> dict:
+    """A document as the hub wrote it when a rule's answers was always one type, as a string."""
+    doc = json.loads(old_document())
+    doc["admins"], doc["quorum"] = [], 0
+    doc["policy"].insert(0, {"type": FEEDBACK, "sender_roles": ["bank"], "recipient_roles": ["court"],
+                             "answers": ORDER})
+    return doc
+
+
+def test_a_document_whose_answers_are_single_strings_reads_and_keeps_its_digest():
+    doc = legacy_document()
+    m = Membership.from_json(json.dumps(doc))
+    assert m.rules[FEEDBACK].answers == {ORDER} and m.rules[ORDER].answers == frozenset()
+    assert m.answered_types == {ORDER}
+    # written back exactly as it was: the digest an update's "previous" names does not change
+    assert m.canonical_bytes() == canonical_json(doc)
+    assert json.loads(m.to_json())["policy"] == doc["policy"]
+
+
+def test_a_rule_answering_several_types_round_trips_as_a_sorted_list():
+    m = world().membership
+    rule = m.rules[CREDIT_FEEDBACK]
+    assert len(rule.answers) == 4
+    written = {r["type"]: r for r in json.loads(m.to_json())["policy"]}
+    assert written[CREDIT_FEEDBACK]["answers"] == sorted(rule.answers)
+    assert written[FEEDBACK]["answers"] == ORDER  # one type: still the old form
+    back = Membership.from_json(m.to_json())
+    assert back.rules == m.rules and back.digest() == m.digest()
+    assert back.answered_types >= rule.answers
+
+
+@pytest.mark.parametrize("answers", [[], [ORDER, ORDER], [1], "", 5, {"type": ORDER}])
+def test_an_answers_field_that_names_no_types_is_refused(answers):
+    doc = legacy_document()
+    doc["policy"][0]["answers"] = answers
+    with pytest.raises(ConfigError):
+        Membership.from_json(json.dumps(doc))
+
+
+def test_a_rule_built_with_one_type_as_a_string_answers_that_type_not_its_characters():
+    from hub.consortium.membership import PolicyRule, Role
+
+    court, bank = frozenset({Role.COURT}), frozenset({Role.BANK})
+    assert PolicyRule(FEEDBACK, bank, court, ORDER).answers == {ORDER}
+    assert PolicyRule(FEEDBACK, bank, court, None).answers == frozenset()
+    assert PolicyRule(FEEDBACK, bank, court, ORDER) == PolicyRule(FEEDBACK, bank, court, frozenset({ORDER}))

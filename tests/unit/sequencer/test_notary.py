@@ -9,7 +9,7 @@ from hub.ledger.merkle import root_from_leaf_hashes
 from hub.sequencer.core import Appended, InboundRecord, Notary, Refused
 from hub.standard import avro
 from hub.standard.schemas import hub_record
-from tests.unit.factories import FEEDBACK, NOW, freeze_feedback, world
+from tests.unit.factories import DAY, FEEDBACK, NOW, fixture, freeze_feedback, world
 
 
 def rec(offset, value, key=b"court-bj-chaoyang"):
@@ -166,3 +166,30 @@ def test_only_a_recipient_of_the_order_may_answer_it_and_the_audit_agrees():
     sneaky = LedgerEntry(1, a.leaf_hash, NOW + 1, a.entry.source, 1, wrong.raw).to_bytes()
     bad = audit(w, [a.entry_bytes, sneaky])
     assert [(v.index, v.finding) for v in bad.violations] == [(1, Finding.ENVELOPE_INVALID)]
+
+
+def test_credit_feedback_to_each_decision_is_sequenced_and_the_audit_closes_every_loop():
+    """The sequencer accepts the credit platform's feedback to a listing, a delisting, a restriction
+    and its lifting; the auditor's replay (with its closed-loop check) finds nothing to report."""
+    from hub.audit.loops import ClosedLoops
+
+    decisions = [f"cn.judicial.hub.credit.{t}" for t in ("DefaulterListing", "DefaulterDelisting",
+                                                         "ConsumptionRestrictionImposed", "ConsumptionRestrictionLifted")]
+    w = world()
+    notary = Notary(0, ChainHead(), w.membership, w.registry)
+    court, platform = "court-bj-chaoyang", "credit-platform-national"
+    feedback = "cn.judicial.hub.credit.CreditActionFeedback"
+    outs = []
+    for decision in decisions:
+        order = w.seal(court, decision, fixture(decision), [platform])
+        outs.append(notary.sequence(rec(len(outs), order.raw, court.encode()), NOW + len(outs)))
+        fb = w.seal(platform, feedback, fixture(feedback), [court], correlation_id=order.message_id)
+        outs.append(notary.sequence(rec(len(outs), fb.raw, platform.encode()), NOW + len(outs)))
+    assert all(isinstance(o, Appended) for o in outs), outs
+    loops = ClosedLoops()
+    pa = PartitionAudit(0, {1: w.membership}, w.registry, loops=loops)
+    for i, o in enumerate(outs):
+        pa.add(i, o.entry_bytes)
+    assert pa.finish().violations == []
+    assert loops.finish(NOW + 365 * DAY) == []
+    assert len(loops.orders) == 4

@@ -359,13 +359,34 @@ def test_every_policy_rule_names_a_type_in_schemas_and_every_type_has_a_rule():
 def test_an_answer_goes_back_the_way_its_question_came():
     rules = {r.type: r for r in standard_policy()}
     for rule in rules.values():
-        if rule.answers:
-            asked = rules[rule.answers]
-            assert rule.sender_roles <= asked.recipient_roles, rule.type
-            assert asked.sender_roles <= rule.recipient_roles, rule.type
+        for answered in rule.answers:
+            asked = rules[answered]
+            assert rule.sender_roles <= asked.recipient_roles, (rule.type, answered)
+            assert asked.sender_roles <= rule.recipient_roles, (rule.type, answered)
     assert {r.type.rsplit(".", 1)[1] for r in rules.values() if r.answers} >= {
         "FreezeFeedback", "PropertyInquiryResult", "SealFeedback", "UnfreezeFeedback", "DeductionFeedback",
-        "CreditActionFeedback", "CaseTransferReceipt", "DocumentServiceReceipt"}
+        "CreditActionFeedback", "CaseTransferReceipt", "DocumentServiceReceipt", "CaseFundsDistributionFeedback"}
+
+
+def test_credit_feedback_answers_every_credit_decision():
+    """Every type of the credit family the courts send is a decision the platform answers."""
+    rules = {r.type: r for r in standard_policy()}
+    credit = {t for t in SchemaRegistry.load(schemas_dir()).types() if t.startswith("cn.judicial.hub.credit.")}
+    decisions = {t for t in credit if rules[t].sender_roles == {Role.COURT}}
+    assert {t.rsplit(".", 1)[1] for t in decisions} == {
+        "DefaulterListing", "DefaulterDelisting", "ConsumptionRestrictionImposed", "ConsumptionRestrictionLifted"}
+    assert rules["cn.judicial.hub.credit.CreditActionFeedback"].answers == decisions
+
+
+def test_every_order_an_agency_must_act_on_has_an_answer():
+    """An enforcement order or credit decision a court addresses to an agency is answered by some
+    rule, so the auditor can close its loop."""
+    rules = standard_policy()
+    answered = {t for r in rules for t in r.answers}
+    orders = {r.type for r in rules if r.sender_roles == {Role.COURT} and not r.answers
+              and r.type.rsplit(".", 2)[1] in ("enforcement", "credit")}
+    assert "cn.judicial.hub.enforcement.CaseFundsDistribution" in orders
+    assert orders <= answered, sorted(orders - answered)
 
 
 def test_the_issues_examples_hold():

@@ -169,10 +169,10 @@ def test_a_named_type_means_the_same_in_every_newest_schema_of_its_family():
 def test_every_answer_carries_the_case_number_of_what_it_answers():
     by_name = {e.full_name: {f["name"] for f in raw(e.path)["fields"]} for e in NEWEST}
     for rule in standard_policy():
-        if rule.answers:
-            shared = by_name[rule.type] & by_name[rule.answers]
-            assert "case_number" in shared, f"{rule.type} cannot be joined to {rule.answers}"
-            assert len(shared) >= 2, f"{rule.type} shares only {shared} with {rule.answers}"
+        for answered in rule.answers:
+            shared = by_name[rule.type] & by_name[answered]
+            assert "case_number" in shared, f"{rule.type} cannot be joined to {answered}"
+            assert len(shared) >= 2, f"{rule.type} shares only {shared} with {answered}"
 
 
 @pytest.mark.parametrize("entry", NEWEST, ids=lambda e: e.full_name.rsplit(".", 1)[-1])

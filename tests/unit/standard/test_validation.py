@@ -5,8 +5,8 @@ import pytest
 
 from hub.consortium.identity import SigningKey
 from hub.sequencer.replay import ReplayMemory
-from hub.standard.validation import Accepted, Limits, Reason, Rejected, validate
-from tests.unit.factories import DAY, FEEDBACK, NOW, ORDER, freeze_feedback, freeze_order, world
+from hub.standard.validation import Accepted, Limits, Reason, Rejected, ask_of, validate
+from tests.unit.factories import DAY, FEEDBACK, NOW, ORDER, fixture, freeze_feedback, freeze_order, world
 
 
 def check(w, raw, now=NOW, replay=None):
@@ -122,3 +122,37 @@ def test_unknown_schema_and_invalid_payload():
 @pytest.mark.parametrize("code", list(Reason))
 def test_every_reason_code_is_a_stable_upper_case_name(code):
     assert code.value == code.name
+
+
+# --- answers: a rule may answer several types -------------------------------------------------
+
+CREDIT = "cn.judicial.hub.credit."
+CREDIT_FEEDBACK = CREDIT + "CreditActionFeedback"
+DECISIONS = [CREDIT + t for t in ("DefaulterListing", "DefaulterDelisting", "ConsumptionRestrictionImposed",
+                                  "ConsumptionRestrictionLifted")]
+COURT, PLATFORM = "court-bj-chaoyang", "credit-platform-national"
+
+
+@pytest.mark.parametrize("decision", DECISIONS, ids=lambda t: t.rsplit(".", 1)[1])
+def test_credit_feedback_answers_each_credit_decision_and_the_sequencer_remembers_each(decision):
+    w = world()
+    order = w.seal(COURT, decision, fixture(decision), [PLATFORM])
+    assert ask_of(order, w.membership) == (decision, (PLATFORM,)), "the decision is an order to remember"
+    asks = ReplayMemory(2 * DAY)
+    asks.add(order.message_id, order.created_at, NOW, ask_of(order, w.membership))
+    fb = w.seal(PLATFORM, CREDIT_FEEDBACK, fixture(CREDIT_FEEDBACK), [COURT], correlation_id=order.message_id)
+    assert isinstance(validate(fb.raw, w.membership, w.registry, ReplayMemory(2 * DAY), NOW, asks=asks), Accepted)
+
+
+def test_credit_feedback_naming_an_order_of_another_type_is_denied_and_says_what_it_answers():
+    w = world()
+    order = w.seal(COURT, ORDER, freeze_order(), [PLATFORM])  # the type is what counts here, not the policy
+    asks = ReplayMemory(2 * DAY)
+    asks.add(order.message_id, order.created_at, NOW, ask_of(order, w.membership))
+    fb = w.seal(PLATFORM, CREDIT_FEEDBACK, fixture(CREDIT_FEEDBACK), [COURT], correlation_id=order.message_id)
+    v = validate(fb.raw, w.membership, w.registry, ReplayMemory(2 * DAY), NOW, asks=asks)
+    assert reason(v) == Reason.POLICY_DENIED
+    assert f"answers one of {', '.join(sorted(DECISIONS))}, but" in v.detail and v.detail.endswith(f"is a {ORDER}")
+    without = w.seal(PLATFORM, CREDIT_FEEDBACK, fixture(CREDIT_FEEDBACK), [COURT])
+    denied = check(w, without.raw)
+    assert reason(denied) == Reason.POLICY_DENIED and "answers one of" in denied.detail

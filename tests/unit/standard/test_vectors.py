@@ -323,9 +323,7 @@ def membership() -> Membership:
                         tuple(MemberKey(VerifyingKey(h(k["public_key"])), k["not_before"]) for k in x["keys"]))
         for x in m["members"]
     }
-    rules = {r["type"]: PolicyRule(r["type"], frozenset(Role(x) for x in r["sender_roles"]),
-                                   frozenset(Role(x) for x in r["recipient_roles"]), r.get("answers"))
-             for r in m["policy"]}
+    rules = {r["type"]: PolicyRule.from_doc(r) for r in m["policy"]}
     standard = {r.type: r for r in standard_policy()}
     assert all(standard[t] == r for t, r in rules.items()), "the vectors' policy is the standard policy"
     for x in m["members"]:

@@ -16,6 +16,8 @@ FAMILY = "cn.judicial.hub.lawyers."
 
 
 class CredentialStatus(StrEnum):
+    """A lawyer's licence status, as LookupCredential answers it."""
+
     NEVER_LICENSED = "NEVER_LICENSED"
     ACTIVE = "ACTIVE"
     SUSPENDED = "SUSPENDED"
@@ -31,11 +33,14 @@ _EFFECT = {
 
 
 def is_credential_type(type_: str) -> bool:
+    """Whether messages of ``type_`` change a licence's status."""
     return type_ in _EFFECT
 
 
 @dataclass(frozen=True)
 class Change:
+    """One credential message's effect: the status a licence has from ``at`` on."""
+
     at: int  # notarised_at, microseconds
     status: CredentialStatus
     lawyer_name: str
@@ -45,9 +50,12 @@ class Change:
 
 @dataclass
 class CredentialBook:
+    """Every licence's changes in notarisation order (not thread-safe: its follower guards it)."""
+
     _changes: dict[str, list[Change]] = field(default_factory=dict)
 
     def record(self, type_: str, payload: dict[str, Any], notarised_at: int, message_id: str, index: int) -> None:
+        """Add the effect of one credential message (a ledger entry of a credential type)."""
         status = _EFFECT[type_]
         lawyer = payload.get("lawyer")
         name = lawyer.get("name", "") if isinstance(lawyer, dict) else str(payload.get("lawyer_name", ""))

@@ -1,0 +1,204 @@
+"""``hub agency``: the consortium's members, their keys, and quorum-approved membership updates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from hub.cli.context import Ctx, current_membership, membership_or_genesis, pass_ctx
+from hub.consortium.membership import Role
+from hub.errors import ConfigError, IntegrityError
+
+if TYPE_CHECKING:
+    from hub.consortium.membership import Membership
+
+__all__ = ["agency"]
+
+
+@click.group()
+def agency() -> None:
+    """Consortium members: their roles, keys and the policy."""
+
+
+@agency.command("init")
+@click.option("--force", is_flag=True, help="Replace an existing consortium (new keys: old ledgers stop verifying).")
+@pass_ctx
+def agency_init(c: Ctx, force: bool) -> None:
+    """Create a development consortium: members, Ed25519 keys and the standard policy."""
+    from connectors import dev_members  # the composition root: the hub itself never imports connectors
+    from hub.dev.consortium import init_dev
+
+    membership, created = init_dev(c.cfg.consortium_dir, dev_members(), force=force)
+    click.echo(f"{'created' if created else 'using existing'} consortium {membership.consortium!r} "
+               f"v{membership.version} in {c.cfg.consortium_dir}")
+    for m in membership.members.values():
+        click.echo(f"  {m.id:22} {','.join(sorted(m.roles)):12} key {m.keys[0].key_id}  {m.name}")
+
+
+@agency.command("list")
+@pass_ctx
+def agency_list(c: Ctx) -> None:
+    """List the members, roles and keys of the latest membership version (genesis plus the
+    membership log when a broker is reachable)."""
+    membership = membership_or_genesis(c)
+    click.echo(f"consortium {membership.consortium!r} membership v{membership.version} "
+               f"(digest {membership.digest()[:16]}…), admins {', '.join(a.id for a in membership.admins)}, "
+               f"quorum {membership.quorum}")
+    for m in membership.members.values():
+        keys = ", ".join(k.key_id + (" (revoked)" if k.revoked_in_version else "") for k in m.keys)
+        click.echo(f"{m.id:28} {','.join(sorted(m.roles)):17} keys {keys}  {m.name}")
+
+
+def _propose(c: Ctx, operations: list[dict[str, Any]], reason: str, admins: tuple[str, ...],
+             out: Path | None) -> None:
+    """Build an update against the latest membership; sign with local admin keys; publish or save."""
+    from hub.consortium.files import load_signing_key
+    from hub.consortium.governance import encode_update, sign_update, update_document, with_approval
+
+    current = current_membership(c)
+    doc = update_document(current, operations, reason)
+    for admin in admins:
+        doc = with_approval(doc, sign_update(doc, admin, load_signing_key(c.cfg.consortium_dir, admin)))
+    if out is not None:
+        out.write_bytes(encode_update(doc))
+        click.echo(f"membership update v{doc['version']} written to {out} with {len(admins)} approval(s); "
+                   f"`hub agency approve {out} --admin ID` adds more, `hub agency publish {out}` appends it")
+        return
+    _publish(c, encode_update(doc))
+
+
+def _publish(c: Ctx, update: bytes) -> Membership:
+    from hub.consortium.governance import apply_update
+    from hub.kafka.membership_log import append_update
+    from hub.kafka.topics import ensure_topics, topic_specs
+
+    new = apply_update(current_membership(c), update)  # refuses an update that does not apply
+    ensure_topics(c.bootstrap(), c.cfg, topic_specs(c.cfg, list(new.members)))
+    append_update(c.bootstrap(), c.cfg.namespace, update)
+    click.echo(f"membership v{new.version} appended to {c.cfg.namespace}.membership "
+               f"(digest {new.digest()[:16]}…); sequencers apply it to the messages that follow")
+    return new
+
+
+_admin_option = click.option("--admin", "admins", multiple=True, metavar="ID",
+                             help="Sign with this administrator's key from the consortium directory (repeatable).")
+_out_option = click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+                           help="Write the proposal here instead of publishing it (to collect more approvals).")
+
+
+@agency.command("rotate-key")
+@click.option("--member", "member_id", required=True, help="Member whose signing key is replaced.")
+@click.option("--reason", default="key rotation", show_default=True)
+@_admin_option
+@pass_ctx
+def agency_rotate_key(c: Ctx, member_id: str, reason: str, admins: tuple[str, ...]) -> None:
+    """Generate a new signing key for a member, add it and revoke the old one in one update
+    approved by the given administrators, publish it, then install the new key file (the old
+    one is kept as <member>.pem.old). The member's running connector reads the new key file by
+    itself, with no restart."""
+    from hub.consortium.files import key_path, load_signing_key
+    from hub.consortium.governance import add_key_op, revoke_key_op
+    from hub.consortium.identity import SigningKey
+    from hub.timeutil import now_us
+
+    current = current_membership(c)
+    if current.member(member_id) is None:
+        raise ConfigError(f"{member_id} is not a member (see `hub agency list`)")
+    old = load_signing_key(c.cfg.consortium_dir, member_id)
+    new = SigningKey.generate()
+    _propose(c, [add_key_op(member_id, new.public, now_us() - 60_000_000), revoke_key_op(member_id, old.key_id)],
+             reason, admins, None)
+    path = key_path(c.cfg.consortium_dir, member_id)
+    path.rename(path.with_suffix(".pem.old"))
+    new.save(path)
+    click.echo(f"{member_id}: key {old.key_id} revoked, key {new.key_id} installed in {path}")
+
+
+@agency.command("revoke-key")
+@click.option("--member", "member_id", required=True)
+@click.option("--key-id", required=True, help="Key id (hex) to revoke from the next membership version on.")
+@click.option("--reason", default="key revoked", show_default=True)
+@_admin_option
+@_out_option
+@pass_ctx
+def agency_revoke_key(c: Ctx, member_id: str, key_id: str, reason: str, admins: tuple[str, ...],
+                      out: Path | None) -> None:
+    """Revoke a member's key: messages validated against the new version and later that are
+    signed with it are rejected KEY_REVOKED; earlier entries keep verifying."""
+    from hub.consortium.governance import revoke_key_op
+
+    _propose(c, [revoke_key_op(member_id, key_id)], reason, admins, out)
+
+
+@agency.command("add")
+@click.option("--id", "member_id", required=True, help="New member id (letters, digits, '.', '_', '-').")
+@click.option("--name", required=True, help="The agency's name, e.g. 北京市海淀区人民法院.")
+@click.option("--role", "roles", required=True, multiple=True, type=click.Choice([r.value for r in Role]))
+@click.option("--reason", default="new member", show_default=True)
+@_admin_option
+@_out_option
+@pass_ctx
+def agency_add(c: Ctx, member_id: str, name: str, roles: tuple[str, ...], reason: str, admins: tuple[str, ...],
+               out: Path | None) -> None:
+    """Admit a new member with a fresh signing key (saved in the consortium directory)."""
+    from hub.consortium.files import key_path
+    from hub.consortium.governance import add_member_op, key_spec
+    from hub.consortium.identity import SigningKey
+    from hub.timeutil import now_us
+
+    key = SigningKey.generate()
+    _propose(c, [add_member_op(member_id, name, roles, [key_spec(key.public, now_us() - 60_000_000)])],
+             reason, admins, out)
+    key.save(key_path(c.cfg.consortium_dir, member_id))
+    click.echo(f"{member_id}: signing key {key.key_id} saved in {key_path(c.cfg.consortium_dir, member_id)}")
+
+
+@agency.command("approve")
+@click.argument("proposal", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@_admin_option
+@pass_ctx
+def agency_approve(c: Ctx, proposal: Path, admins: tuple[str, ...]) -> None:
+    """Add administrators' approvals to a saved proposal."""
+    from hub.consortium.files import load_signing_key
+    from hub.consortium.governance import encode_update, sign_update, with_approval
+
+    doc = json.loads(proposal.read_text(encoding="utf-8"))
+    for admin in admins:
+        doc = with_approval(doc, sign_update(doc, admin, load_signing_key(c.cfg.consortium_dir, admin)))
+    proposal.write_bytes(encode_update(doc))
+    click.echo(f"{proposal}: {len(doc.get('approvals', []))} approval(s)")
+
+
+@agency.command("publish")
+@click.argument("proposal", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@pass_ctx
+def agency_publish(c: Ctx, proposal: Path) -> None:
+    """Verify a proposal against the latest membership (quorum, version, previous digest) and
+    append it to the membership log."""
+    _publish(c, proposal.read_bytes())
+
+
+@agency.command("history")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="File to write the membership log to (one update per line).")
+@pass_ctx
+def agency_history(c: Ctx, out: Path) -> None:
+    """Save the membership log (every quorum-approved update since the genesis) to a file, so a
+    receipt signed under a later membership can be checked offline: `hub proof verify
+    --membership-log FILE`. Each update is checked to apply before it is written."""
+    from hub.consortium.files import load_membership
+    from hub.consortium.governance import membership_history
+    from hub.kafka.membership_log import read_updates
+
+    updates = read_updates(c.bootstrap(), c.cfg.namespace)
+    history = membership_history(load_membership(c.cfg.consortium_dir), updates)
+    if any(b"\n" in u for u in updates):
+        raise IntegrityError("a membership update holds a line break: it is not canonical JSON")
+    try:
+        out.write_bytes(b"".join(u + b"\n" for u in updates))
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror}") from exc
+    click.echo(f"{len(updates)} membership update(s) written to {out}: versions 1 to {max(history)}")

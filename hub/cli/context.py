@@ -1,0 +1,72 @@
+"""What every `hub` command gets: the configuration, read once by the root group, and the
+memberships most commands start from.
+
+Commands take a :class:`Ctx` through :data:`pass_ctx` (the one way to reach it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import click
+
+from hub.config import HubConfig
+from hub.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hub.consortium.membership import Membership
+
+__all__ = ["Ctx", "current_membership", "membership_or_genesis", "memberships", "pass_ctx"]
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """The root group's object: the configuration (flags over HUB_* variables over defaults)."""
+
+    cfg: HubConfig
+
+    def bootstrap(self) -> str:
+        """The broker to use: the configured one, else the local broker's, else a ConfigError."""
+        from hub.kafka.local import resolve_bootstrap
+
+        return resolve_bootstrap(self.cfg)
+
+
+#: gives a command the root group's :class:`Ctx` as its first argument
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def current_membership(c: Ctx) -> Membership:
+    """The latest membership: the genesis and every update in the membership log."""
+    return _latest(c, c.bootstrap())
+
+
+def membership_or_genesis(c: Ctx) -> Membership:
+    """The latest membership if a broker is configured, else the genesis document."""
+    from hub.consortium.files import load_membership
+
+    try:
+        bootstrap = c.bootstrap()
+    except ConfigError:
+        return load_membership(c.cfg.consortium_dir)
+    return _latest(c, bootstrap)
+
+
+def memberships(c: Ctx, bootstrap: str) -> dict[int, Membership]:
+    """Every membership version: the genesis and each update in the membership log at ``bootstrap``."""
+    from hub.consortium.files import load_memberships
+    from hub.kafka.membership_log import read_updates
+
+    return load_memberships(c.cfg.consortium_dir, read_updates(bootstrap, c.cfg.namespace))
+
+
+def _latest(c: Ctx, bootstrap: str) -> Membership:
+    history = memberships(c, bootstrap)
+    return history[max(history)]
+
+
+def check_partition(c: Ctx, partition: int) -> None:
+    """A ConfigError unless ``partition`` is one of the configuration's ledger partitions."""
+    if not 0 <= partition < c.cfg.partitions:
+        raise ConfigError(f"partition {partition} is outside 0..{c.cfg.partitions - 1}")

@@ -1,0 +1,23 @@
+"""``hub demo``: the freeze-order story end to end (:mod:`hub.dev.demo`), told on the terminal."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hub.cli.context import Ctx, pass_ctx
+
+__all__ = ["demo"]
+
+
+@click.command()
+@pass_ctx
+def demo(c: Ctx) -> None:
+    """Run the freeze-order story end to end on real processes and a real broker, then audit.
+    Exits 0 only if the audit verifies."""
+    from connectors import dev_members  # the composition root: the hub itself never imports connectors
+    from hub.dev.demo import Narrator, run_demo
+
+    result = run_demo(c.cfg, dev_members(), Narrator(echo=click.echo, emphasis=lambda s: click.style(s, bold=True)))
+    sys.exit(result.exit_code)

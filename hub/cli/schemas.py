@@ -1,0 +1,59 @@
+"""``hub schemas check|list``: the standard's Avro schemas."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from hub.errors import ConfigError
+
+__all__ = ["schemas"]
+
+
+@click.group()
+def schemas() -> None:
+    """The standard's Avro schemas (schemas/<family>/<Name>.v<N>.avsc, installed with the package)."""
+
+
+@schemas.command("check")
+@click.option("--schemas-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Schema directory [default: the schemas installed with the hub].")
+@click.option("--fixtures", type=click.Path(path_type=Path, file_okay=False),
+              help="Old-version fixtures [default: tests/assets/schema-fixtures of the checkout the hub runs "
+                   "from; needed when it is installed].")
+def schemas_check(schemas_dir: Path | None, fixtures: Path | None) -> None:
+    """Prove every version of every type backward-transitive compatible (a reader with the
+    newest schema reads data written with any older one) and that fastavro resolves every
+    stored fixture with the newest reader. Exit 1 naming each incompatible field."""
+    from hub.standard.evolution import check_repository, fixtures_dir
+    from hub.standard.schemas import SchemaRegistry
+    from hub.standard.schemas import schemas_dir as installed_schemas
+
+    root = schemas_dir or installed_schemas()
+    stored = fixtures or fixtures_dir()
+    if not stored.is_dir():
+        raise ConfigError(f"no schema fixtures at {stored}: pass --fixtures DIR (tests/assets/schema-fixtures "
+                          "of a checkout of the hub)")
+    problems = check_repository(root, stored)
+    for p in problems:
+        click.echo(f"INCOMPATIBLE {p.line()}")
+    registry = SchemaRegistry.load(root)
+    versions = sum(len(registry.versions(t)) for t in registry.types())
+    if problems:
+        click.echo(f"schemas check FAILED: {len(problems)} problem(s) in {len(registry.types())} types")
+        sys.exit(1)
+    click.echo(f"schemas check passed: {len(registry.types())} types, {versions} versions, each backward-transitive "
+               "compatible; every fixture resolves with the newest reader")
+
+
+@schemas.command("list")
+def schemas_list() -> None:
+    """List every message type with its versions and fingerprints."""
+    from hub.standard.schemas import default_registry
+
+    registry = default_registry()
+    for t in registry.types():
+        for v in registry.versions(t):
+            click.echo(f"{t:60} v{v.version}  {v.fingerprint.hex()[:16]}…  {v.path.name}")

@@ -1,0 +1,149 @@
+"""Publishing for an agency: check a request, sign its envelope, produce it to the inbound topic.
+
+:class:`Publisher` holds the connector's two producers (one for unary Publish, one with a longer
+linger for streams), the receipt watcher Publish waits on, and the idempotency keys. The unary
+path (:meth:`Publisher.publish_idempotent`) waits for Kafka's acknowledgement (acks=all) and,
+when asked, for the sequencer's receipt; streams (:mod:`hub.connector.stream`) use
+:meth:`Publisher.prepare` and :meth:`Publisher.produce_async` and are answered by delivery
+reports. Every refusal is a :class:`~hub.connector.requests.Refusal` carrying its gRPC status.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import grpc
+
+from hub.connector.agency import CurrentAgency
+from hub.connector.followers import ReceiptWatcher
+from hub.connector.idempotency import IdempotencyKeys
+from hub.connector.requests import Refusal, unsigned_envelope
+from hub.consortium.identity import SigningKey
+from hub.errors import HubError, QueueFullError
+from hub.kafka.producer import DeliveryCallback, Producer
+from hub.standard.envelope import Unsigned
+from hub.timeutil import now_us
+from hub.v1 import connector_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+#: how long Publish waits for a receipt when the call has no deadline, seconds
+RECEIPT_WAIT_S = 30.0
+
+
+def queue_full() -> Refusal:
+    """The refusal for a request Kafka's local queue has no room for (back-pressure)."""
+    return Refusal(grpc.StatusCode.RESOURCE_EXHAUSTED, "the connector's queue to Kafka is full: retry with back-off")
+
+
+class Publisher:
+    """Checks, signs and publishes one agency's requests to the inbound topic, keyed by its id."""
+
+    def __init__(self, current: CurrentAgency, producer: Producer, stream_producer: Producer,
+                 receipts: ReceiptWatcher, keys: IdempotencyKeys) -> None:
+        self.current = current
+        self.producer = producer
+        self.stream_producer = stream_producer
+        self.receipts = receipts
+        self.keys = keys
+        agency = current.agency
+        self._inbound = agency.topics.inbound
+        self._record_key = agency.member_id.encode()
+
+    def prepare(self, request: pb.PublishRequest) -> tuple[Unsigned, SigningKey]:
+        """Check a request against the standard and the policy: the envelope to sign and the key
+        to sign it with; :class:`Refusal` otherwise."""
+        problem = self.current.key_problem
+        if problem is not None:
+            raise Refusal(grpc.StatusCode.FAILED_PRECONDITION, problem)
+        agency = self.current.agency
+        return unsigned_envelope(request, agency, now_us()), agency.key
+
+    def publish_idempotent(self, request: pb.PublishRequest, time_remaining: float | None) -> pb.PublishResponse:
+        """Publish honouring the idempotency key, one call at a time per key; :class:`Refusal` otherwise."""
+        key = request.idempotency_key
+        if not key:
+            return self.publish(request, time_remaining)
+        slot = self.keys.slot(key)
+        with slot.lock:  # a concurrent retry waits for the first call's answer
+            request_bytes = request.SerializeToString(deterministic=True)
+            answered = self.keys.answered(slot, request_bytes)
+            if answered is not None:
+                return answered
+            response = self.publish(request, time_remaining)
+            if response.receipt.status != pb.Receipt.STATUS_UNSPECIFIED or not request.wait_for_receipt:
+                self.keys.remember(key, slot, request_bytes, response)
+            return response
+
+    def publish(self, request: pb.PublishRequest, time_remaining: float | None) -> pb.PublishResponse:
+        """Check, sign and publish one request, waiting for Kafka (and for the receipt if asked)."""
+        unsigned, key = self.prepare(request)
+        env = unsigned.sign(key)
+        mid = str(env.message_id)
+        event = self.receipts.expect(mid) if request.wait_for_receipt else None
+        try:
+            self.producer.send(self._inbound, env.raw, key=self._record_key)
+        except QueueFullError:
+            self.receipts.take(mid)
+            raise queue_full() from None
+        except HubError as exc:
+            self.receipts.take(mid)
+            raise Refusal(grpc.StatusCode.UNAVAILABLE, exc.diagnostics()) from None
+        response = pb.PublishResponse(message_id=mid)
+        if event is not None:
+            timeout = RECEIPT_WAIT_S if time_remaining is None else max(0.0, time_remaining - 0.05)
+            if not event.wait(timeout):
+                self.receipts.take(mid)
+                raise Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,
+                              f"message {mid} was published but no receipt arrived in time; "
+                              "it may still be sequenced: watch Subscribe for its receipt")
+            receipt = self.receipts.take(mid)
+            assert receipt is not None
+            response.receipt.CopyFrom(receipt)
+        return response
+
+    def produce_async(self, raw: bytes, delivered: DeliveryCallback) -> None:
+        """Produce one envelope on the stream producer; ``delivered`` is called from the delivery
+        thread. :class:`Refusal` when it cannot be queued (RESOURCE_EXHAUSTED when the queue is full)."""
+        try:
+            self.stream_producer.produce(self._inbound, raw, key=self._record_key, on_delivery=delivered)
+        except QueueFullError:
+            raise queue_full() from None
+        except HubError as exc:
+            raise Refusal(grpc.StatusCode.UNAVAILABLE, exc.diagnostics()) from None
+
+    def flush_stream(self, timeout: float) -> None:
+        """Wait for the stream producer's queued records to be acknowledged."""
+        self.stream_producer.flush(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush both producers and close the idempotency store."""
+        self.producer.close(timeout)
+        self.stream_producer.close(timeout)
+        self.keys.close()
+
+
+class DeliveryPoller:
+    """The thread serving the stream producer's delivery reports: a report wakes it, not a timer."""
+
+    def __init__(self, producer: Producer) -> None:
+        self._producer = producer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="deliveries", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._producer.poll(0.1)
+            except HubError as exc:
+                log.warning("serving delivery reports: %s", exc.diagnostics())
+                self._stop.wait(1.0)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)

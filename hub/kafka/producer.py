@@ -1,0 +1,105 @@
+"""A typed idempotent producer (acks=all): the one way code outside :mod:`hub.kafka` writes Kafka.
+
+:class:`Producer` wraps the client, not the records: values go to librdkafka as the bytes they
+are. Its errors leave it as the hub's own (:func:`hub.kafka.clients.translate`): a full local
+queue as :class:`~hub.errors.QueueFullError` (back-pressure: retry with back-off), an
+unreachable cluster as :class:`~hub.errors.BrokerUnavailableError`. A delivery report's
+error is handed to the callback as it comes; :func:`delivery_error` turns it into a hub error
+when the callback needs one. Transactions are :mod:`hub.kafka.transactions`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, cast
+
+import confluent_kafka
+from confluent_kafka import KafkaError, KafkaException
+
+from hub.errors import HubError
+from hub.kafka.clients import producer_config, translate
+
+Headers = dict[str, str | bytes | None]
+
+
+class DeliveryFailure(Protocol):
+    """Why Kafka did not take a record, as a delivery report says (librdkafka's error, unwrapped)."""
+
+    def str(self) -> str: ...
+    def code(self) -> int: ...
+
+
+#: called from the thread that polls, once Kafka took the record (None) or gave up on it
+DeliveryCallback = Callable[[DeliveryFailure | None, object], None]
+
+
+def delivery_error(failure: DeliveryFailure, doing: str, bootstrap: str | None = None) -> HubError:
+    """A delivery report's failure as the hub's own error."""
+    return translate(cast(KafkaError, failure), doing, bootstrap)
+
+
+class Producer:
+    """An idempotent, acks=all producer; build one with :func:`open_producer`.
+
+    ``produce`` queues a record and returns at once; delivery reports are served by :meth:`poll`
+    and :meth:`flush` (call them from one thread). :meth:`send` waits for one record's report.
+    """
+
+    def __init__(self, client: confluent_kafka.Producer, bootstrap: str) -> None:
+        self._client = client
+        self.bootstrap = bootstrap
+
+    def produce(self, topic: str, value: bytes, *, key: bytes | None = None, partition: int | None = None,
+                headers: Headers | None = None, on_delivery: DeliveryCallback | None = None) -> None:
+        """Queue one record (``partition`` None: by the key's murmur2 hash, as Java clients place it)."""
+        try:
+            self._client.produce(topic, value, key=key, partition=-1 if partition is None else partition,
+                                 headers=headers, on_delivery=on_delivery)
+        except (BufferError, KafkaException) as exc:
+            raise translate(exc, f"producing to {topic}", self.bootstrap) from exc
+
+    def send(self, topic: str, value: bytes, *, key: bytes | None = None, poll_every: float = 0.05) -> None:
+        """Produce one record and wait for Kafka to have taken it (acks=all): the hub's error if not.
+
+        Meanwhile this thread serves every delivery report of this producer."""
+        done: list[DeliveryFailure | None] = []
+        event = threading.Event()
+
+        def delivered(err: DeliveryFailure | None, _msg: object) -> None:
+            done.append(err)
+            event.set()
+
+        self.produce(topic, value, key=key, on_delivery=delivered)
+        while not event.is_set():  # poll returns as soon as a report (this call's or another's) is served
+            self.poll(poll_every)
+        if done[0] is not None:
+            raise delivery_error(done[0], f"producing to {topic}", self.bootstrap)
+
+    def poll(self, timeout: float = 0.0) -> int:
+        """Serve delivery reports for up to ``timeout`` seconds; how many were served."""
+        try:
+            return self._client.poll(timeout)
+        except KafkaException as exc:
+            raise translate(exc, "serving delivery reports", self.bootstrap) from exc
+
+    def flush(self, timeout: float) -> int:
+        """Wait up to ``timeout`` for every queued record's report; how many are still queued."""
+        try:
+            return self._client.flush(timeout)
+        except KafkaException as exc:
+            raise translate(exc, "flushing", self.bootstrap) from exc
+
+    def close(self, timeout: float = 10.0) -> int:
+        """Flush what is queued (up to ``timeout``); how many records were left undelivered."""
+        return self.flush(timeout)
+
+
+def open_producer(bootstrap: str, *, settings: Mapping[str, Any] | None = None) -> Producer:
+    """A :class:`Producer` of the cluster at ``bootstrap``, with librdkafka ``settings`` over the
+    hub's (:func:`~hub.kafka.clients.producer_config`: acks=all, idempotence, lz4, 2 ms linger)."""
+    try:
+        client = confluent_kafka.Producer(producer_config(bootstrap, **(settings or {})))
+    except KafkaException as exc:
+        raise translate(exc, "creating a producer", bootstrap) from exc
+    return Producer(client, bootstrap)
