@@ -14,6 +14,7 @@ install: $(STAMP) $(GEN) kafka
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -U pip
+	mkdir -p hub/v1  # pyproject.toml lists hub.v1: its stubs are generated next (proto)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
