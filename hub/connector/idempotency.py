@@ -6,8 +6,12 @@ order would be published twice, as two messages. The connector keeps each key's 
 answer in a SQLite file under ``HUB_HOME/connectors/<namespace>/<member>/`` (WAL, synchronous
 NORMAL: it survives the process being killed), the newest ``capacity`` keys.
 
-The answer is written once Kafka has acknowledged the record, so a connector killed between the
-acknowledgement and the write would publish a retry again: a window of a few milliseconds.
+Before a keyed request's envelope is produced, the signed envelope itself is written to the same
+file (write-ahead). A retry that finds no answer but that envelope, whatever happened in between
+(the handler failed, the client gave up, the deadline passed, the connector was SIGKILLed between
+Kafka's acknowledgement and writing the answer), produces the very same bytes again: same message
+id, same signature. The sequencer accepts it if the first never reached the ledger and refuses it
+as ``REPLAYED`` if it did, so one key yields at most one ledger entry.
 """
 
 from __future__ import annotations
@@ -47,6 +51,12 @@ class IdempotencyStore:
                     request BLOB NOT NULL,
                     response BLOB NOT NULL
                 );
+                CREATE TABLE IF NOT EXISTS intents (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    key TEXT NOT NULL UNIQUE,
+                    request BLOB NOT NULL,
+                    envelope BLOB NOT NULL
+                );
             """)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the connector's idempotency store {path}: {exc}") from exc
@@ -59,14 +69,29 @@ class IdempotencyStore:
             row = self._db.execute("SELECT request, response FROM answers WHERE key = ?", (key,)).fetchone()
         return (bytes(row[0]), bytes(row[1])) if row is not None else None
 
-    def put(self, key: str, request: bytes, response: bytes) -> None:
+    def get_intent(self, key: str) -> tuple[bytes, bytes] | None:
+        """(request, signed envelope) written for ``key`` before it was produced, or None."""
         with self._lock:
+            row = self._db.execute("SELECT request, envelope FROM intents WHERE key = ?", (key,)).fetchone()
+        return (bytes(row[0]), bytes(row[1])) if row is not None else None
+
+    def put_intent(self, key: str, request: bytes, envelope: bytes) -> None:
+        """Write the envelope about to be produced for ``key`` (before producing it)."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO intents (key, request, envelope) VALUES (?, ?, ?)",
+                             (key, request, envelope))
+
+    def put(self, key: str, request: bytes, response: bytes) -> None:
+        """Write the answer to ``key`` (its intent is no longer needed)."""
+        with self._lock:
+            self._db.execute("DELETE FROM intents WHERE key = ?", (key,))
             self._db.execute("INSERT OR REPLACE INTO answers (key, request, response) VALUES (?, ?, ?)",
                              (key, request, response))
             self._puts += 1
             if self._puts % PRUNE_EVERY == 0:
-                self._db.execute("DELETE FROM answers WHERE seq <= (SELECT MAX(seq) FROM answers) - ?",
-                                 (self.capacity,))
+                for table in ("answers", "intents"):
+                    self._db.execute(f"DELETE FROM {table} WHERE seq <= (SELECT MAX(seq) FROM {table}) - ?",
+                                     (self.capacity,))
 
     def __len__(self) -> int:
         with self._lock:
@@ -91,6 +116,8 @@ class IdempotencySlot:
         self.lock = threading.Lock()
         self.request: bytes | None = None
         self.response: pb.PublishResponse | None = None
+        #: the signed envelope produced (or about to be) for the key's request, until it is answered
+        self.envelope: bytes | None = None
 
 
 class IdempotencyKeys:
@@ -122,11 +149,32 @@ class IdempotencyKeys:
             stored = self._store.get(key) if self._store is not None else None
             if stored is not None:  # answered before this connector (re)started
                 slot.request, slot.response = stored[0], pb.PublishResponse.FromString(stored[1])
+                return slot
+            intent = self._store.get_intent(key) if self._store is not None else None
+            if intent is not None:  # produced (or about to be) before this connector (re)started
+                slot.request, slot.envelope = intent
             return slot
+
+    def intend(self, key: str, slot: IdempotencySlot, request_bytes: bytes, envelope: bytes) -> None:
+        """Before producing ``envelope`` for ``key``: remember it, in memory and in the store, so
+        every retry produces these same bytes (``slot.lock`` held)."""
+        slot.request, slot.envelope = request_bytes, envelope
+        if self._store is not None:
+            self._store.put_intent(key, request_bytes, envelope)
+
+    @staticmethod
+    def intended(slot: IdempotencySlot, request_bytes: bytes) -> bytes | None:
+        """The envelope produced before for this key's request, not yet answered (``slot.lock``
+        held); :class:`Refusal` when the key was used for a different request."""
+        if slot.envelope is None:
+            return None
+        if slot.request != request_bytes:
+            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key was used before for a different request")
+        return slot.envelope
 
     def remember(self, key: str, slot: IdempotencySlot, request_bytes: bytes, response: pb.PublishResponse) -> None:
         """The answer to ``key``, in memory and in the store."""
-        slot.request, slot.response = request_bytes, response
+        slot.request, slot.response, slot.envelope = request_bytes, response, None
         if self._store is not None:
             self._store.put(key, request_bytes, response.SerializeToString(deterministic=True))
 

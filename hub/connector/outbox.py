@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 
-from hub.connector.deliveries import delivery_pb
+import grpc
+
+from hub.connector.deliveries import delivery_pb, receipt_pb
+from hub.connector.requests import Refusal
 from hub.errors import DecodeError
 from hub.kafka.consumer import OFFSET_COMMITTED, Consumer, header
+from hub.kafka.reader import read_partition
 from hub.kafka.topics import KIND_HEADER
 from hub.standard.schemas import SchemaRegistry
 from hub.v1 import connector_pb2 as pb
 
 log = logging.getLogger(__name__)
+
+#: how many of the outbox's last records :meth:`Outbox.find_receipt` reads
+LOOK_BACK = 100_000
 
 
 class Outbox:
@@ -38,9 +46,14 @@ class Outbox:
     def deliveries(self, after_cursor: int | None, active: Callable[[], bool]) -> Iterator[pb.Delivery]:
         """Every delivery after ``after_cursor`` (None: after the group's committed cursor), as they
         arrive, while ``active()``; the hub's error when Kafka fails."""
+        if after_cursor is None:
+            start = OFFSET_COMMITTED
+        else:
+            low, high = self._committer.watermarks(self.topic, 0)
+            start = subscribe_start(after_cursor, low, high)
         consumer = self._open_reader()
         try:
-            consumer.assign([(self.topic, 0, OFFSET_COMMITTED if after_cursor is None else after_cursor + 1)])
+            consumer.assign([(self.topic, 0, start)])
             while active():
                 for m in consumer.consume(500, 0.2):
                     offset = m.offset() or 0  # a consumed record always has an offset
@@ -54,10 +67,56 @@ class Outbox:
         finally:
             consumer.close()
 
-    def ack(self, next_cursor: int) -> None:
-        """Commit ``next_cursor`` as the agency's position (synchronously); the hub's error if Kafka fails."""
+    def find_receipt(self, message_id: str, look_back: int = LOOK_BACK) -> pb.Receipt | None:
+        """The ACCEPTED receipt of ``message_id`` among the outbox's last ``look_back`` records (None
+        if there is none): what a retry whose copy was refused as REPLAYED is answered with."""
+        key = uuid.UUID(message_id).bytes
+        low, high = self._committer.watermarks(self.topic, 0)
+        for rec in read_partition(self._committer.bootstrap, self.topic, 0, max(low, high - look_back)):
+            if rec.key != key or rec.headers.get(KIND_HEADER) != b"receipt":
+                continue
+            try:
+                receipt = receipt_pb(rec.value)
+            except DecodeError:
+                continue
+            if receipt.status == pb.Receipt.ACCEPTED:
+                return receipt
+        return None
+
+    def ack(self, cursor: int) -> int:
+        """Commit the position after ``cursor`` as the agency's (synchronously) and return it;
+        :class:`Refusal` for a cursor the outbox never held (nothing moves), the hub's error if
+        Kafka fails."""
+        if cursor < 0:
+            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"cursor {cursor} is negative: cursors start at 0")
+        _, high = self._committer.watermarks(self.topic, 0)
+        if cursor >= high:
+            raise Refusal(grpc.StatusCode.OUT_OF_RANGE,
+                          f"cursor {cursor} was never delivered: the outbox ends before {high}; nothing was acknowledged")
+        next_cursor = cursor + 1
         with self._commit_lock:
             self._committer.commit(self.topic, 0, next_cursor, asynchronous=False)
+        return next_cursor
 
     def close(self) -> None:
         self._committer.close()
+
+
+def subscribe_start(after_cursor: int, low: int, high: int) -> int:
+    """The outbox offset a Subscribe ``after_cursor`` starts at, given the outbox's offsets
+    ``low`` (its oldest record) and ``high`` (after its last); :class:`Refusal` for a cursor it
+    cannot honour. ``-1`` means "from the oldest record the outbox still holds"."""
+    if after_cursor < -1:
+        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT,
+                      f"after_cursor {after_cursor} is negative: give a cursor, -1 for the oldest record, "
+                      "or none to resume after the last acknowledged one")
+    if after_cursor == -1:
+        return low
+    if after_cursor + 1 > high:
+        raise Refusal(grpc.StatusCode.OUT_OF_RANGE,
+                      f"after_cursor {after_cursor} is past the end of the outbox, which ends before {high}")
+    if after_cursor + 1 < low:
+        raise Refusal(grpc.StatusCode.OUT_OF_RANGE,
+                      f"the records after cursor {after_cursor} have expired: the outbox now starts at {low} "
+                      f"(records are kept 30 days); after_cursor {low - 1} reads what it holds")
+    return after_cursor + 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import grpc
 
@@ -22,7 +23,7 @@ from hub.connector.requests import Refusal, unsigned_envelope
 from hub.consortium.identity import SigningKey
 from hub.errors import HubError, QueueFullError
 from hub.kafka.producer import DeliveryCallback, Producer
-from hub.standard.envelope import Unsigned
+from hub.standard.envelope import Envelope, Unsigned
 from hub.timeutil import now_us
 from hub.v1 import connector_pb2 as pb
 
@@ -30,6 +31,12 @@ log = logging.getLogger(__name__)
 
 #: how long Publish waits for a receipt when the call has no deadline, seconds
 RECEIPT_WAIT_S = 30.0
+#: a deadline further away than this is no deadline (gRPC reports none as a huge number), seconds
+MAX_WAIT_S = 3600.0
+#: a call whose deadline leaves less than this is answered DEADLINE_EXCEEDED without publishing, seconds
+MIN_TIME_S = 0.1
+#: kept back from the deadline to answer before it passes, seconds
+ANSWER_MARGIN_S = 0.05
 
 
 def queue_full() -> Refusal:
@@ -41,8 +48,11 @@ class Publisher:
     """Checks, signs and publishes one agency's requests to the inbound topic, keyed by its id."""
 
     def __init__(self, current: CurrentAgency, producer: Producer, stream_producer: Producer,
-                 receipts: ReceiptWatcher, keys: IdempotencyKeys) -> None:
+                 receipts: ReceiptWatcher, keys: IdempotencyKeys,
+                 find_receipt: Callable[[str], pb.Receipt | None]) -> None:
         self.current = current
+        #: the accepted receipt of a message id, looked up in the agency's outbox (None: not found)
+        self.find_receipt = find_receipt
         self.producer = producer
         self.stream_producer = stream_producer
         self.receipts = receipts
@@ -61,29 +71,59 @@ class Publisher:
         return unsigned_envelope(request, agency, now_us()), agency.key
 
     def publish_idempotent(self, request: pb.PublishRequest, time_remaining: float | None) -> pb.PublishResponse:
-        """Publish honouring the idempotency key, one call at a time per key; :class:`Refusal` otherwise."""
+        """Publish honouring the idempotency key, one call at a time per key; :class:`Refusal` otherwise.
+
+        The signed envelope is written ahead (:meth:`IdempotencyKeys.intend`) before it is produced,
+        and a retry with no answer yet produces the same bytes again, so the sequencer refuses a
+        second copy as REPLAYED; the retry is then answered with the first copy's receipt."""
         key = request.idempotency_key
         if not key:
             return self.publish(request, time_remaining)
+        deadline = self._deadline(time_remaining)
         slot = self.keys.slot(key)
         with slot.lock:  # a concurrent retry waits for the first call's answer
             request_bytes = request.SerializeToString(deterministic=True)
             answered = self.keys.answered(slot, request_bytes)
             if answered is not None:
                 return answered
-            response = self.publish(request, time_remaining)
+            raw = self.keys.intended(slot, request_bytes)
+            again = raw is not None
+            if raw is None:
+                raw = self._sign(request)
+                self.keys.intend(key, slot, request_bytes, raw)
+            response = self._send(raw, request.wait_for_receipt, deadline, again=again)
             if response.receipt.status != pb.Receipt.STATUS_UNSPECIFIED or not request.wait_for_receipt:
                 self.keys.remember(key, slot, request_bytes, response)
             return response
 
     def publish(self, request: pb.PublishRequest, time_remaining: float | None) -> pb.PublishResponse:
         """Check, sign and publish one request, waiting for Kafka (and for the receipt if asked)."""
+        deadline = self._deadline(time_remaining)
+        return self._send(self._sign(request), request.wait_for_receipt, deadline, again=False)
+
+    @staticmethod
+    def _deadline(time_remaining: float | None) -> float:
+        """Seconds this call may wait for a receipt: what its deadline leaves (a little kept back to
+        answer in time), :data:`RECEIPT_WAIT_S` without a deadline (gRPC reports "none" as a huge
+        number). DEADLINE_EXCEEDED, before anything is signed or produced, when nothing is left."""
+        if time_remaining is None or time_remaining > MAX_WAIT_S:
+            return RECEIPT_WAIT_S
+        if time_remaining < MIN_TIME_S:
+            raise Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,
+                          f"the call's deadline leaves {max(time_remaining, 0) * 1000:.0f} ms: nothing was published")
+        return time_remaining - ANSWER_MARGIN_S
+
+    def _sign(self, request: pb.PublishRequest) -> bytes:
         unsigned, key = self.prepare(request)
-        env = unsigned.sign(key)
-        mid = str(env.message_id)
-        event = self.receipts.expect(mid) if request.wait_for_receipt else None
+        return unsigned.sign(key).raw
+
+    def _send(self, raw: bytes, wait_for_receipt: bool, wait_s: float, *, again: bool) -> pb.PublishResponse:
+        """Produce a signed envelope and wait for Kafka (and for its receipt, ``wait_s`` at most).
+        ``again``: the envelope was produced before for the same idempotency key."""
+        mid = str(Envelope.from_bytes(raw).message_id)
+        event = self.receipts.expect(mid) if wait_for_receipt else None
         try:
-            self.producer.send(self._inbound, env.raw, key=self._record_key)
+            self.producer.send(self._inbound, raw, key=self._record_key)
         except QueueFullError:
             self.receipts.take(mid)
             raise queue_full() from None
@@ -91,16 +131,25 @@ class Publisher:
             self.receipts.take(mid)
             raise Refusal(grpc.StatusCode.UNAVAILABLE, exc.diagnostics()) from None
         response = pb.PublishResponse(message_id=mid)
-        if event is not None:
-            timeout = RECEIPT_WAIT_S if time_remaining is None else max(0.0, time_remaining - 0.05)
-            if not event.wait(timeout):
-                self.receipts.take(mid)
-                raise Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,
-                              f"message {mid} was published but no receipt arrived in time; "
-                              "it may still be sequenced: watch Subscribe for its receipt")
-            receipt = self.receipts.take(mid)
-            assert receipt is not None
-            response.receipt.CopyFrom(receipt)
+        if event is None:
+            return response
+        if not event.wait(wait_s):
+            self.receipts.take(mid)
+            raise Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,
+                          f"message {mid} was published but no receipt arrived in time; "
+                          "it may still be sequenced: watch Subscribe for its receipt, or retry with the "
+                          "same idempotency key")
+        receipt = self.receipts.take(mid)
+        assert receipt is not None
+        if again and receipt.status == pb.Receipt.REJECTED and receipt.reason == "REPLAYED":
+            # the first copy is on the ledger: answer with its receipt
+            first = self.find_receipt(mid)
+            if first is None:
+                raise Refusal(grpc.StatusCode.ALREADY_EXISTS,
+                              f"message {mid}, published before with this idempotency key, is on the ledger; "
+                              "its receipt is older than the connector looks back: GetReceipt gives its proof")
+            receipt = first
+        response.receipt.CopyFrom(receipt)
         return response
 
     def produce_async(self, raw: bytes, delivered: DeliveryCallback) -> None:

@@ -102,18 +102,18 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         after = request.after_cursor if request.HasField("after_cursor") else None
         try:
             yield from self.outbox.deliveries(after, context.is_active)
+        except Refusal as r:
+            context.abort(r.code, r.detail)
         except HubError as exc:
             abort_with(context, exc)
 
     def Ack(self, request: pb.AckRequest, context: grpc.ServicerContext) -> pb.AckResponse:
-        if request.cursor < 0:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "cursor must be >= 0")
-        nxt = request.cursor + 1
         try:
-            self.outbox.ack(nxt)
+            return pb.AckResponse(next_cursor=self.outbox.ack(request.cursor))
+        except Refusal as r:
+            context.abort(r.code, r.detail)
         except HubError as exc:
             abort_with(context, exc)
-        return pb.AckResponse(next_cursor=nxt)
 
     # --- ledger-derived answers ------------------------------------------------------------
 
@@ -213,7 +213,7 @@ def start_connector(agency: Agency) -> Connector:
         membership_consumer.assign([(agency.topics.membership, 0, 0)])
         membership = MembershipFollower(membership_consumer, current)
 
-        publisher = Publisher(current, producer, stream_producer, receipts, keys)
+        publisher = Publisher(current, producer, stream_producer, receipts, keys, outbox.find_receipt)
         poller = DeliveryPoller(stream_producer)
         # from here nothing can fail: the threads own their consumers
         opened.pop_all()

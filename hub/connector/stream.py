@@ -25,7 +25,7 @@ from hub.connector.publisher import Publisher
 from hub.connector.requests import Refusal
 from hub.consortium.identity import SigningKey
 from hub.kafka.producer import DeliveryFailure
-from hub.standard.envelope import Unsigned
+from hub.standard.envelope import Envelope, Unsigned
 from hub.v1 import connector_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -61,12 +61,15 @@ class _ToSign:
     """A checked stream request on its way to the signer thread, with the idempotency slot it
     holds locked until its answer is known."""
 
-    __slots__ = ("idem", "idempotency_key", "key", "request_bytes", "seq", "slot", "unsigned")
+    __slots__ = ("idem", "idempotency_key", "key", "raw", "request_bytes", "seq", "slot", "unsigned")
 
-    def __init__(self, seq: int, unsigned: Unsigned, key: SigningKey, slot: _Pending, idempotency_key: str,
-                 idem: IdempotencySlot | None, request_bytes: bytes):
+    def __init__(self, seq: int, unsigned: Unsigned | None, key: SigningKey | None, slot: _Pending,
+                 idempotency_key: str, idem: IdempotencySlot | None, request_bytes: bytes,
+                 raw: bytes | None = None):
         self.seq, self.unsigned, self.key, self.slot = seq, unsigned, key, slot
         self.idempotency_key, self.idem, self.request_bytes = idempotency_key, idem, request_bytes
+        #: the envelope produced before for the same idempotency key and request (sent again as is)
+        self.raw = raw
 
     def release(self) -> None:
         """Let a retry with the same key go on (once)."""
@@ -197,6 +200,14 @@ class PublishStreamCall:
                 idem.lock.release()
                 self._resolve(slot, pb.PublishResult(sequence=seq, response=answered))
                 return
+            try:
+                raw = IdempotencyKeys.intended(idem, request_bytes)
+            except BaseException:
+                idem.lock.release()
+                raise
+            if raw is not None:  # produced before, never answered: the same bytes again
+                signing.put(_ToSign(seq, None, None, slot, request.idempotency_key, idem, request_bytes, raw))
+                return
         try:
             unsigned, key = publisher.prepare(request)
         except BaseException:
@@ -230,9 +241,16 @@ class PublishStreamCall:
 
     def _sign_and_produce(self, item: _ToSign) -> None:
         publisher = self._publisher
-        env = item.unsigned.sign(item.key)
-        mid = str(env.message_id)
         seq, idem = item.seq, item.idem
+        if item.raw is not None:
+            raw = item.raw
+            mid = str(Envelope.from_bytes(raw).message_id)
+        else:
+            assert item.unsigned is not None and item.key is not None
+            env = item.unsigned.sign(item.key)
+            raw, mid = env.raw, str(env.message_id)
+            if idem is not None:  # written ahead: a retry after any failure sends these bytes again
+                publisher.keys.intend(item.idempotency_key, idem, item.request_bytes, raw)
 
         def delivered(err: DeliveryFailure | None, _msg: object) -> None:
             if err is None:
@@ -245,7 +263,7 @@ class PublishStreamCall:
             item.release()
             self._resolve(item.slot, result)
 
-        publisher.produce_async(env.raw, delivered)
+        publisher.produce_async(raw, delivered)
 
     def frames(self) -> Iterator[list[pb.PublishResult]]:
         """The results, a frame at a time, in request order."""

@@ -8,6 +8,7 @@ only: the CLI asks for that explicitly.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from hub.errors import (
     QueueFullError,
     UnavailableError,
 )
+
+log = logging.getLogger(__name__)
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
@@ -89,7 +92,7 @@ def create_server(address: str, service_names: list[str], max_workers: int = 32,
     """
     if ":" not in address:
         raise ConfigError(f"listen address {address!r} must be host:port")
-    interceptors: list[grpc.ServerInterceptor] = []
+    interceptors: list[grpc.ServerInterceptor] = [_NeverUnknown()]
     if tls is not None and tls.allowed_members is not None:
         interceptors.append(_MemberGate(tls.allowed_members))
     server = grpc.server(
@@ -247,3 +250,57 @@ def _guarded(handler: grpc.RpcMethodHandler[Any, Any],
                                                            handler.response_serializer)
             return made
     raise TypeError("the gRPC method handler has no behaviour")
+
+
+class _NeverUnknown(grpc.ServerInterceptor):
+    """A handler that fails in a way it did not foresee answers INTERNAL with a line that says
+    so, and the failure is logged with its traceback; never gRPC's UNKNOWN with a library's
+    message. A call the handler ended itself (``context.abort``) keeps its status."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(details)
+        if handler is None:
+            return None
+        method = details.method
+        for kind, make in _HANDLER_KINDS:
+            behaviour = getattr(handler, kind)
+            if behaviour is None:
+                continue
+            streams = kind.endswith("_stream")
+
+            def answered(request: Any, context: grpc.ServicerContext, behaviour: Any = behaviour,
+                         streams: bool = streams) -> Any:
+                try:
+                    result = behaviour(request, context)
+                except Exception as exc:  # noqa: BLE001 - answered INTERNAL (or as aborted), logged
+                    _internal(context, method, exc)
+                return _streamed(result, context, method) if streams else result
+
+            made: grpc.RpcMethodHandler[Any, Any] = make(answered, handler.request_deserializer,
+                                                           handler.response_serializer)
+            return made
+        return handler
+
+
+def _streamed(results: Iterable[Any], context: grpc.ServicerContext, method: str) -> Iterable[Any]:
+    try:
+        yield from results
+    except Exception as exc:  # noqa: BLE001 - answered INTERNAL (or as aborted), logged
+        _internal(context, method, exc)
+
+
+def _internal(context: grpc.ServicerContext, method: str, exc: Exception) -> NoReturn:
+    code = cast(Any, context).code()  # grpcio has it; types-grpcio does not declare it
+    if code is not None and code != grpc.StatusCode.OK:  # the handler aborted the call itself
+        raise exc
+    if isinstance(exc, HubError):
+        log.warning("%s: %s", method, exc.diagnostics())
+        context.abort(status_for(exc), exc.diagnostics())
+    log.error("%s failed", method, exc_info=exc)
+    context.abort(grpc.StatusCode.INTERNAL,
+                  f"the server failed on this call ({type(exc).__name__}); its log has the details. "
+                  "A Publish retried with the same idempotency key is never published twice")

@@ -35,3 +35,35 @@ def test_an_unwritable_place_is_a_clear_config_error(tmp_path):
     blocker.write_text("not a directory")
     with pytest.raises(ConfigError, match="idempotency store"):
         IdempotencyStore(blocker / "i.sqlite")
+
+
+def test_an_envelope_written_ahead_is_what_a_retry_after_a_reopen_sends_until_answered(tmp_path):
+    import grpc
+    import pytest
+
+    from hub.connector.idempotency import IdempotencyKeys
+    from hub.connector.requests import Refusal
+    from hub.v1 import connector_pb2 as pb
+
+    path = tmp_path / "i.sqlite"
+    keys = IdempotencyKeys(IdempotencyStore(path))
+    slot = keys.slot("k")
+    assert IdempotencyKeys.intended(slot, b"request") is None
+    keys.intend("k", slot, b"request", b"signed envelope")
+    keys.close()  # the connector is killed: no answer was written
+
+    keys = IdempotencyKeys(IdempotencyStore(path))
+    slot = keys.slot("k")
+    assert IdempotencyKeys.answered(slot, b"request") is None
+    assert IdempotencyKeys.intended(slot, b"request") == b"signed envelope"
+    with pytest.raises(Refusal) as caught:
+        IdempotencyKeys.intended(slot, b"another request")
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    keys.remember("k", slot, b"request", pb.PublishResponse(message_id="m"))
+    keys.close()
+
+    keys = IdempotencyKeys(IdempotencyStore(path))
+    slot = keys.slot("k")
+    assert IdempotencyKeys.intended(slot, b"request") is None  # answered: the intent is gone
+    assert IdempotencyKeys.answered(slot, b"request") == pb.PublishResponse(message_id="m")
+    keys.close()
