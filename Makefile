@@ -61,6 +61,8 @@ test-integration: install browser
 # The full crash test: 20 SIGKILLs of the sequencer during a 20,000-message load.
 chaos: install
 	HUB_CHAOS_KILLS=20 HUB_CHAOS_MESSAGES=20000 $(PY) -m pytest -rs -v tests/integration/test_crash.py
+	HUB_FUZZ_EXAMPLES=3000 $(PY) -m pytest -rs -v -s tests/integration/test_fuzz_connector.py \
+		tests/integration/test_fuzz_servers.py
 
 # Speed and memory, as ratios against baselines measured in the same run (not part of `make test`).
 bench: install
