@@ -62,7 +62,7 @@ json_value = st.recursive(json_scalar, lambda inner: st.one_of(st.lists(inner, m
 def near_valid_payload(draw: st.DrawFn, type_: str) -> str:
     """A real fixture of ``type_`` with a few fields replaced, removed or added."""
     payload: dict[str, Any] = fixture_json(type_)
-    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 1, 2, 3]))):  # a good share left valid
         field = draw(st.sampled_from(sorted(payload)))
         action = draw(st.sampled_from(["replace", "remove", "add"]))
         if action == "replace":
