@@ -25,8 +25,9 @@ def schemas() -> None:
                    "from; needed when it is installed].")
 def schemas_check(schemas_dir: Path | None, fixtures: Path | None) -> None:
     """Prove every version of every type backward-transitive compatible (a reader with the
-    newest schema reads data written with any older one) and that fastavro resolves every
-    stored fixture with the newest reader. Exit 1 naming each incompatible field."""
+    newest schema reads data written with any older one), that every rules file beside the
+    schemas loads, and that every stored fixture meets its version's rules and resolves with
+    the newest reader. Exit 1 naming each incompatible field, broken rules file or rule."""
     from hub.standard.evolution import check_repository, fixtures_dir
     from hub.standard.schemas import SchemaRegistry
     from hub.standard.schemas import schemas_dir as installed_schemas
@@ -39,13 +40,14 @@ def schemas_check(schemas_dir: Path | None, fixtures: Path | None) -> None:
     problems = check_repository(root, stored)
     for p in problems:
         click.echo(f"INCOMPATIBLE {p.line()}")
+    if problems:
+        click.echo(f"schemas check FAILED: {len(problems)} problem(s)")
+        sys.exit(1)
     registry = SchemaRegistry.load(root)
     versions = sum(len(registry.versions(t)) for t in registry.types())
-    if problems:
-        click.echo(f"schemas check FAILED: {len(problems)} problem(s) in {len(registry.types())} types")
-        sys.exit(1)
     click.echo(f"schemas check passed: {len(registry.types())} types, {versions} versions, each backward-transitive "
-               "compatible; every fixture resolves with the newest reader")
+               "compatible, with its domain rules; every fixture meets its rules and resolves with the newest "
+               "reader")
 
 
 @schemas.command("list")

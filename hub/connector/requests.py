@@ -18,7 +18,9 @@ from hub.connector.agency import Agency
 from hub.errors import DecodeError, EncodeError
 from hub.standard.envelope import EnvelopeTooLargeError, Unsigned, prepare
 from hub.standard.jsonform import FieldProblems
+from hub.standard.rules import describe
 from hub.standard.schemas import PayloadSchema
+from hub.standard.validation import Reason
 from hub.v1 import connector_pb2 as pb
 
 
@@ -37,7 +39,7 @@ def unsigned_envelope(request: pb.PublishRequest, agency: Agency, now: int) -> U
     schema = agency.registry.latest(request.type)
     if schema is None:
         raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"unknown message type {request.type!r}")
-    payload = payload_bytes(request, schema)
+    payload = payload_bytes(request, schema, now)
     correlation = None
     if request.correlation_id:
         try:
@@ -56,15 +58,25 @@ def unsigned_envelope(request: pb.PublishRequest, agency: Agency, now: int) -> U
         raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"TOO_LARGE: {exc}") from None
 
 
-def payload_bytes(request: pb.PublishRequest, schema: PayloadSchema) -> bytes:
+def payload_bytes(request: pb.PublishRequest, schema: PayloadSchema, created_at: int) -> bytes:
     """The request's payload as Avro binary under ``schema`` (given as JSON or as Avro); :class:`Refusal`
-    when it does not fit the schema or its rules."""
+    when it does not fit the schema or breaks any of its domain rules (for an envelope created at
+    ``created_at``), naming every broken rule by field."""
     which = request.WhichOneof("payload")
+    raw = _encoded(request, schema, which)
+    try:
+        payload = schema.decode(raw)
+    except DecodeError as exc:  # Avro as given, or JSON that encoded to what the standard refuses (a time past 9999)
+        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{which}: {exc.diagnostics()}") from None
+    broken = schema.check_rules(payload, created_at)
+    if broken:
+        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{Reason.RULE_VIOLATED}: {describe(broken)}")
+    return raw
+
+
+def _encoded(request: pb.PublishRequest, schema: PayloadSchema, which: str | None) -> bytes:
+    """The request's payload (its field ``which``) as Avro binary: as given, or encoded from its JSON form."""
     if which == "payload_avro":
-        try:
-            schema.decode(request.payload_avro)
-        except DecodeError as exc:
-            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"payload_avro: {exc.diagnostics()}") from None
         return bytes(request.payload_avro)
     if which != "payload_json":
         raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, "a payload (payload_json or payload_avro) is required")

@@ -181,10 +181,16 @@ def _start_services(stage: _Stage, procs: Processes) -> None:
                               f"{stage.logdir}")
 
 
+def case_number(now: datetime) -> str:
+    """A new enforcement case number of the court's for each run: the second of the day is the serial
+    number (from 1: a case number's serial has no leading zero)."""
+    return f"（{now.year}）京0105执{now.hour * 3600 + now.minute * 60 + now.second + 1}号"
+
+
 def freeze_order(case_no: str, now: datetime) -> dict[str, Any]:
     return {"case_number": case_no, "document_number": case_no + "之一", "court_name": "北京市朝阳区人民法院",
             "judge": "王建国", "subject": {"name": "北京某某贸易有限公司", "id_type": "UNIFIED_SOCIAL_CREDIT_CODE",
-                                          "id_number": "91110105MA01ABCD2X"},
+                                          "id_number": "91110105MA01ABCD26"},
             "account_number": "0200001234567890123", "amount": "1286400.50", "currency": "CNY",
             "freeze_from": now.isoformat(), "freeze_until": (now + timedelta(days=365)).isoformat(),
             "legal_basis": "《中华人民共和国民事诉讼法》第二百五十三条",
@@ -196,7 +202,7 @@ def _freeze_exchange(stage: _Stage, procs: Processes, creds: dict[str, grpc.Chan
     it and answers; the court's system receives the feedback. The order's message id, None if rejected."""
     say, ports = stage.narrator.say, stage.ports
     now = datetime.now(CST).replace(microsecond=0)
-    case_no = f"（{now.year}）京0105执{now.strftime('%H%M%S')}号"
+    case_no = case_number(now)
     with channel(ports[COURT], creds[COURT]) as court, channel(ports[BANK], creds[BANK]) as bank:
         stop = threading.Event()
         errors: list[BaseException] = []
@@ -306,9 +312,9 @@ def _publish(stub: pb_grpc.ConnectorStub, type_: str, recipient: str, payload: d
 def _defaulter_listing(narrator: Narrator, court: pb_grpc.ConnectorStub, credit: pb_grpc.ConnectorStub,
                        now: datetime) -> None:
     """The court lists a judgment defaulter; the credit platform applies it and answers."""
-    case_no = f"（{now.year}）京0105执{now.strftime('%H%M%S')}号"
+    case_no = case_number(now)
     narrator.echo("")
-    subject = {"name": "北京恒远商贸有限公司", "id_type": "UNIFIED_SOCIAL_CREDIT_CODE", "id_number": "91110105MA01R2XK3L"}
+    subject = {"name": "北京恒远商贸有限公司", "id_type": "UNIFIED_SOCIAL_CREDIT_CODE", "id_number": "91110105MA01R2XK33"}
     listing = {
         "case_number": case_no, "document_number": f"{case_no}决定书", "court_name": "北京市朝阳区人民法院",
         "subject": subject, "legal_representative": "赵六", "grounds": ["ABLE_BUT_REFUSES"],

@@ -36,11 +36,11 @@ class Item:
 
 def freeze_order(i: int, now: int) -> dict[str, object]:
     return {
-        "case_number": f"（2026）京0105执{i}号",
-        "document_number": f"（2026）京0105执{i}号之一",
+        "case_number": f"（2026）京0105执{i + 1}号",  # a case's serial number starts at 1
+        "document_number": f"（2026）京0105执{i + 1}号之一",
         "court_name": "北京市朝阳区人民法院",
         "judge": "王建国",
-        "subject": {"name": "张三", "id_type": "RESIDENT_ID", "id_number": "110105198001011234"},
+        "subject": {"name": "张三", "id_type": "RESIDENT_ID", "id_number": "110105198001011238"},
         "account_number": f"62220202{i:011d}",
         "amount": Decimal(f"{1000 + i % 997}.{i % 100:02d}"),
         "currency": "CNY",

@@ -19,9 +19,10 @@ The hub is stricter than the specification in one respect: a change of logical t
 what the bytes mean, so it is reported even where the underlying type still matches.
 
 :func:`incompatibilities`, :func:`check_type` and :func:`check_fixture` are pure;
-:func:`check_repository` reads ``schemas/`` and the stored fixtures
-(``<fixtures>/<family>/<Name>.v<N>.json``, plain JSON as :mod:`hub.standard.jsonform` reads it)
-and is the one function that touches files.
+:func:`check_repository` reads ``schemas/`` (with the rules files beside the schemas, which must
+load: :mod:`hub.standard.rules`) and the stored fixtures (``<fixtures>/<family>/<Name>.v<N>.json``,
+plain JSON as :mod:`hub.standard.jsonform` reads it, each meeting the rules of its version as if
+sent at :data:`FIXTURES_CREATED_AT`) and is the one function that touches files.
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ import fastavro
 from hub.errors import EncodeError, SchemaError
 from hub.standard import avro
 from hub.standard.jsonform import FieldProblems, from_json
+from hub.standard.rules import RuleSet, describe, load_rules, orphan_rules
 
 #: every payload namespace is this followed by the family (the directory under schemas/)
 NAMESPACE_ROOT = "cn.judicial.hub"
+#: the created_at the stored fixtures are checked against their rules at (2026-11-18T00:00:00Z)
+FIXTURES_CREATED_AT = 1_794_960_000_000_000
 
 _SCHEMA_FILE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
 _FIXTURE_FILE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.json$")
@@ -394,6 +398,8 @@ class _Version:
     name: str
     version: int
     schema: avro.Schema
+    #: its rules, None when its rules file does not load (a problem already)
+    rules: RuleSet | None
 
 
 def check_repository(root: Path, fixtures: Path) -> list[Problem]:
@@ -434,7 +440,14 @@ def check_repository(root: Path, fixtures: Path) -> list[Problem]:
         if version in types.get(full_name, {}):
             problems.append(Problem(full_name, f"defined twice ({where})", writer=version))
             continue
-        types.setdefault(full_name, {})[version] = _Version(family, name, version, schema)
+        try:
+            rules: RuleSet | None = load_rules(path, schema)
+        except SchemaError as exc:
+            rules = None
+            problems.append(Problem(full_name, exc.diagnostics(), writer=version))
+        types.setdefault(full_name, {})[version] = _Version(family, name, version, schema, rules)
+    problems += [Problem(str(p.relative_to(root)), "rules file without a schema file beside it")
+                 for p in orphan_rules(root)]
 
     for full_name, versions in types.items():
         problems += check_type(full_name, {v: e.schema for v, e in versions.items()})
@@ -455,7 +468,11 @@ def check_repository(root: Path, fixtures: Path) -> list[Problem]:
             except (OSError, ValueError) as exc:
                 problems.append(Problem(full_name, f"cannot read fixture {path.name}: {exc}", writer=v))
                 continue
-            problems += check_fixture(full_name, v, entry.schema, newest.version, newest.schema, data)
+            found = check_fixture(full_name, v, entry.schema, newest.version, newest.schema, data)
+            broken = entry.rules.check(from_json(entry.schema, data), FIXTURES_CREATED_AT) \
+                if not found and entry.rules else []
+            problems += found + ([Problem(full_name, f"fixture breaks its rules: {describe(broken, '')}", writer=v)]
+                                 if broken else [])
     for path in sorted(fixtures.glob("*/*.json")):
         if path not in expected:
             what = "is not named <Name>.v<N>.json" if not _FIXTURE_FILE.match(path.name) else "matches no schema"
@@ -469,4 +486,5 @@ def fixtures_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "tests" / "assets" / "schema-fixtures"
 
 
-__all__ = ["Problem", "check_fixture", "check_repository", "check_type", "fixtures_dir", "incompatibilities"]
+__all__ = ["FIXTURES_CREATED_AT", "Problem", "check_fixture", "check_repository", "check_type", "fixtures_dir",
+           "incompatibilities"]

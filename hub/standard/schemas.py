@@ -3,15 +3,17 @@ full name and fingerprint.
 
 ``schemas/<family>/<Name>.v<N>.avsc`` holds version N of a message type; the envelope
 names the type by its full Avro name and pins the exact writer schema by the SHA-256
-fingerprint of its Parsing Canonical Form. ``schemas/hub/`` holds the hub's own records
-(envelope, ledger entry, receipt, rejection), which are not payload types.
+fingerprint of its Parsing Canonical Form. Beside it, ``<Name>.v<N>.rules.json`` holds the
+domain rules of that version (:mod:`hub.standard.rules`), loaded with it. ``schemas/hub/``
+holds the hub's own records (envelope, ledger entry, receipt, rejection), which are not
+payload types.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -22,6 +24,7 @@ from hub.standard import avro
 from hub.standard.avro_reader import compile_reader
 from hub.standard.json_to_avro import compile_json_writer
 from hub.standard.jsonform import from_json
+from hub.standard.rules import RuleSet, RuleViolation, load_rules, orphan_rules
 
 _FILE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
 
@@ -48,7 +51,7 @@ def schemas_dir() -> Path:
 
 @dataclass(frozen=True)
 class PayloadSchema:
-    """One version of a payload type: its schema, fingerprint, family and file."""
+    """One version of a payload type: its schema, fingerprint, family, file and domain rules."""
 
     full_name: str
     family: str
@@ -56,6 +59,8 @@ class PayloadSchema:
     fingerprint: bytes
     schema: avro.Schema
     path: Path
+    #: its rules file's rules and the defaults (:mod:`hub.standard.rules`)
+    rules: RuleSet = field(compare=False, repr=False)
 
     @cached_property
     def _reader(self) -> Callable[[bytes], Any]:
@@ -83,6 +88,10 @@ class PayloadSchema:
         read by the reader compiled for this schema (:mod:`hub.standard.avro_reader`)."""
         return self._reader(data)
 
+    def check_rules(self, payload: Any, created_at_us: int) -> list[RuleViolation]:
+        """Every domain rule the decoded ``payload`` of an envelope created at ``created_at_us`` breaks."""
+        return self.rules.check(payload, created_at_us)
+
 
 class SchemaRegistry:
     """Every payload schema version in a directory, looked up by fingerprint or by name."""
@@ -98,6 +107,9 @@ class SchemaRegistry:
         root = root or schemas_dir()
         if not root.is_dir():
             raise SchemaError(f"schema directory {root} does not exist")
+        orphans = orphan_rules(root)
+        if orphans:
+            raise SchemaError(f"{orphans[0]}: a rules file without the schema file it is named for")
         entries = []
         for path in sorted(root.glob("*/*.avsc")):
             if path.parent.name == "hub":
@@ -111,7 +123,7 @@ class SchemaRegistry:
                 raise SchemaError(f"{path}: file name does not match schema name {full_name}")
             entries.append(
                 PayloadSchema(full_name, path.parent.name, int(m["version"]), avro.schema_fingerprint(schema),
-                              schema, path)
+                              schema, path, load_rules(path, schema))
             )
         return cls(entries)
 

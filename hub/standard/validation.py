@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from hub.consortium.membership import MemberKey, Membership
 from hub.errors import DecodeError
 from hub.standard.envelope import Envelope, EnvelopeTooLargeError
+from hub.standard.rules import describe
 from hub.standard.schemas import SchemaRegistry
 
 
@@ -37,6 +38,7 @@ class Reason(StrEnum):
     REPLAYED = "REPLAYED"
     STALE = "STALE"
     FROM_FUTURE = "FROM_FUTURE"
+    RULE_VIOLATED = "RULE_VIOLATED"
 
 
 class ReplayWindow(Protocol):
@@ -138,6 +140,9 @@ def after_signature(
         payload = schema.decode(env.payload)
     except DecodeError as exc:
         return Rejected(Reason.INVALID_PAYLOAD, str(exc), env)
+    broken = schema.check_rules(payload, env.created_at)
+    if broken:
+        return Rejected(Reason.RULE_VIOLATED, describe(broken), env)
 
     denied = membership.check_policy(env.sender, env.type, env.recipients, env.correlation_id is not None)
     if denied:

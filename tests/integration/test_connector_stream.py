@@ -24,7 +24,7 @@ def court(hub: Hub):
 
 
 def order(n: int, **extra: object) -> pb.PublishRequest:
-    payload = dict(ORDER_JSON, case_number=f"（2026）京0105执{n}号")
+    payload = dict(ORDER_JSON, case_number=f"（2026）京0105执{n + 1}号")  # serial numbers start at 1
     return pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(payload), **extra)  # type: ignore[arg-type]
 
 

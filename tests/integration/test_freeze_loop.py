@@ -19,6 +19,7 @@ from tests.integration.conftest import Hub, stub
 COURT, BANK, OTHER_BANK = "court-bj-chaoyang", "bank-icbc-bj", "bank-ccb-bj"
 ORDER = "cn.judicial.hub.enforcement.FreezeOrder"
 FEEDBACK = "cn.judicial.hub.enforcement.FreezeFeedback"
+MEDIATION, JUSTICE = "cn.judicial.hub.mediation.MediationAgreement", "justice-bureau-bj"
 
 # relative to now: the auditor's closed-loop check flags orders whose deadline has passed unanswered
 DEADLINE = (datetime.now(UTC) + timedelta(days=7)).isoformat()
@@ -27,7 +28,7 @@ ORDER_JSON = {
     "case_number": "（2026）京0105执1234号", "document_number": "（2026）京0105执1234号之一",
     "court_name": "北京市朝阳区人民法院", "judge": "王建国",
     "subject": {"name": "北京某某贸易有限公司", "id_type": "UNIFIED_SOCIAL_CREDIT_CODE",
-                "id_number": "91110105MA01ABCD2X"},
+                "id_number": "91110105MA01ABCD26"},
     "account_number": "0200001234567890123", "amount": "1286400.50",
     "freeze_from": "2026-11-22T09:00:00+08:00", "freeze_until": "2027-11-22T09:00:00+08:00",
     "legal_basis": "《中华人民共和国民事诉讼法》第二百五十三条", "response_deadline": DEADLINE,
@@ -135,9 +136,19 @@ def test_bad_requests_get_the_right_status_and_reach_no_topic(hub: Hub, running)
         court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(missing)), timeout=10)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "payload.judge: missing required field" in exc.value.details()
-    huge = dict(ORDER_JSON, legal_basis="《民事诉讼法》" * 12_000)  # ~100 KB of text: over the envelope limit
+    huge = dict(ORDER_JSON, legal_basis="《民事诉讼法》" * 12_000)  # ~100 KB of text in one field: over its rules
     with pytest.raises(grpc.RpcError) as exc:
         court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(huge)), timeout=10)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "payload.legal_basis: TEXT_TOO_LONG" in exc.value.details()
+    # ~75 KB of text, every string within its rules: over the envelope limit
+    from tests.integration.test_flows import fixture_json
+
+    agreement = fixture_json(MEDIATION)
+    agreement["obligations"] = [dict(agreement["obligations"][0], description="调" * 1000)] * 25
+    with pytest.raises(grpc.RpcError) as exc:
+        court.Publish(pb.PublishRequest(type=MEDIATION, recipients=[JUSTICE], payload_json=json.dumps(agreement)),
+                      timeout=10)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "TOO_LARGE" in exc.value.details()
     assert len(list(read_partition(hub.bootstrap, inbound, 0))) == before

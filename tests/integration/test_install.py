@@ -1,6 +1,6 @@
 """A regular (not editable) install of the package into a brand-new virtualenv ships a working
-`hub`: the standard's schemas come with it (hub.standard.catalog), read from the install, not
-from this checkout.
+`hub`: the standard's schemas and the domain rules beside them come with it (hub.standard.catalog),
+read from the install, not from this checkout.
 
 The wheel is built from a copy of what the package is made of, so the build leaves nothing in
 the checkout; the fresh virtualenv gets the package alone (``--no-deps``) and finds its
@@ -53,6 +53,10 @@ def test_a_regular_install_into_a_fresh_virtualenv_ships_the_schemas(tmp_path: P
     schema_files = sorted((REPO / "schemas").glob("*/*.avsc"))
     for avsc in schema_files:
         assert f"hub/standard/catalog/{avsc.relative_to(REPO / 'schemas')}" in names, f"{avsc} is not shipped"
+    rule_files = sorted((REPO / "schemas").glob("*/*.rules.json"))
+    assert rule_files, "the standard's domain rules are beside its schemas"
+    for rules in rule_files:
+        assert f"hub/standard/catalog/{rules.relative_to(REPO / 'schemas')}" in names, f"{rules} is not shipped"
     for static in (REPO / "hub" / "verifier" / "static").iterdir():
         assert f"hub/verifier/static/{static.name}" in names
     assert "hub/kafka/pom.xml" in names
@@ -97,3 +101,4 @@ def test_a_regular_install_into_a_fresh_virtualenv_ships_the_schemas(tmp_path: P
     checked = _run([hub, "schemas", "check", "--fixtures", str(REPO / "tests" / "assets" / "schema-fixtures")],
                    cwd=tmp_path, env=env)
     assert checked.returncode == 0 and "schemas check passed" in checked.stdout, checked.stdout + checked.stderr
+    assert "with its domain rules" in checked.stdout, checked.stdout

@@ -59,7 +59,7 @@ def freeze_order() -> dict[str, object]:
         "document_number": "（2026）京0105执1234号之一",
         "court_name": "北京市朝阳区人民法院",
         "judge": "王建国",
-        "subject": {"name": "张三", "id_type": "RESIDENT_ID", "id_number": "110105198001011234"},
+        "subject": {"name": "张三", "id_type": "RESIDENT_ID", "id_number": "110105198001011238"},
         "account_number": "6222020200112233445",
         "amount": Decimal("1286400.50"),
         "currency": "CNY",

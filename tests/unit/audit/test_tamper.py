@@ -182,3 +182,32 @@ def test_undecodable_and_unheld_membership_entries_keep_every_other_verdict_at_i
     }
     assert "BAD_SIGNATURE" in next(v.detail for v in result.violations if v.index == 40)
     assert result.entries == 80
+
+
+def test_an_entry_that_breaks_the_domain_rules_of_its_schema_version_is_reported():
+    # a sequencer that did not apply the rules (older, or altered) notarised a freeze order for a
+    # negative amount from an unlisted company: the auditor, replaying with the rules, names it
+    from decimal import Decimal
+
+    from hub.standard.rules import RuleSet
+    from hub.standard.schemas import SchemaRegistry
+    from tests.unit.factories import ORDER, freeze_order
+
+    w = world()
+    lax = SchemaRegistry([replace(v, rules=RuleSet(())) for t in w.registry.types() for v in w.registry.versions(t)])
+    notary = Notary(0, ChainHead(), w.membership, lax)
+    bad = freeze_order() | {"amount": Decimal("-1.00"), "subject": {
+        "name": "北京某某贸易有限公司", "id_type": "UNIFIED_SOCIAL_CREDIT_CODE", "id_number": "91110105MA01ABCD2X"}}
+    envs = [w.order(created_at=NOW), w.seal("court-bj-chaoyang", ORDER, bad, ["bank-icbc-bj"], created_at=NOW + 1),
+            w.order(created_at=NOW + 2)]
+    outs = [notary.sequence(InboundRecord("hub.inbound", 0, i, b"court-bj-chaoyang", e.raw), NOW + i)
+            for i, e in enumerate(envs)]
+    assert all(isinstance(o, Appended) for o in outs)
+    pa = PartitionAudit(0, {1: w.membership}, w.registry)
+    for i, o in enumerate(outs):
+        pa.add(i, o.entry_bytes)
+    [violation] = pa.finish().violations
+    assert (violation.index, violation.finding) == (1, Finding.ENVELOPE_INVALID)
+    assert violation.detail.startswith("RULE_VIOLATED: ")
+    assert "payload.amount: AMOUNT_NOT_POSITIVE" in violation.detail
+    assert "payload.subject.id_number: USCC_INVALID" in violation.detail

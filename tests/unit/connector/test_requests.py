@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from decimal import Decimal
 
 import grpc
 import pytest
@@ -109,3 +110,77 @@ def test_the_key_problem_names_a_key_the_membership_does_not_hold_or_no_longer_a
     # the members' keys are valid from 30 days before NOW: not before
     early = key_problem(agency.membership, COURT, agency.key.key_id, NOW - 31 * DAY)
     assert early is not None and "revoked or not valid" in early
+
+
+# --- domain rules: refused before anything is signed, every broken rule named by field --------------
+
+
+def _order(**changes: object) -> dict[str, object]:
+    return freeze_order() | changes
+
+
+def _as_json(datum: dict[str, object]) -> str:
+    schema = world().registry.latest(ORDER)
+    assert schema is not None
+    return json.dumps(to_json(schema.schema, datum), ensure_ascii=False)
+
+
+def _as_avro(datum: dict[str, object]) -> bytes:
+    schema = world().registry.latest(ORDER)
+    assert schema is not None
+    return avro.encode(schema.schema, datum)
+
+
+BROKEN = {
+    "amount": Decimal("-5.00"),
+    "currency": "XYZ",
+    "freeze_until": NOW - DAY,
+    "case_number": "",
+    "judge": "王\u202e建国",
+    "subject": {"name": "北京某某贸易有限公司", "id_type": "UNIFIED_SOCIAL_CREDIT_CODE", "id_number": "91110105MA01ABCD2X"},
+}
+NAMED = ["payload.amount: AMOUNT_NOT_POSITIVE", "payload.currency: CURRENCY_UNKNOWN",
+         "payload.freeze_until: PERIOD_REVERSED", "payload.case_number: EMPTY", "payload.judge: TEXT_BIDI_OVERRIDE",
+         "payload.subject.id_number: USCC_INVALID"]
+
+
+@pytest.mark.parametrize("form", ["json", "avro"])
+def test_a_payload_breaking_the_rules_is_refused_naming_every_broken_rule_by_field(form):
+    datum = _order(**BROKEN)
+    request = (pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=_as_json(datum)) if form == "json" else
+               pb.PublishRequest(type=ORDER, recipients=[BANK], payload_avro=_as_avro(datum)))
+    refusal = _refusal(request)
+    assert refusal.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert refusal.detail.startswith("RULE_VIOLATED: ")
+    for named in NAMED:
+        assert named in refusal.detail, (named, refusal.detail)
+    assert refusal.detail.count("; ") == len(NAMED) - 1
+
+
+@pytest.mark.parametrize(("changes", "named"), [
+    ({"amount": Decimal("0.00")}, "payload.amount: AMOUNT_NOT_POSITIVE"),
+    ({"freeze_until": NOW + 2 * 365 * DAY}, "payload.freeze_until: PERIOD_TOO_LONG"),
+    ({"case_number": "（2026）京0105执\x00123号"}, "payload.case_number: TEXT_CONTROL_CHARACTER"),
+    ({"subject": {"name": "张三", "id_type": "RESIDENT_ID", "id_number": "110105198001011234"}},
+     "payload.subject.id_number: RESIDENT_ID_INVALID"),
+])
+def test_each_broken_rule_is_refused(changes, named):
+    refusal = _refusal(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=_as_json(_order(**changes))))
+    assert refusal.code == grpc.StatusCode.INVALID_ARGUMENT and named in refusal.detail, refusal.detail
+
+
+def test_rules_are_judged_at_the_envelopes_created_at():
+    # a freeze from NOW for a year: refused when the court's clock says it is created years later
+    agency = _agency()
+    request = pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=_order_json())
+    assert unsigned_envelope(request, agency, NOW).envelope.created_at == NOW
+    with pytest.raises(Refusal) as caught:
+        unsigned_envelope(request, agency, NOW - 2 * 365 * DAY)
+    assert "payload.freeze_from: TIME_OUT_OF_RANGE" in caught.value.detail
+
+
+def test_json_whose_times_the_standard_cannot_hold_is_refused_as_json():
+    payload = json.loads(_order_json()) | {"freeze_until": 2**62}
+    refusal = _refusal(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(payload)))
+    assert refusal.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert refusal.detail.startswith("payload_json: ") and "years 1..9999" in refusal.detail

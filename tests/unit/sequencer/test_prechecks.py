@@ -84,3 +84,24 @@ def test_pools_can_share_one_set_of_workers():
         assert b.submit(jobs).result() == first.result()
     finally:
         shared.close()
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_a_payload_breaking_domain_rules_is_rule_violated_with_the_signatures_in_workers(processes):
+    from decimal import Decimal
+
+    from tests.unit.factories import ORDER, freeze_order
+
+    w = world()
+    bad = w.seal("court-bj-chaoyang", ORDER, freeze_order() | {"amount": Decimal("0.00")}, ["bank-icbc-bj"]).raw
+    forged = bytearray(bad)
+    forged[-1] ^= 1
+    jobs = [(raw, w.membership, NOW) for raw in [w.order().raw] * INLINE_BELOW + [bad, bytes(forged)]]
+    pool = PrecheckPool(w.registry, processes=processes)
+    try:
+        got = pool.submit(jobs).result()
+    finally:
+        pool.close()
+    assert got == [precheck(raw, m, w.registry, now) for raw, m, now in jobs]
+    assert [v.reason for v in got[-2:] if isinstance(v, Rejected)] == [Reason.RULE_VIOLATED, Reason.BAD_SIGNATURE]
+    assert "payload.amount: AMOUNT_NOT_POSITIVE" in got[-2].detail  # type: ignore[union-attr]

@@ -46,7 +46,7 @@ BASE = {
 }
 DATUM = {
     "case_number": "（2026）京0105执1234号", "account": "6222020200112233445", "count": 3,
-    "amount": Decimal("1286400.50"), "status": "REFUSED", "subject": {"name": "张三", "id_number": "110105198001011234"},
+    "amount": Decimal("1286400.50"), "status": "REFUSED", "subject": {"name": "张三", "id_number": "110105198001011238"},
     "items": [{"value": 7}], "note": None,
 }
 
@@ -274,7 +274,7 @@ def test_versions_need_no_gaps_and_a_real_change():
 
 FIXTURE = {
     "case_number": "（2026）京0105执1234号", "account": "6222020200112233445", "count": 3, "amount": "1286400.50",
-    "status": "REFUSED", "subject": {"name": "张三", "id_number": "110105198001011234"}, "items": [{"value": 7}],
+    "status": "REFUSED", "subject": {"name": "张三", "id_number": "110105198001011238"}, "items": [{"value": 7}],
     "note": None,
 }
 

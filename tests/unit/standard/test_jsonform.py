@@ -16,7 +16,7 @@ def order_json():
     return {
         "case_number": "（2026）京0105执1234号", "document_number": "（2026）京0105执1234号之一",
         "court_name": "北京市朝阳区人民法院", "judge": "王建国",
-        "subject": {"name": "张三", "id_type": "RESIDENT_ID", "id_number": "110105198001011234"},
+        "subject": {"name": "张三", "id_type": "RESIDENT_ID", "id_number": "110105198001011238"},
         "account_number": "6222020200112233445", "amount": "1286400.50",
         "freeze_from": "2026-11-22T09:00:00+08:00", "freeze_until": "2027-11-22T09:00:00+08:00",
         "legal_basis": "《中华人民共和国民事诉讼法》第二百五十三条", "response_deadline": "2026-11-23T09:00:00Z",

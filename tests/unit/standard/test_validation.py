@@ -156,3 +156,41 @@ def test_credit_feedback_naming_an_order_of_another_type_is_denied_and_says_what
     without = w.seal(PLATFORM, CREDIT_FEEDBACK, fixture(CREDIT_FEEDBACK), [COURT])
     denied = check(w, without.raw)
     assert reason(denied) == Reason.POLICY_DENIED and "answers one of" in denied.detail
+
+
+# --- domain rules ----------------------------------------------------------------------------------
+
+
+def test_a_payload_breaking_domain_rules_is_rule_violated_naming_every_broken_rule_by_field():
+    from decimal import Decimal
+
+    w = world()
+    datum = freeze_order() | {"amount": Decimal("-1.00"), "currency": "XYZ", "freeze_until": NOW - DAY}
+    v = check(w, w.seal("court-bj-chaoyang", ORDER, datum, ["bank-icbc-bj"]).raw)
+    assert reason(v) == Reason.RULE_VIOLATED
+    assert v.detail.split("; ") == [
+        "payload.amount: AMOUNT_NOT_POSITIVE: -1.00 must be more than zero",
+        "payload.currency: CURRENCY_UNKNOWN: 'XYZ' is not an ISO 4217 currency code (e.g. CNY)",
+        ("payload.freeze_until: PERIOD_REVERSED: ends (2026-11-17T19:06:40+08:00) before freeze_from starts "
+         "(2026-11-18T19:06:40+08:00)"),
+    ]
+    assert v.envelope is not None
+
+
+def test_rules_are_judged_by_created_at_not_by_the_clock_of_whoever_checks():
+    # an answer due within a year of created_at stays within it when the auditor checks years later
+    w = world()
+    env = w.seal("court-bj-chaoyang", ORDER, freeze_order() | {"response_deadline": NOW + 300 * DAY},
+                 ["bank-icbc-bj"])
+    assert isinstance(check(w, env.raw), Accepted)
+    late = w.seal("court-bj-chaoyang", ORDER, freeze_order() | {"response_deadline": NOW + 400 * DAY},
+                  ["bank-icbc-bj"])
+    assert "payload.response_deadline: TIME_OUT_OF_RANGE" in check(w, late.raw).detail
+
+
+def test_rules_come_after_the_payload_decodes_and_before_the_policy():
+    w = world()
+    # a bank may not send a freeze order (POLICY_DENIED), but one that breaks the rules is refused for that first
+    env = w.seal("bank-icbc-bj", ORDER, freeze_order() | {"case_number": ""}, ["court-bj-chaoyang"])
+    assert reason(check(w, env.raw)) == Reason.RULE_VIOLATED
+    assert list(Reason)[-1] == Reason.RULE_VIOLATED  # added at the end: codes are never renumbered
