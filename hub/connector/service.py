@@ -25,7 +25,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import grpc
 
@@ -41,7 +40,7 @@ from hub.errors import HubError
 from hub.kafka.consumer import OFFSET_BEGINNING, open_consumer
 from hub.kafka.producer import open_producer
 from hub.rpc.server import TlsConfig, abort_with, create_server, set_serving
-from hub.timeutil import iso, now_us, to_us
+from hub.timeutil import RFC3339_FORM, iso, now_us, parse_rfc3339, to_us
 from hub.v1 import connector_pb2 as pb
 from hub.v1 import connector_pb2_grpc as pb_grpc
 
@@ -123,10 +122,10 @@ class ConnectorService(pb_grpc.ConnectorServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "license_number is required")
         at = now_us()
         if request.at:
-            try:
-                at = to_us(datetime.fromisoformat(request.at.replace("Z", "+00:00")))  # noqa: FURB162
-            except ValueError:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at={request.at!r} is not an RFC 3339 time")
+            when = parse_rfc3339(request.at)
+            if when is None:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at={request.at!r} is not a time in the form {RFC3339_FORM}")
+            at = to_us(when)
         if not self.credentials.ready.is_set():
             done, total = self.credentials.progress()
             context.abort(grpc.StatusCode.UNAVAILABLE,

@@ -20,12 +20,12 @@ Schemas with types the standard does not use (maps, floating point, logical type
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
 from hub.standard.avro import Schema, zigzag
-from hub.timeutil import to_us
+from hub.timeutil import parse_rfc3339, to_us
 
 Write = Callable[[Any, list[bytes]], None]
 
@@ -244,9 +244,8 @@ def _timestamp(value: Any, out: list[bytes]) -> None:
         return
     if type(value) is not str:
         raise _NotPlain
-    # exactly the reference's parse (hub.standard.jsonform): every Z replaced, a time zone required
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))  # noqa: FURB162
-    if dt.tzinfo is None:
+    dt = parse_rfc3339(value)  # exactly the reference's parse (hub.standard.jsonform)
+    if dt is None:
         raise _NotPlain
     out.append(zigzag(to_us(dt.astimezone(UTC))))
 

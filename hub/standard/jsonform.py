@@ -10,11 +10,11 @@ enums as their symbol, unions as the plain value (null or the first branch that 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from hub.timeutil import from_us, iso, to_us
+from hub.timeutil import RFC3339_FORM, from_us, iso, parse_rfc3339, to_us
 
 _Problems = list[tuple[str, str]]
 """(field path, message) pairs, collected while reading a whole value."""
@@ -121,14 +121,9 @@ def _from_timestamp(schema: Any, value: Any, path: str, problems: _Problems) -> 
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str):
-        try:
-            # every Z is replaced (not left to fromisoformat): that decides which odd inputs parse
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))  # noqa: FURB162
-        except ValueError:
-            problems.append((path, f"{value!r} is not an RFC 3339 time"))
-            return None
-        if dt.tzinfo is None:
-            problems.append((path, f"{value!r} needs a time zone (e.g. Z or +08:00)"))
+        dt = parse_rfc3339(value)
+        if dt is None:
+            problems.append((path, f"{value!r} is not a time in the form {RFC3339_FORM}"))
             return None
         return to_us(dt.astimezone(UTC))
     problems.append((path, "expected an RFC 3339 time string"))
