@@ -28,6 +28,9 @@ from __future__ import annotations
 
 #: exit code of an :class:`UnavailableError` (sysexits.h ``EX_TEMPFAIL``: retry later)
 EXIT_UNAVAILABLE = 75
+#: exit code of a :class:`FencedError`: another instance took over; a supervisor must not restart
+#: this one (systemd ``RestartPreventExitStatus=3``)
+EXIT_FENCED = 3
 
 
 class HubError(Exception):
@@ -87,6 +90,8 @@ class KafkaOperationError(HubError):
 class FencedError(KafkaOperationError):
     """A newer producer with the same ``transactional.id`` (a restarted sequencer) took over: this
     one must stop. Its open transaction was aborted by the broker; nothing of it is visible."""
+
+    exit_code = EXIT_FENCED
 
 
 class TransactionAbortedError(KafkaOperationError):

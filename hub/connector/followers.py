@@ -104,6 +104,18 @@ class ReceiptWatcher(Follower):
             self._waiting[message_id] = (event, [])
         return event
 
+    def next(self, message_id: str) -> pb.Receipt | None:
+        """The first receipt of ``message_id`` that arrived and was not taken yet (None: none), still
+        waiting for later ones; the event :meth:`expect` gave is cleared when none is left."""
+        with self._lock:
+            waiting = self._waiting.get(message_id)
+            if not waiting or not waiting[1]:
+                return None
+            receipt = waiting[1].pop(0)
+            if not waiting[1]:
+                waiting[0].clear()
+            return receipt
+
     def take(self, message_id: str) -> pb.Receipt | None:
         """The receipt of ``message_id`` if it arrived (None otherwise); stop waiting for it."""
         with self._lock:

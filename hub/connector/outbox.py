@@ -7,8 +7,9 @@ consumer-group position, so a Subscribe without ``after_cursor`` resumes there.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
-import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -16,17 +17,21 @@ import grpc
 
 from hub.connector.deliveries import delivery_pb, receipt_pb
 from hub.connector.requests import Refusal
-from hub.errors import DecodeError
+from hub.errors import DecodeError, UnavailableError
 from hub.kafka.consumer import OFFSET_COMMITTED, Consumer, header
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import KIND_HEADER
+from hub.kafka.watch import BrokerWatch
 from hub.standard.schemas import SchemaRegistry
+from hub.timeutil import iso, now_us
 from hub.v1 import connector_pb2 as pb
 
 log = logging.getLogger(__name__)
 
 #: how many of the outbox's last records :meth:`Outbox.find_receipt` reads
 LOOK_BACK = 100_000
+#: how long Ack waits for Kafka to confirm a commit when its call has no (or a longer) deadline, seconds
+ACK_WAIT_S = 5.0
 
 
 class Outbox:
@@ -36,24 +41,33 @@ class Outbox:
     ``open_reader`` opens a consumer of the group for each Subscribe call."""
 
     def __init__(self, topic: str, registry: SchemaRegistry, committer: Consumer,
-                 open_reader: Callable[[], Consumer]) -> None:
+                 open_reader: Callable[[], Consumer], watch: BrokerWatch) -> None:
         self.topic = topic
         self.registry = registry
         self._committer = committer
-        self._commit_lock = threading.Lock()
+        #: the one thread that commits cursors (Kafka's commit has no timeout of its own)
+        self._commits = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ack")
         self._open_reader = open_reader
+        self.watch = watch
 
-    def deliveries(self, after_cursor: int | None, active: Callable[[], bool]) -> Iterator[pb.Delivery]:
+    def deliveries(self, after_cursor: int | None, active: Callable[[], bool],
+                   heartbeat_s: float = 0.0) -> Iterator[pb.Delivery]:
         """Every delivery after ``after_cursor`` (None: after the group's committed cursor), as they
-        arrive, while ``active()``; the hub's error when Kafka fails."""
+        arrive, while ``active()``; the hub's error when Kafka fails. With ``heartbeat_s``, a
+        heartbeat (cursor -1) whenever nothing was sent for that long, and at once when Kafka stops
+        or starts answering the connector."""
         if after_cursor is None:
             start = OFFSET_COMMITTED
         else:
+            if not self.watch.up:
+                raise Refusal(grpc.StatusCode.UNAVAILABLE, f"Kafka has not answered the connector for "
+                              f"{self.watch.down_for():.0f} s: subscribe again later")
             low, high = self._committer.watermarks(self.topic, 0)
             start = subscribe_start(after_cursor, low, high)
         consumer = self._open_reader()
         try:
             consumer.assign([(self.topic, 0, start)])
+            beat = _Heartbeats(self.watch, heartbeat_s)
             while active():
                 for m in consumer.consume(500, 0.2):
                     offset = m.offset() or 0  # a consumed record always has an offset
@@ -63,7 +77,11 @@ class Outbox:
                     except DecodeError as exc:
                         log.error("undeliverable record at %s@%d: %s", self.topic, offset, exc)
                         continue
+                    beat.sent()
                     yield delivery
+                heartbeat = beat.due()
+                if heartbeat is not None:
+                    yield heartbeat
         finally:
             consumer.close()
 
@@ -83,22 +101,45 @@ class Outbox:
                 return receipt
         return None
 
-    def ack(self, cursor: int) -> int:
-        """Commit the position after ``cursor`` as the agency's (synchronously) and return it;
-        :class:`Refusal` for a cursor the outbox never held (nothing moves), the hub's error if
-        Kafka fails."""
+    def ack(self, cursor: int, time_remaining: float | None = None) -> int:
+        """Commit the position after ``cursor`` as the agency's and return it, within the call's
+        ``time_remaining`` (at most :data:`ACK_WAIT_S`); :class:`Refusal` for a cursor the outbox never
+        held (nothing moves), UNAVAILABLE when Kafka does not answer or the commit does not complete in
+        time (the cursor may or may not be committed: Ack again)."""
         if cursor < 0:
             raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"cursor {cursor} is negative: cursors start at 0")
-        _, high = self._committer.watermarks(self.topic, 0)
+        if not self.watch.up:
+            raise Refusal(grpc.StatusCode.UNAVAILABLE, f"Kafka has not answered the connector for "
+                          f"{self.watch.down_for():.0f} s: nothing was acknowledged; Ack again later")
+        wait = ACK_WAIT_S if time_remaining is None else max(0.0, min(time_remaining - 0.05, ACK_WAIT_S))
+        end = time.monotonic() + wait
+        try:
+            _, high = self._committer.watermarks(self.topic, 0, timeout=max(wait, 0.01))
+        except UnavailableError as exc:
+            self.watch.suspect()
+            raise Refusal(grpc.StatusCode.UNAVAILABLE, f"{exc.diagnostics()}; nothing was acknowledged") from None
         if cursor >= high:
             raise Refusal(grpc.StatusCode.OUT_OF_RANGE,
                           f"cursor {cursor} was never delivered: the outbox ends before {high}; nothing was acknowledged")
         next_cursor = cursor + 1
-        with self._commit_lock:
-            self._committer.commit(self.topic, 0, next_cursor, asynchronous=False)
+        commit = self._commits.submit(self._commit, next_cursor)
+        try:
+            commit.result(timeout=max(end - time.monotonic(), 0.0))
+        except concurrent.futures.TimeoutError:
+            self.watch.suspect()
+            raise Refusal(grpc.StatusCode.UNAVAILABLE,
+                          f"Kafka did not confirm the commit of cursor {cursor} in time: Ack again") from None
+        except UnavailableError as exc:
+            raise Refusal(grpc.StatusCode.UNAVAILABLE, f"{exc.diagnostics()}: Ack again") from None
         return next_cursor
 
+    def _commit(self, next_cursor: int) -> None:
+        """One synchronous commit, on the commit thread (a commit Kafka never answers holds it, not a
+        server thread; later Acks meanwhile answer UNAVAILABLE at their deadline)."""
+        self._committer.commit(self.topic, 0, next_cursor, asynchronous=False)
+
     def close(self) -> None:
+        self._commits.shutdown(wait=False, cancel_futures=True)
         self._committer.close()
 
 
@@ -120,3 +161,27 @@ def subscribe_start(after_cursor: int, low: int, high: int) -> int:
                       f"the records after cursor {after_cursor} have expired: the outbox now starts at {low} "
                       f"(records are kept 30 days); after_cursor {low - 1} reads what it holds")
     return after_cursor + 1
+
+
+class _Heartbeats:
+    """When a Subscribe stream owes its subscriber a heartbeat (``every`` 0: never)."""
+
+    def __init__(self, watch: BrokerWatch, every: float) -> None:
+        self.watch = watch
+        self.every = every
+        self._last = time.monotonic()
+        self._serving = True
+
+    def sent(self) -> None:
+        self._last = time.monotonic()
+
+    def due(self) -> pb.Delivery | None:
+        if self.every <= 0:
+            return None
+        serving = self.watch.up
+        now = time.monotonic()
+        if serving == self._serving and now - self._last < self.every:
+            return None
+        self._serving, self._last = serving, now
+        reason = "" if serving else f"Kafka has not answered the connector for {self.watch.down_for():.0f} s"
+        return pb.Delivery(cursor=-1, heartbeat=pb.Heartbeat(serving=serving, reason=reason, at=iso(now_us())))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import grpc
@@ -22,9 +23,11 @@ from hub.connector.idempotency import IdempotencyKeys
 from hub.connector.requests import Refusal, unsigned_envelope
 from hub.consortium.identity import SigningKey
 from hub.errors import HubError, QueueFullError
-from hub.kafka.producer import DeliveryCallback, Producer
+from hub.kafka.producer import DeliveryCallback, Headers, Producer
+from hub.kafka.topics import DELIVER_BY_HEADER
+from hub.kafka.watch import BrokerWatch
 from hub.standard.envelope import Envelope, Unsigned
-from hub.timeutil import now_us
+from hub.timeutil import iso, now_us
 from hub.v1 import connector_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,17 @@ MAX_WAIT_S = 3600.0
 MIN_TIME_S = 0.1
 #: kept back from the deadline to answer before it passes, seconds
 ANSWER_MARGIN_S = 0.05
+#: kept back from the deadline, at most, for the sequencer's commit and the receipt's way back,
+#: when setting a record's deliver-by time, seconds (clocks are assumed within this of each other)
+DELIVER_BY_MARGIN_S = 0.5
+#: what an UNAVAILABLE refusal suggests waiting before a retry, seconds
+RETRY_HINT_S = 2.0
+
+
+def deliver_by_margin(wait_s: float) -> float:
+    """Seconds kept back from a wait of ``wait_s`` seconds for the deliver-by time: half a second,
+    or a quarter of a short wait."""
+    return min(DELIVER_BY_MARGIN_S, wait_s / 4)
 
 
 def queue_full() -> Refusal:
@@ -49,8 +63,10 @@ class Publisher:
 
     def __init__(self, current: CurrentAgency, producer: Producer, stream_producer: Producer,
                  receipts: ReceiptWatcher, keys: IdempotencyKeys,
-                 find_receipt: Callable[[str], pb.Receipt | None]) -> None:
+                 find_receipt: Callable[[str], pb.Receipt | None], watch: BrokerWatch) -> None:
         self.current = current
+        #: whether Kafka answers: Publish is refused at once while it does not
+        self.watch = watch
         #: the accepted receipt of a message id, looked up in the agency's outbox (None: not found)
         self.find_receipt = find_receipt
         self.producer = producer
@@ -60,6 +76,16 @@ class Publisher:
         agency = current.agency
         self._inbound = agency.topics.inbound
         self._record_key = agency.member_id.encode()
+        watch.on_change(self._kafka_changed)
+
+    def _kafka_changed(self, up: bool) -> None:
+        """When Kafka stops answering, withdraw what is queued and not yet sent: those callers are
+        answered UNAVAILABLE (never written) instead of their records going out whenever Kafka
+        returns; and an idempotent producer with records queued to a frozen broker spins a core
+        (docs/design-notes.md, "When Kafka falters")."""
+        if not up:
+            self.producer.withdraw_queued()
+            self.stream_producer.withdraw_queued()
 
     def prepare(self, request: pb.PublishRequest) -> tuple[Unsigned, SigningKey]:
         """Check a request against the standard and the policy: the envelope to sign and the key
@@ -80,6 +106,7 @@ class Publisher:
         if not key:
             return self.publish(request, time_remaining)
         deadline = self._deadline(time_remaining)
+        self.check_kafka()
         slot = self.keys.slot(key)
         with slot.lock:  # a concurrent retry waits for the first call's answer
             request_bytes = request.SerializeToString(deterministic=True)
@@ -99,7 +126,16 @@ class Publisher:
     def publish(self, request: pb.PublishRequest, time_remaining: float | None) -> pb.PublishResponse:
         """Check, sign and publish one request, waiting for Kafka (and for the receipt if asked)."""
         deadline = self._deadline(time_remaining)
+        self.check_kafka()
         return self._send(self._sign(request), request.wait_for_receipt, deadline, again=False)
+
+    def check_kafka(self) -> None:
+        """UNAVAILABLE at once, with nothing signed or queued, while Kafka does not answer: a record
+        queued now would be sent whenever the broker returns, whatever became of its caller."""
+        if not self.watch.up:
+            raise Refusal(grpc.StatusCode.UNAVAILABLE,
+                          f"Kafka has not answered the connector for {self.watch.down_for():.0f} s: nothing was "
+                          f"published; retry in {RETRY_HINT_S:.0f} s or more (with the same idempotency key)")
 
     @staticmethod
     def _deadline(time_remaining: float | None) -> float:
@@ -119,28 +155,44 @@ class Publisher:
 
     def _send(self, raw: bytes, wait_for_receipt: bool, wait_s: float, *, again: bool) -> pb.PublishResponse:
         """Produce a signed envelope and wait for Kafka (and for its receipt, ``wait_s`` at most).
-        ``again``: the envelope was produced before for the same idempotency key."""
+        ``again``: the envelope was produced before for the same idempotency key.
+
+        Waiting for a receipt, the record carries a deliver-by time just before the caller's
+        deadline: the sequencer refuses it as EXPIRED after that, so a call answered
+        DEADLINE_EXCEEDED leaves its message on the ledger only if it was notarised in time."""
         mid = str(Envelope.from_bytes(raw).message_id)
+        end = time.monotonic() + wait_s
+        headers: Headers | None = None
+        deliver_by = 0
+        if wait_for_receipt:
+            deliver_by = now_us() + int((wait_s - deliver_by_margin(wait_s)) * 1_000_000)
+            headers = {DELIVER_BY_HEADER: str(deliver_by).encode()}
         event = self.receipts.expect(mid) if wait_for_receipt else None
         try:
-            self.producer.send(self._inbound, raw, key=self._record_key)
+            taken = self.producer.send(self._inbound, raw, key=self._record_key, headers=headers, timeout=wait_s)
         except QueueFullError:
             self.receipts.take(mid)
             raise queue_full() from None
         except HubError as exc:
             self.receipts.take(mid)
+            self.watch.suspect()
             raise Refusal(grpc.StatusCode.UNAVAILABLE, exc.diagnostics()) from None
+        if not taken:
+            self.receipts.take(mid)
+            raise Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, f"Kafka did not take message {mid} in time; "
+                          + (f"the sequencer refuses it after {iso(deliver_by)} (EXPIRED), so it is on the ledger "
+                             "only if notarised by then: GetReceipt or Subscribe tell" if wait_for_receipt else
+                             "it may still be published")
+                          + "; a retry with the same idempotency key is safe")
         response = pb.PublishResponse(message_id=mid)
         if event is None:
             return response
-        if not event.wait(wait_s):
-            self.receipts.take(mid)
+        receipt = self._await_receipt(mid, event, end, again)
+        if receipt is None:
             raise Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,
-                          f"message {mid} was published but no receipt arrived in time; "
-                          "it may still be sequenced: watch Subscribe for its receipt, or retry with the "
-                          "same idempotency key")
-        receipt = self.receipts.take(mid)
-        assert receipt is not None
+                          f"message {mid} was published but not notarised in time; the sequencer refuses it after "
+                          f"{iso(deliver_by)} (EXPIRED), so it is on the ledger only if notarised by then: "
+                          "GetReceipt or Subscribe tell; a retry with the same idempotency key is safe")
         if again and receipt.status == pb.Receipt.REJECTED and receipt.reason == "REPLAYED":
             # the first copy is on the ledger: answer with its receipt
             first = self.find_receipt(mid)
@@ -152,9 +204,28 @@ class Publisher:
         response.receipt.CopyFrom(receipt)
         return response
 
+    def _await_receipt(self, mid: str, event: threading.Event, end: float, again: bool) -> pb.Receipt | None:
+        """The receipt of ``mid`` once it arrives, or None at ``end`` (time.monotonic). Sending
+        ``again``, an EXPIRED receipt may be an earlier copy's: it is passed over (if it is this
+        copy's, the message is not on the ledger either, and the call ends DEADLINE_EXCEEDED)."""
+        try:
+            while True:
+                left = end - time.monotonic()
+                if left <= 0 or not event.wait(left):
+                    return None
+                receipt = self.receipts.next(mid)
+                if receipt is None:
+                    continue
+                if again and receipt.status == pb.Receipt.REJECTED and receipt.reason == "EXPIRED":
+                    continue
+                return receipt
+        finally:
+            self.receipts.take(mid)
+
     def produce_async(self, raw: bytes, delivered: DeliveryCallback) -> None:
         """Produce one envelope on the stream producer; ``delivered`` is called from the delivery
         thread. :class:`Refusal` when it cannot be queued (RESOURCE_EXHAUSTED when the queue is full)."""
+        self.check_kafka()
         try:
             self.stream_producer.produce(self._inbound, raw, key=self._record_key, on_delivery=delivered)
         except QueueFullError:

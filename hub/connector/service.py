@@ -30,6 +30,7 @@ import grpc
 
 from hub.connector.agency import Agency, CurrentAgency
 from hub.connector.followers import CredentialFollower, MembershipFollower, ReceiptWatcher, private_group
+from hub.connector.health import ConnectorHealth
 from hub.connector.idempotency import IdempotencyKeys, IdempotencyStore
 from hub.connector.outbox import Outbox
 from hub.connector.proofs import locate, receipt
@@ -39,6 +40,7 @@ from hub.connector.stream import PublishStreamCall
 from hub.errors import HubError
 from hub.kafka.consumer import OFFSET_BEGINNING, open_consumer
 from hub.kafka.producer import open_producer
+from hub.kafka.watch import BrokerWatch
 from hub.rpc.server import TlsConfig, abort_with, create_server, set_serving
 from hub.timeutil import RFC3339_FORM, iso, now_us, parse_rfc3339, to_us
 from hub.v1 import connector_pb2 as pb
@@ -100,7 +102,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
     def Subscribe(self, request: pb.SubscribeRequest, context: grpc.ServicerContext) -> Iterator[pb.Delivery]:
         after = request.after_cursor if request.HasField("after_cursor") else None
         try:
-            yield from self.outbox.deliveries(after, context.is_active)
+            yield from self.outbox.deliveries(after, context.is_active, float(request.heartbeat_seconds))
         except Refusal as r:
             context.abort(r.code, r.detail)
         except HubError as exc:
@@ -108,7 +110,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
 
     def Ack(self, request: pb.AckRequest, context: grpc.ServicerContext) -> pb.AckResponse:
         try:
-            return pb.AckResponse(next_cursor=self.outbox.ack(request.cursor))
+            return pb.AckResponse(next_cursor=self.outbox.ack(request.cursor, context.time_remaining()))
         except Refusal as r:
             context.abort(r.code, r.detail)
         except HubError as exc:
@@ -168,6 +170,12 @@ class Connector:
 
     servicer: ConnectorService
     _closers: list[Callable[[], object]]
+    #: whether Kafka answers the connector
+    watch: BrokerWatch
+
+    def on_close(self, close: Callable[[], object]) -> None:
+        """Have :meth:`close` call ``close`` first."""
+        self._closers.insert(0, close)
 
     def close(self) -> None:
         """Stop the threads, flush the producers, close the consumers and the idempotency file."""
@@ -183,6 +191,7 @@ def start_connector(agency: Agency) -> Connector:
     cursor, membership and credentials; the idempotency file) and start its threads."""
     bootstrap, current = agency.bootstrap, CurrentAgency(agency)
     with contextlib.ExitStack() as opened:
+        watch = BrokerWatch(bootstrap, f"connector {agency.member_id}", agency.topics.inbound)
         producer = open_producer(bootstrap)
         stream_producer = open_producer(bootstrap, settings={"linger.ms": STREAM_LINGER_MS})
         answers = IdempotencyStore(agency.state_dir / "idempotency.sqlite") if agency.state_dir else None
@@ -197,7 +206,8 @@ def start_connector(agency: Agency) -> Connector:
 
         committer = open_consumer(bootstrap, agency.group)
         opened.callback(committer.close)
-        outbox = Outbox(agency.outbox, agency.registry, committer, lambda: open_consumer(bootstrap, agency.group))
+        outbox = Outbox(agency.outbox, agency.registry, committer, lambda: open_consumer(bootstrap, agency.group),
+                        watch)
 
         credentials_consumer = open_consumer(bootstrap, private_group(agency.group, "credentials"),
                                              partition_eof=True)
@@ -212,15 +222,16 @@ def start_connector(agency: Agency) -> Connector:
         membership_consumer.assign([(agency.topics.membership, 0, 0)])
         membership = MembershipFollower(membership_consumer, current)
 
-        publisher = Publisher(current, producer, stream_producer, receipts, keys, outbox.find_receipt)
+        publisher = Publisher(current, producer, stream_producer, receipts, keys, outbox.find_receipt, watch)
         poller = DeliveryPoller(stream_producer)
         # from here nothing can fail: the threads own their consumers
         opened.pop_all()
+    watch.start()
     for thread in (receipts, credentials, membership, poller):
         thread.start()
     closers: list[Callable[[], object]] = [credentials.close, membership.close, poller.close, receipts.close,
-                                           publisher.close, outbox.close]
-    return Connector(ConnectorService(current, publisher, outbox, credentials), closers)
+                                           publisher.close, outbox.close, watch.close]
+    return Connector(ConnectorService(current, publisher, outbox, credentials), closers, watch)
 
 
 @dataclass(frozen=True)
@@ -248,5 +259,8 @@ def serve(agency: Agency, listen: str, *, tls: TlsConfig | None = None) -> Endpo
     except BaseException:
         connector.close()
         raise
-    set_serving(health, [SERVICE_NAME])
+    reporter = ConnectorHealth(connector.watch, connector.servicer.current,
+                               lambda serving: set_serving(health, [SERVICE_NAME], serving))
+    reporter.start()
+    connector.on_close(reporter.close)
     return Endpoint(port, server, connector)

@@ -125,6 +125,9 @@ def translate(exc: BaseException | KafkaError, doing: str, bootstrap: str | None
         if code in _NOT_READY:
             return BrokerUnavailableError(f"the Kafka cluster cannot serve yet while {doing} "
                                           f"({err.name()}: {err.str()}): retry shortly")
+        if code == KafkaError._PURGE_QUEUE:
+            return BrokerUnavailableError(f"Kafka stopped answering before the record was sent while {doing}: "
+                                          "it was withdrawn and will never be written")
         if code in _FENCED:
             return FencedError(f"fenced while {doing}: a newer process with the same transactional.id "
                                f"took over ({err.name()})")

@@ -34,6 +34,9 @@ OFFSET_COMMITTED: int = confluent_kafka.OFFSET_INVALID
 #: retries them, so the consumer goes on
 _SETTLING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART,
                        KafkaError.LEADER_NOT_AVAILABLE})
+#: the connection to the cluster failed: informational, librdkafka reconnects by itself and the
+#: consumer goes on reading once it can (a service learns of outages from hub.kafka.watch)
+_DISCONNECTED = frozenset({KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN})
 
 
 class Message(Protocol):
@@ -98,7 +101,7 @@ class Consumer:
                 kept.append(m)
             elif err.code() == KafkaError._PARTITION_EOF:
                 self.eof.add((m.topic() or "", m.partition() or 0))
-            elif err.code() in _SETTLING:
+            elif err.code() in _SETTLING or err.code() in _DISCONNECTED:
                 log.debug("%s[%s]: %s; waiting for it", m.topic(), m.partition(), err.str())
             else:
                 raise translate(err, f"consuming {m.topic()}[{m.partition()}]", self.bootstrap)

@@ -11,6 +11,7 @@ when the callback needs one. Transactions are :mod:`hub.kafka.transactions`.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
 
@@ -32,6 +33,11 @@ class DeliveryFailure(Protocol):
 
 #: called from the thread that polls, once Kafka took the record (None) or gave up on it
 DeliveryCallback = Callable[[DeliveryFailure | None, object], None]
+
+
+def is_withdrawn(failure: DeliveryFailure) -> bool:
+    """True when the record was withdrawn from the queue before being sent (:meth:`Producer.withdraw_queued`)."""
+    return failure.code() == KafkaError._PURGE_QUEUE
 
 
 def delivery_error(failure: DeliveryFailure, doing: str, bootstrap: str | None = None) -> HubError:
@@ -59,8 +65,11 @@ class Producer:
         except (BufferError, KafkaException) as exc:
             raise translate(exc, f"producing to {topic}", self.bootstrap) from exc
 
-    def send(self, topic: str, value: bytes, *, key: bytes | None = None, poll_every: float = 0.05) -> None:
-        """Produce one record and wait for Kafka to have taken it (acks=all): the hub's error if not.
+    def send(self, topic: str, value: bytes, *, key: bytes | None = None, headers: Headers | None = None,
+             timeout: float | None = None, poll_every: float = 0.05) -> bool:
+        """Produce one record and wait for Kafka to have taken it (acks=all): True once it has; the
+        hub's error if Kafka refused it; False when ``timeout`` seconds passed first (the record
+        stays queued: it may still be written).
 
         Meanwhile this thread serves every delivery report of this producer."""
         done: list[DeliveryFailure | None] = []
@@ -70,11 +79,19 @@ class Producer:
             done.append(err)
             event.set()
 
-        self.produce(topic, value, key=key, on_delivery=delivered)
+        self.produce(topic, value, key=key, headers=headers, on_delivery=delivered)
+        deadline = None if timeout is None else time.monotonic() + timeout
         while not event.is_set():  # poll returns as soon as a report (this call's or another's) is served
-            self.poll(poll_every)
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.poll(min(poll_every, left))
+            else:
+                self.poll(poll_every)
         if done[0] is not None:
             raise delivery_error(done[0], f"producing to {topic}", self.bootstrap)
+        return True
 
     def poll(self, timeout: float = 0.0) -> int:
         """Serve delivery reports for up to ``timeout`` seconds; how many were served."""
@@ -89,6 +106,11 @@ class Producer:
             return self._client.flush(timeout)
         except KafkaException as exc:
             raise translate(exc, "flushing", self.bootstrap) from exc
+
+    def withdraw_queued(self) -> None:
+        """Withdraw every record still waiting in the local queue (not those already sent): each
+        gets a failed delivery report (:func:`is_withdrawn`), and none is ever written."""
+        self._client.purge(in_queue=True, in_flight=False, blocking=False)
 
     def close(self, timeout: float = 10.0) -> int:
         """Flush what is queued (up to ``timeout``); how many records were left undelivered."""

@@ -27,6 +27,18 @@ OPERATIONAL_RETENTION_MS = 30 * 24 * 3600 * 1000
 KIND_HEADER = "hub-kind"
 #: header of the last ledger record of each transaction: the Merkle frontier after it
 FRONTIER_HEADER = "hub-frontier"
+#: on an inbound record: the latest time its sender's connector lets it be notarised, as decimal
+#: microseconds since the epoch (ASCII). Publish sets it to just before its caller's deadline, so a
+#: record Kafka delivers after the caller was answered DEADLINE_EXCEEDED or UNAVAILABLE is refused
+#: as EXPIRED instead of reaching the ledger (docs/partners.md, "What a failed Publish means").
+DELIVER_BY_HEADER = "hub-deliver-by"
+
+
+def deliver_by_value(raw: bytes | None) -> int | None:
+    """A ``hub-deliver-by`` header's time (None when absent or not a decimal number)."""
+    if raw is None or not raw.isdigit() or len(raw) > 19:
+        return None
+    return int(raw)
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,16 @@
 :class:`TransactionalProducer` runs one transaction per call of :meth:`~TransactionalProducer.transaction`
 and sorts librdkafka's errors into the three classes a transactional writer must tell apart:
 
-- retriable (the commit met, say, ``CONCURRENT_TRANSACTIONS``): the commit is retried with
-  back-off, up to ten times;
+- retriable (the commit met, say, ``CONCURRENT_TRANSACTIONS``, or timed out): the commit is
+  retried with back-off for up to ten seconds, then the broker counts as unavailable
+  (:class:`~hub.errors.BrokerUnavailableError`) and the caller resumes from what the log holds;
 - abortable (``txn_requires_abort``): the transaction is aborted, nothing of it is visible to a
   ``read_committed`` reader, and :class:`~hub.errors.TransactionAbortedError` tells the caller to
   restore its state and produce the batch again;
 - fatal (for instance :class:`~hub.errors.FencedError`: a newer producer with the same
   ``transactional.id`` took over), and anything else: raised as the hub's own error
-  (:func:`hub.kafka.clients.translate`); the process ends, for its supervisor to restart it.
+  (:func:`hub.kafka.clients.translate`): a fenced writer must end; on any other, the caller
+  drops this producer and opens a new one (the sequencer does, :mod:`hub.sequencer.runner`).
 
 Inside a transaction the batch is produced with :attr:`TransactionalProducer.produce`, which is
 librdkafka's own method (no wrapper per record): its errors are caught and sorted at the
@@ -28,13 +30,16 @@ from typing import Any, Protocol
 import confluent_kafka
 from confluent_kafka import KafkaException
 
-from hub.errors import KafkaOperationError, TransactionAbortedError
+from hub.errors import BrokerUnavailableError, TransactionAbortedError
 from hub.kafka.clients import producer_config, translate
 
 log = logging.getLogger(__name__)
 
-#: commit attempts that may meet a retriable error before the batch's commit gives up
-COMMIT_ATTEMPTS = 10
+#: how long a commit may keep meeting retriable errors (a coordinator moving, the broker away)
+#: before the transaction's outcome is left to recovery, seconds
+COMMIT_RETRY_S = 10.0
+#: how long one commit or abort request may take, seconds
+END_TIMEOUT_S = 10.0
 
 
 class Produce(Protocol):
@@ -89,7 +94,7 @@ class TransactionalProducer:
             if not err.txn_requires_abort():
                 raise translate(exc, f"writing a transaction of {self.transactional_id}", self.bootstrap) from exc
             try:
-                client.abort_transaction(30)
+                client.abort_transaction(END_TIMEOUT_S)
             except KafkaException as abort_exc:
                 raise translate(abort_exc, f"aborting a transaction of {self.transactional_id}",
                                 self.bootstrap) from abort_exc
@@ -100,19 +105,32 @@ class TransactionalProducer:
         return Committed(t1 - t0, t2 - t1)
 
     def _commit(self) -> None:
-        for attempt in range(COMMIT_ATTEMPTS):
+        """Commit, retrying retriable errors for up to :data:`COMMIT_RETRY_S`; then the broker is
+        unavailable, and whether the commit happened is for recovery to read from the log."""
+        give_up = time.monotonic() + COMMIT_RETRY_S
+        attempt = 0
+        while True:
             try:
-                self._client.commit_transaction(30)
+                self._client.commit_transaction(END_TIMEOUT_S)
                 return
             except KafkaException as exc:
-                if exc.args[0].retriable():
-                    time.sleep(min(0.1 * 2**attempt, 2.0))
-                    continue
-                raise
-        raise KafkaOperationError(f"commit_transaction kept failing with retriable errors ({self.transactional_id})")
+                err = exc.args[0]
+                if not err.retriable() or err.txn_requires_abort():
+                    raise
+                if time.monotonic() >= give_up:
+                    raise BrokerUnavailableError(
+                        f"committing a transaction of {self.transactional_id}: {err.name()} for "
+                        f"{COMMIT_RETRY_S:.0f} s; whether it committed is read back from the log") from exc
+                time.sleep(min(0.1 * 2**attempt, 2.0))
+                attempt += 1
 
     def close(self, timeout: float = 10.0) -> None:
-        """Flush what is queued outside a transaction (a stopped writer's last reports)."""
+        """Flush what is queued outside a transaction (a stopped writer's last reports); with
+        ``timeout`` 0, drop what is queued instead (a writer abandoning a failed transaction: its
+        successor's initialisation aborts it)."""
+        if timeout <= 0:
+            self._client.purge()
+            return
         try:
             self._client.flush(timeout)
         except KafkaException as exc:

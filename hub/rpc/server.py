@@ -120,9 +120,11 @@ def create_server(address: str, service_names: list[str], max_workers: int = 32,
     return server, port, health_servicer
 
 
-def set_serving(health_servicer: health.HealthServicer, service_names: list[str]) -> None:
+def set_serving(health_servicer: health.HealthServicer, service_names: list[str], serving: bool = True) -> None:
+    """Report the server (``""``) and ``service_names`` SERVING, or NOT_SERVING."""
+    status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
     for name in ["", *service_names]:
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        health_servicer.set(name, status)
 
 
 # --- errors --------------------------------------------------------------------------------

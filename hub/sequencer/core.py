@@ -28,6 +28,7 @@ from hub.standard.validation import (
     Verdict,
     ask_of,
     check_answer,
+    check_deliver_by,
     check_replay,
     precheck,
 )
@@ -42,6 +43,9 @@ class InboundRecord:
     offset: int
     key: bytes | None
     value: bytes
+    #: the latest time (microseconds) the sender's connector lets it be notarised, or None
+    #: (the record's ``hub-deliver-by`` header: :data:`hub.kafka.topics.DELIVER_BY_HEADER`)
+    deliver_by: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,8 @@ class Notary:
         """The outcome for one record; ``prechecked`` is :func:`precheck`'s verdict if already known."""
         if prechecked is None:
             prechecked = precheck(rec.value, self.membership, self.registry, now_us, self.limits)
-        verdict = check_answer(check_replay(prechecked, self.replay), self.membership, self.replay)
+        verdict = check_deliver_by(check_answer(check_replay(prechecked, self.replay), self.membership, self.replay),
+                                   rec.deliver_by, now_us)
         source = Source(rec.topic, rec.partition, rec.offset)
         if isinstance(verdict, Accepted):
             env = verdict.envelope

@@ -28,11 +28,21 @@ from hub.config import HubConfig
 from hub.consortium.governance import apply_update, membership_history
 from hub.consortium.identity import SigningKey
 from hub.consortium.membership import Membership
-from hub.errors import ConfigError, HubError, IntegrityError, TransactionAbortedError
+from hub.errors import (
+    BrokerUnavailableError,
+    ConfigError,
+    FencedError,
+    HubError,
+    IntegrityError,
+    KafkaOperationError,
+    TransactionAbortedError,
+    UnavailableError,
+)
 from hub.kafka.consumer import OFFSET_BEGINNING, Consumer, Message, open_consumer
 from hub.kafka.membership_log import read_updates
 from hub.kafka.topics import FRONTIER_HEADER, KIND_HEADER, Topics, ensure_topics, topic_specs
 from hub.kafka.transactions import TransactionalProducer, open_transactional_producer
+from hub.kafka.watch import BrokerWatch
 from hub.ledger.log_identity import origin
 from hub.sequencer.checkpoints import CheckpointPolicy, log_signer
 from hub.sequencer.core import Notary
@@ -62,6 +72,11 @@ PREFETCH_KIB = 4 * 1024
 #: the largest. Smaller fetches let the prefetch's memory turn over evenly (docs/design-notes.md,
 #: same section).
 FETCH_KIB = 128
+
+#: the first pause before resuming after a Kafka failure, doubled on each failure in a row, seconds
+RESUME_BACKOFF_S = 0.5
+#: the longest pause between two attempts to resume; a run that lasted longer resets the doubling
+RESUME_BACKOFF_MAX_S = 15.0
 
 #: refusals a membership update the sequencer has not read yet may lift
 _MEMBERSHIP_REASONS = frozenset({Reason.UNKNOWN_SENDER, Reason.UNKNOWN_KEY, Reason.POLICY_DENIED})
@@ -122,6 +137,10 @@ class Sequencer:
         #: transaction's records, the last one committed to the group, and when (time.monotonic)
         self._lag_next = self._lag_committed = -1
         self._lag_committed_at = 0.0
+        #: whether Kafka answers (while :meth:`run` runs)
+        self.watch: BrokerWatch | None = None
+        #: why the sequencer is not serving even if Kafka answers (None: it is serving)
+        self.phase: str | None = "starting"
 
     def stop(self, *_: object) -> None:
         self._stop.set()
@@ -129,9 +148,71 @@ class Sequencer:
     # --- the run: open, recover, loop, stop -------------------------------------------------------
 
     def run(self, ready: threading.Event | None = None) -> SequencerStats:
-        """Sequence until stopped; ``ready`` is set once the first batch can be read."""
+        """Sequence until stopped; ``ready`` is set once the first batch can be read.
+
+        Kafka failing under a running sequencer (the broker killed, frozen or away for an hour) ends
+        no process: the failure is logged, :meth:`health` says NOT_SERVING, and once Kafka answers
+        the run resumes from what the log holds (:meth:`_run_once` again: a new transactional
+        producer fences the failed one and ends its transaction; recovery reads the committed
+        state). Only a fenced writer (:class:`~hub.errors.FencedError`: a newer sequencer took over)
+        or a log that does not verify (:class:`~hub.errors.IntegrityError`) ends the run, and no
+        broker at all when it starts (:class:`~hub.errors.BrokerUnavailableError`)."""
+        watch = self.watch = BrokerWatch(self.bootstrap, f"sequencer {self.topics.ledger}[{self.partition}]",
+                                         self.topics.inbound).start()
+        try:
+            if not watch.up:
+                raise BrokerUnavailableError(f"no Kafka broker answered at {self.bootstrap} ({watch.reason}): "
+                                             "start one with `hub kafka up` or point HUB_KAFKA_BOOTSTRAP at a cluster")
+            failures = 0
+            while True:
+                started = time.monotonic()
+                try:
+                    self._run_once(ready)
+                    return self.stats
+                except (FencedError, IntegrityError):
+                    raise
+                except (UnavailableError, KafkaOperationError) as exc:
+                    if self._stop.is_set():
+                        return self.stats
+                    failures = 1 if time.monotonic() - started > RESUME_BACKOFF_MAX_S else failures + 1
+                    self.phase = f"resuming after: {exc.diagnostics()}"
+                    self.stats.resumes += 1
+                    log.warning("sequencer for %s[%d]: %s; resuming from the committed log once Kafka answers",
+                                self.topics.ledger, self.partition, exc.diagnostics())
+                    self._await_kafka(min(RESUME_BACKOFF_S * 2 ** (failures - 1), RESUME_BACKOFF_MAX_S))
+        finally:
+            watch.close()
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        """Whether the sequencer does its work now, and what ``/healthz`` shows (:mod:`hub.healthz`)."""
+        fields: dict[str, object] = {
+            "ledger": self.topics.ledger, "partition": self.partition, "appended": self.stats.appended,
+            "rejected": self.stats.refused, "resumes": self.stats.resumes,
+            "next_index": self.notary.head.next_index if self.notary is not None else None,
+        }
+        watch = self.watch
+        if watch is not None and not watch.up:
+            reason: str | None = f"Kafka has not answered for {watch.down_for():.0f} s ({watch.reason})"
+        else:
+            reason = self.phase
+        if reason is not None:
+            fields["reason"] = reason
+        return reason is None, fields
+
+    def _await_kafka(self, pause: float) -> None:
+        """Wait ``pause`` seconds, then until Kafka answers (or the sequencer is stopped)."""
+        if self._stop.wait(pause):
+            return
+        while self.watch is not None and not self.watch.up and not self._stop.wait(0.2):
+            pass
+
+    def _run_once(self, ready: threading.Event | None) -> None:
+        """Open, recover, loop until stopped, stop cleanly; a Kafka failure propagates after the
+        clients are dropped (without waiting on a broker that does not answer)."""
+        self.phase = "starting: recovering the committed state"
         feed, producer = self._open()
         consumer = pool = None
+        clean = False
         try:
             state = recover(self.bootstrap, self.topics, self.partition, self.signer.verifier())
             notary = self._notary(state)
@@ -145,20 +226,22 @@ class Sequencer:
             pool.workers.start()  # before announcing readiness: the first batch must not wait for them
             writer = LedgerWriter(self.topics, self.partition, notary, self.signer, self.policy, self.stats)
             run = _Running(producer, consumer, feed, pool, notary, writer)
+            self.phase = None
             if ready is not None:
                 ready.set()
             self._loop(run)
             self._finish(run)
+            clean = True
         finally:
             if pool is not None:
                 pool.close()
             feed.close()
             if consumer is not None:
                 consumer.close()
-            producer.close(10)
+            producer.close(10 if clean else 0)
+        self.phase = "stopped"
         log.info("sequencer for %s[%d] stopped at index %d; %s", self.topics.ledger, self.partition,
                  notary.head.next_index, self.stats.timing())
-        return self.stats
 
     def _open(self) -> tuple[MembershipFeed, TransactionalProducer]:
         """The membership so far, the topics it needs, the membership log's follower and the
@@ -254,8 +337,12 @@ class Sequencer:
 
         try:
             took = producer.transaction(fill)
-        except TransactionAbortedError as exc:
-            log.warning("aborting a batch of %d: %s", len(msgs), exc.diagnostics())
+        except HubError as exc:
+            if not isinstance(exc, TransactionAbortedError):
+                # the run resumes from the log: these counts were never committed
+                st.appended, st.refused, st.checkpoints = counts
+                raise
+            log.warning("aborted a batch of %d: %s", len(msgs), exc.diagnostics())
             st.aborts += 1
             notary.restore(snap)
             self.policy.last_size, self.policy.last_at = policy_before

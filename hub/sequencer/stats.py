@@ -18,6 +18,8 @@ class SequencerStats:
     batches: int = 0
     aborts: int = 0
     checkpoints: int = 0
+    #: times the run resumed from the committed log after Kafka failed under it
+    resumes: int = 0
     #: seconds spent in committed transactions: producing (with the wait for the checks) and
     #: committing; the longest transaction
     produce_s: float = 0.0

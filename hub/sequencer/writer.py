@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub.consortium.membership import Membership
-from hub.kafka.consumer import Message
-from hub.kafka.topics import FRONTIER_HEADER, KIND_HEADER, Topics
+from hub.kafka.consumer import Message, header
+from hub.kafka.topics import DELIVER_BY_HEADER, FRONTIER_HEADER, KIND_HEADER, Topics, deliver_by_value
 from hub.kafka.transactions import Produce
 from hub.ledger.note import NoteSigner
 from hub.sequencer.checkpoints import CheckpointPolicy, make_checkpoint
@@ -75,7 +75,7 @@ class LedgerWriter:
         outcomes: list[tuple[InboundRecord, Outcome]] = []
         for m, verdict in zip(batch.msgs, verdicts):
             rec = InboundRecord(m.topic() or t.inbound, m.partition() or 0, m.offset() or 0, m.key(),
-                                m.value() or b"")
+                                m.value() or b"", deliver_by_value(header(m, DELIVER_BY_HEADER)))
             # one clock reading per batch: the prechecks used it and the entries record it,
             # so the auditor, validating with notarised_at, reaches the same verdicts
             outcomes.append((rec, notary.sequence(rec, batch.now, verdict)))

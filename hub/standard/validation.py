@@ -39,6 +39,9 @@ class Reason(StrEnum):
     STALE = "STALE"
     FROM_FUTURE = "FROM_FUTURE"
     RULE_VIOLATED = "RULE_VIOLATED"
+    #: the sender's connector stopped vouching for it (its caller was told it failed) before the
+    #: sequencer could notarise it: see hub.kafka.topics.DELIVER_BY_HEADER
+    EXPIRED = "EXPIRED"
 
 
 class ReplayWindow(Protocol):
@@ -175,6 +178,16 @@ def check_replay(verdict: Verdict, replay: ReplayWindow) -> Verdict:
     if isinstance(verdict, Accepted) and replay.seen(verdict.envelope.message_id):
         return Rejected(Reason.REPLAYED, f"message {verdict.envelope.message_id} was already sequenced",
                         verdict.envelope)
+    return verdict
+
+
+def check_deliver_by(verdict: Verdict, deliver_by: int | None, now_us: int) -> Verdict:
+    """Refuse as EXPIRED a message the sequencer would notarise at ``now_us``, after the last
+    moment its sender's connector vouches for it (``deliver_by``, microseconds; None: no bound)."""
+    if isinstance(verdict, Accepted) and deliver_by is not None and now_us > deliver_by:
+        late_ms = (now_us - deliver_by) // 1000
+        return Rejected(Reason.EXPIRED, f"message {verdict.envelope.message_id} reached the sequencer {late_ms} ms "
+                        "after its connector's deliver-by time: its caller was told it failed", verdict.envelope)
     return verdict
 
 

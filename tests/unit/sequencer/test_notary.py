@@ -193,3 +193,32 @@ def test_credit_feedback_to_each_decision_is_sequenced_and_the_audit_closes_ever
     assert pa.finish().violations == []
     assert loops.finish(NOW + 365 * DAY) == []
     assert len(loops.orders) == 4
+
+
+def test_a_record_notarised_after_its_deliver_by_time_is_expired_with_a_receipt_for_the_sender():
+    w = world()
+    notary = Notary(0, ChainHead(), w.membership, w.registry)
+    late, on_time, unbounded = w.order(), w.order(), w.order()
+    out = notary.sequence(InboundRecord("hub.inbound", 0, 0, b"court-bj-chaoyang", late.raw, NOW - 1), NOW)
+    assert isinstance(out, Refused) and out.reason == "EXPIRED"
+    assert out.notify == "court-bj-chaoyang"
+    receipt = avro.decode(hub_record("Receipt"), out.receipt)
+    assert receipt["status"] == "REJECTED" and receipt["reason"] == "EXPIRED"
+    assert uuid.UUID(bytes=receipt["message_id"]) == late.message_id
+    assert notary.head.next_index == 0  # nothing moved
+    # exactly at its deliver-by time is still in time; no bound is no bound
+    assert isinstance(notary.sequence(InboundRecord("hub.inbound", 0, 1, b"court-bj-chaoyang", on_time.raw, NOW), NOW),
+                      Appended)
+    assert isinstance(notary.sequence(rec(2, unbounded.raw), NOW + 10**12), Refused)  # STALE by created_at, not EXPIRED
+    assert isinstance(notary.sequence(rec(3, w.order().raw), NOW), Appended)
+
+
+def test_an_expired_copy_of_a_message_already_on_the_ledger_is_replayed_not_expired():
+    # the connector's retry of a message whose first copy was notarised: REPLAYED lets it answer
+    # with the first copy's receipt
+    w = world()
+    notary = Notary(0, ChainHead(), w.membership, w.registry)
+    env = w.order()
+    assert isinstance(notary.sequence(rec(0, env.raw), NOW), Appended)
+    again = notary.sequence(InboundRecord("hub.inbound", 0, 1, b"court-bj-chaoyang", env.raw, NOW - 1), NOW)
+    assert isinstance(again, Refused) and again.reason == "REPLAYED"
