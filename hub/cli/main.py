@@ -30,7 +30,7 @@ from hub.cli.trust import trust
 from hub.cli.verifier import verifier
 from hub.cli.witness import witness
 from hub.config import HubConfig
-from hub.errors import EXIT_UNAVAILABLE, HubError
+from hub.errors import EXIT_FENCED, EXIT_UNAVAILABLE, HubError
 
 __all__ = ["EXIT_CODES", "cli", "main"]
 
@@ -39,6 +39,7 @@ EXIT_CODES = {
     0: "ok (for hub audit and hub proof verify: verified)",
     1: "an integrity or verification failure, or audit violations: the data is wrong",
     2: "configuration, refused input or usage: the operator or caller must fix something",
+    EXIT_FENCED: "fenced: a newer sequencer of the partition took over; do not restart this one",
     EXIT_UNAVAILABLE: "unavailable (a broker, verifier or witness did not answer): retry later",
     130: "interrupted (Ctrl-C)",
 }
