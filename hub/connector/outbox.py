@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: how many of the outbox's last records :meth:`Outbox.find_receipt` reads
 LOOK_BACK = 100_000
+#: how long Subscribe waits for the outbox's offsets to check a cursor, seconds
+WATERMARKS_WAIT_S = 2.5
 #: how long Ack waits for Kafka to confirm a commit when its call has no (or a longer) deadline, seconds
 ACK_WAIT_S = 5.0
 
@@ -62,7 +64,11 @@ class Outbox:
             if not self.watch.up:
                 raise Refusal(grpc.StatusCode.UNAVAILABLE, f"Kafka has not answered the connector for "
                               f"{self.watch.down_for():.0f} s: subscribe again later")
-            low, high = self._committer.watermarks(self.topic, 0)
+            try:
+                low, high = self._committer.watermarks(self.topic, 0, timeout=WATERMARKS_WAIT_S)
+            except UnavailableError as exc:
+                self.watch.suspect()
+                raise Refusal(grpc.StatusCode.UNAVAILABLE, f"{exc.diagnostics()}: subscribe again later") from None
             start = subscribe_start(after_cursor, low, high)
         consumer = self._open_reader()
         try:

@@ -299,6 +299,10 @@ def _internal(context: grpc.ServicerContext, method: str, exc: Exception) -> NoR
     code = cast(Any, context).code()  # grpcio has it; types-grpcio does not declare it
     if code is not None and code != grpc.StatusCode.OK:  # the handler aborted the call itself
         raise exc
+    if isinstance(exc, grpc.RpcError) and not context.is_active():
+        # gRPC's own signal that the client went away mid-stream (grpcurl ends its reflection
+        # stream so): nobody is left to answer, and nothing failed
+        raise exc
     if isinstance(exc, HubError):
         log.warning("%s: %s", method, exc.diagnostics())
         context.abort(status_for(exc), exc.diagnostics())
