@@ -83,6 +83,7 @@ def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file
     served over gRPC (service hub.v1.Verifier, with gRPC health and reflection).
     Stops cleanly on SIGTERM or Ctrl-C."""
     from hub.kafka.topics import Topics
+    from hub.kafka.watch import BrokerWatch
     from hub.standard.schemas import default_registry
     from hub.verifier.follow import Log, follow
     from hub.verifier.http import Api, serve
@@ -100,7 +101,10 @@ def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file
     origin_, keys = log_keys(memberships[max(memberships)], c.cfg.namespace, partition)
     state = Log(TileStore(directory), keys, origin_, default_registry())
     cosigner = Cosigner(state, witness_urls, trusted, witness_quorum) if witness_urls else None
-    api = Api(state, cosigner)
+    watch = BrokerWatch(bootstrap, f"verifier {c.cfg.namespace}.ledger[{partition}]",
+                        Topics(c.cfg.namespace).ledger).start()
+    api = Api(state, cosigner, lambda: None if watch.up else
+              f"Kafka has not answered for {watch.down_for():.0f} s ({watch.reason}): following stopped")
     server, port, _ = serve(api, listen)
     grpc_endpoint = None
     if grpc_listen is not None:
@@ -111,6 +115,7 @@ def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file
         except HubError:  # e.g. the gRPC port is taken: one error line, the HTTP port released
             server.shutdown()
             server.server_close()
+            watch.close()
             raise
     stop = threading.Event()
     caught_up = threading.Event()
@@ -148,6 +153,7 @@ def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file
         server.shutdown()
         server.server_close()
         follower.join(timeout=10)
+        watch.close()
 
     # with gRPC, its health follows the log: NOT_SERVING once the log halts, as /healthz's 503
     serve_until_signalled(shut_down, stopping=stop,

@@ -13,8 +13,10 @@ GET /proof/message/<uuid>             the message's C2SP tlog-proof (hub.verifie
 GET /log-key                          the log's signed-note verifier key(s), one a line (text/plain)
 GET /  and  /static/<file>            the public verification page (hub/verifier/static): the
                                       browser hashes a file locally and checks its entry there
-GET /healthz                          200 when following, 503 with the problems otherwise; with
-                                      witnesses, each one's last cosigned size and last error
+GET /healthz                          200 when following, 503 with the problems otherwise (halted
+                                      on a broken log; "unreachable" while Kafka does not answer,
+                                      what is published still served); with witnesses, each
+                                      one's last cosigned size and last error
 ====================================  ===========================================================
 
 Sizes above the published checkpoint's are 404: nothing is served for a tree size that
@@ -183,9 +185,16 @@ class Answers:
     answer raises :class:`Refused`.
     """
 
-    def __init__(self, state: Log, cosigner: Cosigner | None = None) -> None:
+    def __init__(self, state: Log, cosigner: Cosigner | None = None,
+                 kafka_problem: Callable[[], str | None] = lambda: None) -> None:
         self.state = state
         self.cosigner = cosigner
+        #: why the ledger cannot be followed now (Kafka does not answer), or None
+        self.kafka_problem = kafka_problem
+
+    def serving(self) -> bool:
+        """Following the ledger: not halted, and Kafka answers."""
+        return not self.state.halted and self.kafka_problem() is None
 
     def published(self) -> Published:
         pub = self.state.published
@@ -287,8 +296,9 @@ def _describe(found: Located) -> dict[str, Any]:
 class Api(Answers):
     """The HTTP routes over :class:`Answers`."""
 
-    def __init__(self, state: Log, cosigner: Cosigner | None = None) -> None:
-        super().__init__(state, cosigner)
+    def __init__(self, state: Log, cosigner: Cosigner | None = None,
+                 kafka_problem: Callable[[], str | None] = lambda: None) -> None:
+        super().__init__(state, cosigner, kafka_problem)
         self.routes: list[tuple[str, Callable[[str, dict[str, list[str]]], Response]]] = [
             ("/checkpoint", self.get_checkpoint), ("/healthz", self.healthz),
             ("/tile/", self.get_tile), ("/proof/inclusion", self.get_inclusion),
@@ -324,8 +334,11 @@ class Api(Answers):
                 "halted": self.state.halted, "problems": list(self.state.problems)}
         if self.cosigner is not None:  # a witness down is reported, never a failure of the verifier
             body.update(self.cosigner.health())
-        return _json({"status": "halted" if self.state.halted else "ok", **body},
-                     503 if self.state.halted else 200)
+        kafka = self.kafka_problem()
+        if kafka is not None:  # what is published is still served; nothing new can be
+            body["kafka"] = kafka
+        status = "halted" if self.state.halted else "unreachable" if kafka is not None else "ok"
+        return _json({"status": status, **body}, 200 if status == "ok" else 503)
 
     def get_tile(self, rest: str, _: dict[str, list[str]]) -> Response:
         data, full = self.tile("tile/" + rest)

@@ -162,8 +162,8 @@ class Endpoint:
 
 
 class Health:
-    """The health service's status: SERVING, or NOT_SERVING once the log has halted (as /healthz
-    answers 503). Watchers are told only of changes."""
+    """The health service's status: SERVING, or NOT_SERVING once the log has halted or while Kafka
+    does not answer (as /healthz answers 503). Watchers are told only of changes."""
 
     def __init__(self, servicer: health.HealthServicer, answers: Answers) -> None:
         self.servicer = servicer
@@ -171,8 +171,8 @@ class Health:
         self._status: int | None = None
 
     def update(self) -> None:
-        status = (health_pb2.HealthCheckResponse.NOT_SERVING if self.answers.state.halted
-                  else health_pb2.HealthCheckResponse.SERVING)
+        status = (health_pb2.HealthCheckResponse.SERVING if self.answers.serving()
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
         if status != self._status:
             self._status = status
             for name in ("", SERVICE_NAME):

@@ -43,3 +43,26 @@ def test_query_integers() -> None:
         _int({"size": ["1", "2"]}, "size")
     with pytest.raises(Refused):
         _int({}, "size")
+
+
+def test_healthz_is_503_while_kafka_does_not_answer_and_200_after(tmp_path) -> None:
+    import json
+
+    from hub.consortium.identity import SigningKey
+    from hub.sequencer.checkpoints import log_signer
+    from hub.standard.schemas import default_registry
+    from hub.verifier.follow import Log
+    from hub.verifier.http import Api
+    from hub.verifier.store import TileStore
+
+    problem: list[str] = []
+    key = log_signer(SigningKey.from_seed(b"v" * 32), "example.org/log").verifier()
+    api = Api(Log(TileStore(tmp_path), [key], "example.org/log", default_registry()),
+              kafka_problem=lambda: problem[0] if problem else None)
+    ok = api.handle("/healthz")
+    assert ok.status == 200 and json.loads(ok.body)["status"] == "ok" and api.serving()
+    problem.append("Kafka has not answered for 5 s")
+    down = api.handle("/healthz")
+    body = json.loads(down.body)
+    assert down.status == 503 and body["status"] == "unreachable" and body["kafka"] == problem[0]
+    assert not api.serving()
