@@ -49,8 +49,15 @@ _NOT_READY = frozenset({
 _FENCED = frozenset({KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH})
 
 
+#: the longest pause between two attempts to reconnect to a broker, ms. librdkafka doubles the
+#: pause up to 10 s by default, so after a long outage a client could find the broker back up to
+#: 10 s late; one second keeps recovery after an outage within the watch's own second.
+RECONNECT_BACKOFF_MAX_MS = 1000
+
+
 def _base(bootstrap: str) -> dict[str, Any]:
-    return {"bootstrap.servers": bootstrap, "logger": _rdkafka_log, "client.dns.lookup": "use_all_dns_ips"}
+    return {"bootstrap.servers": bootstrap, "logger": _rdkafka_log, "client.dns.lookup": "use_all_dns_ips",
+            "reconnect.backoff.max.ms": RECONNECT_BACKOFF_MAX_MS}
 
 
 def producer_config(bootstrap: str, *, transactional_id: str | None = None, **extra: Any) -> dict[str, Any]:
