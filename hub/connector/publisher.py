@@ -108,7 +108,14 @@ class Publisher:
         deadline = self._deadline(time_remaining)
         self.check_kafka()
         slot = self.keys.slot(key)
-        with slot.lock:  # a concurrent retry waits for the first call's answer
+        started = time.monotonic()
+        # a concurrent retry waits for the first call's answer, within its own deadline
+        if not slot.lock.acquire(timeout=deadline):
+            raise Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,
+                          f"a call with idempotency key {key!r} is still in flight; nothing more was published: "
+                          "retry with the same key")
+        try:
+            deadline = self._deadline(deadline - (time.monotonic() - started) + ANSWER_MARGIN_S)
             request_bytes = request.SerializeToString(deterministic=True)
             answered = self.keys.answered(slot, request_bytes)
             if answered is not None:
@@ -122,6 +129,8 @@ class Publisher:
             if response.receipt.status != pb.Receipt.STATUS_UNSPECIFIED or not request.wait_for_receipt:
                 self.keys.remember(key, slot, request_bytes, response)
             return response
+        finally:
+            slot.lock.release()
 
     def publish(self, request: pb.PublishRequest, time_remaining: float | None) -> pb.PublishResponse:
         """Check, sign and publish one request, waiting for Kafka (and for the receipt if asked)."""

@@ -5,7 +5,9 @@ sequencer's /healthz. (Faults of the broker itself: tests/integration/test_kafka
 from __future__ import annotations
 
 import json
+import re
 import signal
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -70,6 +72,30 @@ def court(hub: Hub) -> Iterator[pb_grpc.ConnectorStub]:
     yield stub(port)
 
 
+def test_a_retry_of_a_key_in_flight_waits_only_as_long_as_its_own_deadline(court):
+    # no sequencer: the first call holds its key until its deadline
+    request = order("同键重试")
+    first: list[grpc.StatusCode] = []
+
+    def call_first() -> None:
+        try:
+            court.Publish(request, timeout=4)
+        except grpc.RpcError as e:
+            first.append(e.code())
+
+    t = threading.Thread(target=call_first)
+    t.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as caught:
+        court.Publish(request, timeout=1)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - started < 1.8
+    assert "still in flight" in (caught.value.details() or "")
+    t.join()
+    assert first == [grpc.StatusCode.DEADLINE_EXCEEDED]
+
+
 def test_a_message_whose_caller_was_told_it_failed_is_expired_not_notarised_later(hub: Hub, court):
     # no sequencer yet: the receipt cannot come before the deadline
     request = order("期限已过")
@@ -84,8 +110,7 @@ def test_a_message_whose_caller_was_told_it_failed_is_expired_not_notarised_late
     seq = hub.sequencer(0, "seq-failed")
     late = court.Publish(order("准时"), timeout=30)  # and a message in time still goes through
     assert late.receipt.status == pb.Receipt.ACCEPTED, late.receipt
-    inbound = list(read_partition(hub.bootstrap, Topics(hub.namespace).inbound, 0))
-    expired_id = str(Envelope.from_bytes(inbound[0].value).message_id)
+    expired_id = re.search(r"message ([0-9a-f-]{36})", detail).group(1)  # type: ignore[union-attr]
     found = receipts(court, {expired_id})
     assert found[expired_id].status == pb.Receipt.REJECTED and found[expired_id].reason == "EXPIRED"
     assert expired_id not in ledger_ids(hub)
