@@ -58,9 +58,13 @@ test-unit: install
 test-integration: install browser
 	$(PY) -m pytest -rs tests/integration
 
-# The full crash test: 20 SIGKILLs of the sequencer during a 20,000-message load.
+# The full crash test: 20 SIGKILLs of the sequencer during a 20,000-message load; Kafka faltering under
+# load for longer (the broker killed, frozen for 20 s, down for 2 minutes) and the recovery figures.
 chaos: install
 	HUB_CHAOS_KILLS=20 HUB_CHAOS_MESSAGES=20000 $(PY) -m pytest -rs -v tests/integration/test_crash.py
+	HUB_FAULT_KILL_PAUSE_S=20 HUB_FAULT_STOP_S=20 HUB_FAULT_DOWN_S=120 $(PY) -m pytest -rs -v -s \
+		tests/integration/test_kafka_faults.py
+	$(PY) bench/recovery.py
 	HUB_FUZZ_EXAMPLES=3000 $(PY) -m pytest -rs -v -s tests/integration/test_fuzz_connector.py \
 		tests/integration/test_fuzz_servers.py
 

@@ -40,17 +40,20 @@ MAX_WAIT_S = 3600.0
 MIN_TIME_S = 0.1
 #: kept back from the deadline to answer before it passes, seconds
 ANSWER_MARGIN_S = 0.05
-#: kept back from the deadline, at most, for the sequencer's commit and the receipt's way back,
-#: when setting a record's deliver-by time, seconds (clocks are assumed within this of each other)
+#: kept back from the deadline, at least, when setting a record's deliver-by time, seconds: the
+#: call's way from the client (the connector's view of a gRPC deadline is later than the client's
+#: by that), the sequencer's commit and the receipt's way back, and the clocks' difference
 DELIVER_BY_MARGIN_S = 0.5
+#: and at most, seconds
+DELIVER_BY_MARGIN_MAX_S = 2.0
 #: what an UNAVAILABLE refusal suggests waiting before a retry, seconds
 RETRY_HINT_S = 2.0
 
 
 def deliver_by_margin(wait_s: float) -> float:
-    """Seconds kept back from a wait of ``wait_s`` seconds for the deliver-by time: half a second,
-    or a quarter of a short wait."""
-    return min(DELIVER_BY_MARGIN_S, wait_s / 4)
+    """Seconds kept back from a wait of ``wait_s`` seconds for the deliver-by time: a third of it,
+    between half a second and two (a 3 s deadline keeps 1 s back), never more than half of it."""
+    return min(max(DELIVER_BY_MARGIN_S, wait_s / 3), DELIVER_BY_MARGIN_MAX_S, wait_s / 2)
 
 
 def queue_full() -> Refusal:

@@ -52,6 +52,12 @@ __all__ = ["SERVICE_NAME", "Agency", "Connector", "ConnectorService", "Endpoint"
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Connector"].full_name
 
+#: calls served at once (a Publish waiting for its receipt holds one, within its deadline; so does
+#: each Subscribe stream); one more is answered RESOURCE_EXHAUSTED at once. With 32, as gRPC's
+#: examples have, 100 Publish calls a second with 3 s deadlines filled them in an outage's first
+#: seconds and health checks waited behind them.
+CALL_THREADS = 512
+
 #: how long the stream producer waits to fill a batch (the unary Publish keeps the default 2 ms):
 #: streams trade a little latency per record for far fewer produce requests; with the default
 #: 2 ms the producer's broker thread cost ~220 us of CPU per record at 1,500 records/s
@@ -251,7 +257,7 @@ class Endpoint:
 def serve(agency: Agency, listen: str, *, tls: TlsConfig | None = None) -> Endpoint:
     """Start ``agency``'s connector and serve it on ``listen`` (``host:0``: any port), with mTLS when
     ``tls`` is given (plaintext otherwise: local development only)."""
-    server, port, health = create_server(listen, [SERVICE_NAME], tls=tls)
+    server, port, health = create_server(listen, [SERVICE_NAME], CALL_THREADS, tls=tls, max_calls=CALL_THREADS)
     connector = start_connector(agency)
     try:
         pb_grpc.add_ConnectorServicer_to_server(connector.servicer, server)

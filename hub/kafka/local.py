@@ -47,11 +47,12 @@ JVM_OPTS = "-XX:+UseSerialGC -Djava.awt.headless=true"
 #: the metadata log and gives it a fresh session, and refuses the new incarnation's registration
 #: (DuplicateBrokerRegistrationException, "Another broker is registered with that broker id") until
 #: that session expires: ``broker.session.timeout.ms``, 9 s by default, retried every
-#: ``broker.heartbeat.interval.ms``, 2 s. Measured on 2 cores: SIGKILL -> answering metadata again
-#: 14.0-14.2 s with the defaults, 5.6-5.7 s with these (a clean stop -> start: 4.6-4.7 s either
-#: way, the JVM starting). The session still outlasts the broker's longest collection pauses
-#: (under 100 ms: docs/design-notes.md) twenty times over, and a SIGSTOP of 20 s was measured to
-#: resume producing within 30 ms of SIGCONT with either setting.
+#: ``broker.heartbeat.interval.ms``, 2 s. Measured on 2 cores (three kills each): SIGKILL ->
+#: answering metadata again 13.4-15.2 s with the defaults, 6.1-6.8 s with these; a clean stop ->
+#: start takes 4.9-5.9 s either way, the JVM starting. The session still outlasts the broker's
+#: longest collection pauses (under 100 ms: docs/design-notes.md) twenty times over; the controller
+#: counts a heartbeat that waited too long in its own queue as one received; and a SIGSTOP of 20 s
+#: was measured to resume producing within 30 ms of SIGCONT with either setting.
 LIVENESS = {"broker.heartbeat.interval.ms": "500", "broker.session.timeout.ms": "2000"}
 
 
@@ -309,21 +310,23 @@ class LocalBroker:
         return pid
 
     def _wait_gone(self, pid: int, timeout: float) -> bool:
-        """Wait up to ``timeout`` for ``pid`` to exit; reap it if it is our child. Whether it exited."""
+        """Wait up to ``timeout`` for every thread of ``pid`` to exit (its sockets closed with the last
+        one), and reap it if it is our child. Whether it exited."""
         deadline = time.monotonic() + timeout
-        while _state(pid) not in (None, "Z"):
+        while True:
+            if self._proc is not None and self._proc.pid == pid:
+                if self._proc.poll() is not None:
+                    self._proc = None
+                    return True
+            elif _exited(pid):
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+                return True
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.02)
-        if self._proc is not None and self._proc.pid == pid:
-            self._proc.wait()
-            self._proc = None
-        else:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-        return True
 
     def _formatted_controller_port(self) -> int | None:
         try:
@@ -399,6 +402,15 @@ class LocalBroker:
     def purge(self) -> None:
         """Delete the broker's data (it must be stopped)."""
         shutil.rmtree(self.directory / "data", ignore_errors=True)
+
+
+def _exited(pid: int) -> bool:
+    """Every thread of ``pid`` has exited (the process is gone, or only its zombie is left)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return True
+    return all(_state(int(t)) in (None, "Z") for t in tasks)
 
 
 def _stopped(pid: int) -> bool | None:

@@ -82,13 +82,14 @@ class TlsConfig:
 
 
 def create_server(address: str, service_names: list[str], max_workers: int = 32,
-                  max_message_bytes: int = 1 << 20, *,
-                  tls: TlsConfig | None = None) -> tuple[grpc.Server, int, health.HealthServicer]:
+                  max_message_bytes: int = 1 << 20, *, tls: TlsConfig | None = None,
+                  max_calls: int | None = None) -> tuple[grpc.Server, int, health.HealthServicer]:
     """A server bound to ``address`` (``host:0`` picks a port) with health and reflection.
 
     ``tls`` makes it a TLS port (mTLS unless ``require_client_auth`` is off); without it
-    the port is plaintext. Returns the server (not started), the bound port and the
-    health servicer.
+    the port is plaintext. ``max_calls`` bounds the calls in progress: one more is answered
+    RESOURCE_EXHAUSTED at once rather than queued behind the others. Returns the server (not
+    started), the bound port and the health servicer.
     """
     if ":" not in address:
         raise ConfigError(f"listen address {address!r} must be host:port")
@@ -98,6 +99,7 @@ def create_server(address: str, service_names: list[str], max_workers: int = 32,
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
         interceptors=interceptors,
+        maximum_concurrent_rpcs=max_calls,
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
