@@ -19,6 +19,7 @@ the process for its supervisor to restart it.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -210,12 +211,16 @@ class Sequencer:
         """Open, recover, loop until stopped, stop cleanly; a Kafka failure propagates after the
         clients are dropped (without waiting on a broker that does not answer)."""
         self.phase = "starting: recovering the committed state"
+        took = [time.monotonic()]
         feed, producer = self._open()
+        took.append(time.monotonic())
         consumer = pool = None
         clean = False
         try:
             state = recover(self.bootstrap, self.topics, self.partition, self.signer.verifier())
+            took.append(time.monotonic())
             notary = self._notary(state)
+            took.append(time.monotonic())
             quiet_gc()  # what exists now lives as long as the process
             consumer = open_consumer(self.bootstrap, f"{self.cfg.namespace}.sequencer",
                                      settings={"queued.max.messages.kbytes": PREFETCH_KIB,
@@ -227,6 +232,10 @@ class Sequencer:
             writer = LedgerWriter(self.topics, self.partition, notary, self.signer, self.policy, self.stats)
             run = _Running(producer, consumer, feed, pool, notary, writer)
             self.phase = None
+            took.append(time.monotonic())
+            log.info("sequencer for %s[%d] running %.1f s after starting (membership log, topics and producer %.1f s, "
+                     "recovery %.1f s, replay window %.1f s, consumer and workers %.1f s)", self.topics.ledger,
+                     self.partition, took[-1] - took[0], *(b - a for a, b in itertools.pairwise(took)))
             if ready is not None:
                 ready.set()
             self._loop(run)

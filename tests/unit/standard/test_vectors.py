@@ -39,6 +39,7 @@ from hub.standard.validation import (
     Rejected,
     after_signature,
     bad_signature,
+    check_deliver_by,
     check_replay,
     open_envelope,
     validate,
@@ -479,7 +480,8 @@ def section(title: str) -> str:
 
 def test_the_markdown_lists_every_reason_code_in_the_order_validate_checks_them():
     listed = re.findall(r"^\|\s*\d+\s*\|\s*`([A-Z_]+)`", section("8. Rejection reasons"), re.MULTILINE)
-    source = "".join(inspect.getsource(f) for f in (open_envelope, bad_signature, after_signature, check_replay))
+    source = "".join(inspect.getsource(f) for f in (open_envelope, bad_signature, after_signature, check_replay,
+                                                    check_deliver_by))
     checked = list(dict.fromkeys(re.findall(r"Reason\.([A-Z_]+)", source)))
     assert listed == checked
     assert set(listed) == {r.value for r in Reason}
