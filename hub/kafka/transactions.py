@@ -3,9 +3,10 @@
 :class:`TransactionalProducer` runs one transaction per call of :meth:`~TransactionalProducer.transaction`
 and sorts librdkafka's errors into the three classes a transactional writer must tell apart:
 
-- retriable (the commit met, say, ``CONCURRENT_TRANSACTIONS``, or timed out): the commit is
-  retried with back-off for up to ten seconds, then the broker counts as unavailable
-  (:class:`~hub.errors.BrokerUnavailableError`) and the caller resumes from what the log holds;
+- retriable (the commit met, say, ``CONCURRENT_TRANSACTIONS``, or timed out with the broker
+  away): the same commit is retried with back-off until it completes, for as long as the caller
+  lets it (``keep_trying``; a stopping sequencer does not), so a broker back after an outage finds
+  the transaction where it was;
 - abortable (``txn_requires_abort``): the transaction is aborted, nothing of it is visible to a
   ``read_committed`` reader, and :class:`~hub.errors.TransactionAbortedError` tells the caller to
   restore its state and produce the batch again;
@@ -35,9 +36,6 @@ from hub.kafka.clients import producer_config, translate
 
 log = logging.getLogger(__name__)
 
-#: how long a commit may keep meeting retriable errors (a coordinator moving, the broker away)
-#: before the transaction's outcome is left to recovery, seconds
-COMMIT_RETRY_S = 10.0
 #: how long one commit or abort request may take, seconds
 END_TIMEOUT_S = 10.0
 
@@ -74,7 +72,7 @@ class TransactionalProducer:
         #: less often than once per record
         self.poll: Callable[[float], int] = client.poll
 
-    def transaction(self, fill: Callable[[], None]) -> Committed:
+    def transaction(self, fill: Callable[[], None], keep_trying: Callable[[], bool] = lambda: True) -> Committed:
         """Begin a transaction, call ``fill`` to produce its records, commit it.
 
         :class:`~hub.errors.TransactionAbortedError` when Kafka asked for it to be aborted (it
@@ -87,7 +85,7 @@ class TransactionalProducer:
             client.begin_transaction()
             fill()
             t1 = time.perf_counter()
-            self._commit()
+            self._commit(keep_trying)
             t2 = time.perf_counter()
         except KafkaException as exc:
             err = exc.args[0]
@@ -104,24 +102,33 @@ class TransactionalProducer:
             raise translate(exc, f"writing a transaction of {self.transactional_id}", self.bootstrap) from exc
         return Committed(t1 - t0, t2 - t1)
 
-    def _commit(self) -> None:
-        """Commit, retrying retriable errors for up to :data:`COMMIT_RETRY_S`; then the broker is
-        unavailable, and whether the commit happened is for recovery to read from the log."""
-        give_up = time.monotonic() + COMMIT_RETRY_S
-        attempt = 0
+    def _commit(self, keep_trying: Callable[[], bool]) -> None:
+        """Commit, retrying retriable errors (the broker away, a coordinator moving) for as long as
+        ``keep_trying()``: librdkafka resumes the same commit, so once the broker answers again the
+        transaction completes without reopening anything. When ``keep_trying()`` turns false the
+        broker counts as unavailable, and whether the commit happened is for recovery to read."""
+        attempt, since = 0, time.monotonic()
+        warned = False
         while True:
             try:
                 self._client.commit_transaction(END_TIMEOUT_S)
+                if warned:
+                    log.info("%s: the transaction committed after %.1f s of retries", self.transactional_id,
+                             time.monotonic() - since)
                 return
             except KafkaException as exc:
                 err = exc.args[0]
                 if not err.retriable() or err.txn_requires_abort():
                     raise
-                if time.monotonic() >= give_up:
+                if not keep_trying():
                     raise BrokerUnavailableError(
-                        f"committing a transaction of {self.transactional_id}: {err.name()} for "
-                        f"{COMMIT_RETRY_S:.0f} s; whether it committed is read back from the log") from exc
-                time.sleep(min(0.1 * 2**attempt, 2.0))
+                        f"committing a transaction of {self.transactional_id}: {err.name()}; given up (stopping): "
+                        "whether it committed is read back from the log") from exc
+                if not warned and time.monotonic() - since > END_TIMEOUT_S:
+                    warned = True
+                    log.warning("%s: the commit meets %s; retrying until Kafka answers", self.transactional_id,
+                                err.name())
+                time.sleep(min(0.1 * 2**attempt, 1.0))
                 attempt += 1
 
     def close(self, timeout: float = 10.0) -> None:

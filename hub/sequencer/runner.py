@@ -10,11 +10,12 @@ separate offset commit in the transaction (which cost more than the commit itsel
 :meth:`Sequencer.run` reads in four steps: open the Kafka clients (the transactional producer
 fences any predecessor), recover the committed state, the batch loop, and a clean stop that
 signs a last checkpoint. Transaction errors are sorted by :mod:`hub.kafka.transactions`:
-retriable errors are retried; an abortable error aborts, and :meth:`Sequencer._transaction`
-rewinds the consumer to the batch's first offset and restores the chain head, Merkle frontier
-and replay window to the last committed state; a fatal error (for instance
-:class:`~hub.errors.FencedError`, a newer sequencer with the same ``transactional.id``) ends
-the process for its supervisor to restart it.
+retriable errors are retried (a commit, until the broker answers again); an abortable error
+aborts, and :meth:`Sequencer._transaction` rewinds the consumer to the batch's first offset and
+restores the chain head, Merkle frontier and replay window to the last committed state; any other
+Kafka failure drops the clients and resumes from the committed log (:meth:`Sequencer.run`); a
+fenced writer (:class:`~hub.errors.FencedError`, a newer sequencer with the same
+``transactional.id``) ends the process (exit 3), not to be restarted.
 """
 
 from __future__ import annotations
@@ -345,7 +346,7 @@ class Sequencer:
             run.writer.write(producer.produce, producer.poll, batch, self._verdicts(run, batch))
 
         try:
-            took = producer.transaction(fill)
+            took = producer.transaction(fill, lambda: not self._stop.is_set())
         except HubError as exc:
             if not isinstance(exc, TransactionAbortedError):
                 # the run resumes from the log: these counts were never committed
