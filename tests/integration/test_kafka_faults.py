@@ -15,12 +15,12 @@ a fixed rate) and a real sequencer notarises them. After each fault:
 
 Each test prints its figures (run with -s to see them when it passes). Short faults in `make test`;
 `make chaos` runs long ones. HUB_FAULT_KILL_PAUSE_S, HUB_FAULT_STOP_S, HUB_FAULT_DOWN_S: the faults'
-lengths (5, 8, 20 s); HUB_FAULT_RATE and HUB_FAULT_DEADLINE_S: the load (100 calls/s, 3 s). The
+lengths (5, 8, 20 s); HUB_FAULT_RATE and HUB_FAULT_DEADLINE_S: the load (80 calls/s, 3 s). The
 2-core development machine, carrying the broker, the sequencer, both connectors and this process,
 fell behind at 200 calls/s with no fault at all (122 answered OK per second, p50 1.8 s, the rest
 DEADLINE_EXCEEDED) and was on the edge at 150 (in two runs of three, the answers before some
-fault fell to 105-115 OK/s); at 100 it kept up before every fault. Set HUB_FAULT_RATE=200 where
-the hub has the cores. The module runs a local broker of its own, whatever HUB_KAFKA_BOOTSTRAP
+fault fell to 105-115 OK/s); at 100 it kept up before every fault when nothing else ran, and 80
+leaves a margin for a busy CI machine. Set HUB_FAULT_RATE=200 where the hub has the cores. The module runs a local broker of its own, whatever HUB_KAFKA_BOOTSTRAP
 says: it kills it.
 """
 
@@ -60,7 +60,7 @@ def _env(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
 
-RATE = _env("HUB_FAULT_RATE", 100)
+RATE = _env("HUB_FAULT_RATE", 80)
 DEADLINE_S = _env("HUB_FAULT_DEADLINE_S", 3)
 KILL_PAUSE_S = _env("HUB_FAULT_KILL_PAUSE_S", 5)
 STOP_S = _env("HUB_FAULT_STOP_S", 8)
