@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from figures import write_figures  # bench/figures.py: this script's directory is on the path
 
 from connectors import dev_members
 from hub.config import HubConfig, default_home
@@ -756,18 +757,11 @@ def main() -> None:
 
 def write_results(results: dict[str, float], n: int, rss_total: int | None, name: str) -> None:
     results = {k: round(v, 3) for k, v in results.items()}
-    OUT.mkdir(exist_ok=True)
     doc: dict[str, object] = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "messages": n}
     if rss_total is not None:
         doc["rss_entries"] = rss_total
-    doc.update({"cpus": os.cpu_count(), **results})
-    (OUT / name).write_text(json.dumps(doc, indent=2) + "\n")
-    print()
-    width = max(map(len, results), default=0)
-    for k, v in results.items():
-        print(f"{k:{width}} {v:>12,.3f}")
-    print(f"\nwritten to {OUT / name}")
-
+    doc["cpus"] = os.cpu_count()
+    write_figures(OUT / name, doc, results)
 
 if __name__ == "__main__":
     main()

@@ -26,7 +26,6 @@ Reproduce: .venv/bin/python bench/recovery.py
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -35,6 +34,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from figures import write_figures  # bench/figures.py: this script's directory is on the path
 
 from connectors import dev_members
 from hub.config import HubConfig, default_home
@@ -172,17 +173,9 @@ def main() -> None:
 
 
 def write(results: dict[str, float], rounds: int, pause: float, rate: float) -> None:
-    results = {k: round(v, 3) for k, v in results.items()}
-    OUT.mkdir(exist_ok=True)
     doc: dict[str, object] = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rounds": rounds,
-                              "pause_s": pause, "rate": rate, "cpus": os.cpu_count(), **results}
-    (OUT / "recovery.json").write_text(json.dumps(doc, indent=2) + "\n")
-    print()
-    width = max(map(len, results), default=0)
-    for k, v in results.items():
-        print(f"{k:{width}} {v:>12,.3f}")
-    print(f"\nwritten to {OUT / 'recovery.json'}")
-
+                              "pause_s": pause, "rate": rate, "cpus": os.cpu_count()}
+    write_figures(OUT / "recovery.json", doc, {k: round(v, 3) for k, v in results.items()})
 
 if __name__ == "__main__":
     main()

@@ -103,8 +103,7 @@ def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file
     cosigner = Cosigner(state, witness_urls, trusted, witness_quorum) if witness_urls else None
     watch = BrokerWatch(bootstrap, f"verifier {c.cfg.namespace}.ledger[{partition}]",
                         Topics(c.cfg.namespace).ledger).start()
-    api = Api(state, cosigner, lambda: None if watch.up else
-              f"Kafka has not answered for {watch.down_for():.0f} s ({watch.reason}): following stopped")
+    api = Api(state, cosigner, watch.outage)
     server, port, _ = serve(api, listen)
     grpc_endpoint = None
     if grpc_listen is not None:

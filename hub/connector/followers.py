@@ -15,6 +15,7 @@ reconnects by itself).
 
 from __future__ import annotations
 
+import abc
 import logging
 import threading
 import uuid
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 RETRY_PAUSE_S = 1.0
 
 
-class Follower:
+class Follower(abc.ABC):
     """A daemon thread reading one consumer until :meth:`close`; subclasses handle each record."""
 
     #: the thread's name
@@ -79,8 +80,9 @@ class Follower:
     def _tick(self) -> None:
         """Called before each read."""
 
+    @abc.abstractmethod
     def _handle(self, m: Message) -> None:
-        raise NotImplementedError
+        """Handle one record read."""
 
     def _read(self, eof: set[tuple[str, int]]) -> None:
         """Called after each read's records were handled, with the partitions that reached their end."""

@@ -36,9 +36,7 @@ class ConnectorHealth:
 
     def why_not(self) -> str | None:
         """Why the connector cannot serve now (None: it can)."""
-        if not self.watch.up:
-            return f"Kafka has not answered for {self.watch.down_for():.0f} s ({self.watch.reason})"
-        return self.current.key_problem
+        return self.watch.outage() or self.current.key_problem
 
     def update(self, _up: bool | None = None) -> None:
         problem = self.why_not()

@@ -61,14 +61,7 @@ class Outbox:
         if after_cursor is None:
             start = OFFSET_COMMITTED
         else:
-            if not self.watch.up:
-                raise Refusal(grpc.StatusCode.UNAVAILABLE, f"Kafka has not answered the connector for "
-                              f"{self.watch.down_for():.0f} s: subscribe again later")
-            try:
-                low, high = self._committer.watermarks(self.topic, 0, timeout=WATERMARKS_WAIT_S)
-            except UnavailableError as exc:
-                self.watch.suspect()
-                raise Refusal(grpc.StatusCode.UNAVAILABLE, f"{exc.diagnostics()}: subscribe again later") from None
+            low, high = self._offsets(WATERMARKS_WAIT_S, "subscribe again later")
             start = subscribe_start(after_cursor, low, high)
         consumer = self._open_reader()
         try:
@@ -114,16 +107,9 @@ class Outbox:
         time (the cursor may or may not be committed: Ack again)."""
         if cursor < 0:
             raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"cursor {cursor} is negative: cursors start at 0")
-        if not self.watch.up:
-            raise Refusal(grpc.StatusCode.UNAVAILABLE, f"Kafka has not answered the connector for "
-                          f"{self.watch.down_for():.0f} s: nothing was acknowledged; Ack again later")
         wait = ACK_WAIT_S if time_remaining is None else max(0.0, min(time_remaining - 0.05, ACK_WAIT_S))
         end = time.monotonic() + wait
-        try:
-            _, high = self._committer.watermarks(self.topic, 0, timeout=max(wait, 0.01))
-        except UnavailableError as exc:
-            self.watch.suspect()
-            raise Refusal(grpc.StatusCode.UNAVAILABLE, f"{exc.diagnostics()}; nothing was acknowledged") from None
+        _, high = self._offsets(max(wait, 0.01), "nothing was acknowledged; Ack again later")
         if cursor >= high:
             raise Refusal(grpc.StatusCode.OUT_OF_RANGE,
                           f"cursor {cursor} was never delivered: the outbox ends before {high}; nothing was acknowledged")
@@ -138,6 +124,18 @@ class Outbox:
         except UnavailableError as exc:
             raise Refusal(grpc.StatusCode.UNAVAILABLE, f"{exc.diagnostics()}: Ack again") from None
         return next_cursor
+
+    def _offsets(self, timeout: float, then: str) -> tuple[int, int]:
+        """The outbox's (low, high) offsets within ``timeout`` seconds; UNAVAILABLE (saying ``then``)
+        at once while Kafka is known to be away, or when it does not answer in time."""
+        outage = self.watch.outage()
+        if outage is not None:
+            raise Refusal(grpc.StatusCode.UNAVAILABLE, f"{outage}: {then}")
+        try:
+            return self._committer.watermarks(self.topic, 0, timeout=timeout)
+        except UnavailableError as exc:
+            self.watch.suspect()
+            raise Refusal(grpc.StatusCode.UNAVAILABLE, f"{exc.diagnostics()}: {then}") from None
 
     def _commit(self, next_cursor: int) -> None:
         """One synchronous commit, on the commit thread (a commit Kafka never answers holds it, not a
@@ -184,10 +182,11 @@ class _Heartbeats:
     def due(self) -> pb.Delivery | None:
         if self.every <= 0:
             return None
-        serving = self.watch.up
+        outage = self.watch.outage()
+        serving = outage is None
         now = time.monotonic()
         if serving == self._serving and now - self._last < self.every:
             return None
         self._serving, self._last = serving, now
-        reason = "" if serving else f"Kafka has not answered the connector for {self.watch.down_for():.0f} s"
+        reason = outage or ""
         return pb.Delivery(cursor=-1, heartbeat=pb.Heartbeat(serving=serving, reason=reason, at=iso(now_us())))

@@ -144,10 +144,10 @@ class Publisher:
     def check_kafka(self) -> None:
         """UNAVAILABLE at once, with nothing signed or queued, while Kafka does not answer: a record
         queued now would be sent whenever the broker returns, whatever became of its caller."""
-        if not self.watch.up:
-            raise Refusal(grpc.StatusCode.UNAVAILABLE,
-                          f"Kafka has not answered the connector for {self.watch.down_for():.0f} s: nothing was "
-                          f"published; retry in {RETRY_HINT_S:.0f} s or more (with the same idempotency key)")
+        outage = self.watch.outage()
+        if outage is not None:
+            raise Refusal(grpc.StatusCode.UNAVAILABLE, f"{outage}: nothing was published; retry in "
+                          f"{RETRY_HINT_S:.0f} s or more (with the same idempotency key)")
 
     @staticmethod
     def _deadline(time_remaining: float | None) -> float:

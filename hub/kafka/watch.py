@@ -72,6 +72,12 @@ class BrokerWatch:
         """Seconds since the cluster stopped answering (0 while it answers)."""
         return 0.0 if self._up else time.monotonic() - self._changed_at
 
+    def outage(self) -> str | None:
+        """The outage in words for a refusal, a log line or a health answer (None while up)."""
+        if self._up:
+            return None
+        return f"Kafka has not answered for {self.down_for():.0f} s ({self.reason})"
+
     def on_change(self, listener: Listener) -> None:
         """Call ``listener(up)`` on each turn, from the watch's thread (and now, with the state)."""
         with self._lock:

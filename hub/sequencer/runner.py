@@ -192,11 +192,7 @@ class Sequencer:
             "rejected": self.stats.refused, "resumes": self.stats.resumes,
             "next_index": self.notary.head.next_index if self.notary is not None else None,
         }
-        watch = self.watch
-        if watch is not None and not watch.up:
-            reason: str | None = f"Kafka has not answered for {watch.down_for():.0f} s ({watch.reason})"
-        else:
-            reason = self.phase
+        reason = (self.watch.outage() if self.watch is not None else None) or self.phase
         if reason is not None:
             fields["reason"] = reason
         return reason is None, fields
