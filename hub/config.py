@@ -5,6 +5,11 @@ to :meth:`HubConfig.from_env` as overrides), then environment variables, then de
 
 ========================  ===================================================
 ``HUB_KAFKA_BOOTSTRAP``   an external Kafka cluster (``host:port[,host:port]``)
+``HUB_KAFKA_CONFIG``      a librdkafka properties file (``security.protocol``,
+                          ``ssl.*``, ``sasl.*``) every Kafka client of the
+                          process uses; default mutual TLS with the certificate
+                          of the process's principal from ``HUB_PKI``
+``HUB_PKI``               the consortium PKI directory (default ``$HUB_HOME/pki``)
 ``HUB_HOME``              state directory (default ``~/.cache/hub``): the Kafka
                           jars, the local broker's data, the dev consortium
 ``HUB_CONSORTIUM``        consortium directory (default ``$HUB_HOME/consortium``)
@@ -30,6 +35,8 @@ from hub.errors import ConfigError
 #: the environment variables :meth:`HubConfig.from_env` reads, and the command-line flag of each
 ENVIRONMENT = {
     "HUB_KAFKA_BOOTSTRAP": "--bootstrap",
+    "HUB_KAFKA_CONFIG": None,
+    "HUB_PKI": None,
     "HUB_HOME": "--home",
     "HUB_CONSORTIUM": "--consortium",
     "HUB_NAMESPACE": "--namespace",
@@ -73,6 +80,11 @@ class HubConfig:
     min_insync_replicas: int = 1
     #: the consortium directory; ``None`` means ``home / "consortium"``
     consortium: Path | None = None
+    #: a librdkafka properties file for every Kafka client (``HUB_KAFKA_CONFIG``); ``None`` means
+    #: mutual TLS with the certificate of the process's principal from :attr:`pki_dir`
+    kafka_config: Path | None = None
+    #: the consortium PKI directory (``HUB_PKI``); ``None`` means ``home / "pki"``
+    pki: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.namespace or any(c not in _TOPIC_CHARS for c in self.namespace):
@@ -102,6 +114,8 @@ class HubConfig:
             replication=_int_env(env, "HUB_REPLICATION", 1),
             min_insync_replicas=_int_env(env, "HUB_MIN_ISR", 1),
             consortium=consortium or (Path(env["HUB_CONSORTIUM"]) if env.get("HUB_CONSORTIUM") else None),
+            kafka_config=Path(env["HUB_KAFKA_CONFIG"]) if env.get("HUB_KAFKA_CONFIG") else None,
+            pki=Path(env["HUB_PKI"]) if env.get("HUB_PKI") else None,
         )
         return cfg
 
@@ -116,8 +130,8 @@ class HubConfig:
 
     @property
     def pki_dir(self) -> Path:
-        """The development CA and the members' TLS certificates (`hub pki`)."""
-        return self.home / "pki"
+        """The consortium CA and the TLS certificates of the members and the hub's services (`hub pki`)."""
+        return self.pki or self.home / "pki"
 
     @property
     def broker_dir(self) -> Path:

@@ -87,6 +87,11 @@ class KafkaOperationError(HubError):
     """A Kafka operation failed for a reason other than an unreachable broker."""
 
 
+class KafkaAccessDeniedError(KafkaOperationError):
+    """Kafka refused this process's principal: its certificate or credentials (authentication) or
+    its rights on a topic, group or transactional id (the ACLs of ``hub kafka acls apply``)."""
+
+
 class FencedError(KafkaOperationError):
     """A newer producer with the same ``transactional.id`` (a restarted sequencer) took over: this
     one must stop. Its open transaction was aborted by the broker; nothing of it is visible."""

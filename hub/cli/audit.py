@@ -75,8 +75,10 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
     (SPLIT_VIEW: history rewritten or removed after it was witnessed).
     Exit 0 verified, 1 violations found, 2 could not run (75: a broker or verifier did not answer)."""
     from hub.audit.report import to_html, to_json
+    from hub.kafka.security import AUDITOR
     from hub.timeutil import to_us
 
+    c.speak_as(AUDITOR)
     request = AuditRequest(partitions=partitions, ledger_topic=ledger_topic, at_us=to_us(at) if at else None,
                            policy_paths=policy_paths, cosigned_from=cosigned_from, workers=workers)
     outcome = run_audit(c.cfg, c.bootstrap(), request, _Bar(hidden=quiet or not sys.stderr.isatty()))

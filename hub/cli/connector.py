@@ -46,6 +46,7 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, v
     from hub.standard.schemas import default_registry
 
     settings = ConnectorSettings(listen=listen, verifier_urls=verifier_urls, plaintext=plaintext)
+    c.speak_as(member_id)  # to Kafka, the connector is its agency: its ACLs, nothing else
     membership = current_membership(c)
     if membership.member(member_id) is None:
         raise ConfigError(f"{member_id} is not a member of the consortium (see `hub agency list`)")

@@ -27,10 +27,21 @@ class Ctx:
     cfg: HubConfig
 
     def bootstrap(self) -> str:
-        """The broker to use: the configured one, else the local broker's, else a ConfigError."""
+        """The broker to use: the configured one, else the local broker's, else a ConfigError. The
+        process's Kafka clients speak as the operator unless :meth:`speak_as` named another principal."""
+        from hub.kafka import security
         from hub.kafka.local import resolve_bootstrap
 
+        if not security.current().principal:
+            self.speak_as(security.OPERATOR)
         return resolve_bootstrap(self.cfg)
+
+    def speak_as(self, principal: str) -> None:
+        """Make every Kafka client of this process authenticate as ``principal`` (a member id or a
+        service identity): with HUB_KAFKA_CONFIG's settings, else its certificate from the PKI."""
+        from hub.kafka import security
+
+        security.use(security.resolve(self.cfg.kafka_config, self.cfg.pki_dir, principal))
 
 
 #: gives a command the root group's :class:`Ctx` as its first argument

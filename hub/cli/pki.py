@@ -28,13 +28,25 @@ def pki_init(c: Ctx, force: bool) -> None:
 
 @pki.command("issue")
 @click.option("--member", "member_ids", multiple=True, help="Member id (repeatable); default: every member.")
+@click.option("--principal", "principals", multiple=True,
+              type=click.Choice(["hub-operator", "hub-sequencer", "hub-verifier", "hub-auditor"]),
+              help="A hub service's or the operator's Kafka client certificate instead (repeatable).")
 @pass_ctx
-def pki_issue(c: Ctx, member_ids: tuple[str, ...]) -> None:
-    """Issue a member's client certificate (for its own systems) and server certificate (for its
-    connector), signed by the development CA."""
-    from hub.consortium.pki import DevCA, fingerprint_sha256, issue_member
+def pki_issue(c: Ctx, member_ids: tuple[str, ...], principals: tuple[str, ...]) -> None:
+    """Issue a member's client certificate (for its own systems, and its connector's Kafka identity:
+    subject CN = member id) and server certificate (for its connector), signed by the development CA.
+    A certificate issued again replaces the old one (a rotation: see docs/operations.md)."""
+    from hub.consortium.pki import DevCA, fingerprint_sha256, issue_member, issue_principal
 
     ca = DevCA.load(c.cfg.pki_dir)
+    if principals:
+        if member_ids:
+            raise ConfigError("give --member or --principal, not both")
+        for principal in principals:
+            files = issue_principal(ca, c.cfg.pki_dir, principal, principal)
+            fingerprint = fingerprint_sha256(files.client_cert.read_bytes())
+            click.echo(f"{principal:28} client {files.client_cert} (SHA-256 {fingerprint[:16]}…)")
+        return
     membership = membership_or_genesis(c)
     for mid in member_ids or tuple(membership.members):
         member = membership.member(mid)

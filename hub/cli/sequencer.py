@@ -52,6 +52,7 @@ def sequencer_run(c: Ctx, partition: int, batch_size: int, checkpoint_period: fl
     sequencer of this partition took over: do not restart this one); 1 the ledger or membership
     log does not verify (page a person); 2 bad configuration."""
     from hub.consortium.files import load_membership, load_signing_key
+    from hub.kafka.security import SEQUENCER
     from hub.ledger.log_identity import SEQUENCER_MEMBER
     from hub.sequencer.checkpoints import CheckpointPolicy
     from hub.sequencer.runner import Sequencer
@@ -60,6 +61,7 @@ def sequencer_run(c: Ctx, partition: int, batch_size: int, checkpoint_period: fl
     settings = SequencerSettings(batch_size=batch_size, checkpoint_period=checkpoint_period,
                                  checkpoint_entries=checkpoint_entries, workers=workers)
     check_partition(c, partition)
+    c.speak_as(SEQUENCER)
     membership = load_membership(c.cfg.consortium_dir)  # the runner adds the membership log's updates
     seq = Sequencer(c.cfg, c.bootstrap(), partition, membership, default_registry(),
                     load_signing_key(c.cfg.consortium_dir, SEQUENCER_MEMBER),

@@ -82,6 +82,7 @@ def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file
     With --grpc-listen, the same checkpoint, proofs, lookups, receipts and tiles are also
     served over gRPC (service hub.v1.Verifier, with gRPC health and reflection).
     Stops cleanly on SIGTERM or Ctrl-C."""
+    from hub.kafka.security import VERIFIER
     from hub.kafka.topics import Topics
     from hub.kafka.watch import BrokerWatch
     from hub.standard.schemas import default_registry
@@ -96,6 +97,7 @@ def verifier_run(c: Ctx, partition: int, directory: Path, listen: str, port_file
     if grpc_port_file is not None and grpc_listen is None:
         raise ConfigError("--grpc-port-file needs --grpc-listen")
     trusted = witness_keys(witness_vkeys)
+    c.speak_as(VERIFIER)
     bootstrap = c.bootstrap()
     memberships = load_memberships_of(c, bootstrap)
     origin_, keys = log_keys(memberships[max(memberships)], c.cfg.namespace, partition)

@@ -282,11 +282,14 @@ class DevCA:
 
 
 def issue_server(ca: DevCA, hosts: Sequence[str] = DEFAULT_SERVER_HOSTS, *, member_id: str | None = None,
-                 valid_days: int = LEAF_VALID_DAYS) -> tuple[bytes, bytes]:
+                 valid_days: int = LEAF_VALID_DAYS, common_name: str | None = None,
+                 client_auth: bool = False) -> tuple[bytes, bytes]:
     """A server certificate for ``hosts`` (DNS names and IP addresses): (cert PEM, key PEM).
 
     With ``member_id`` the certificate also carries the member URI, so a client can
-    check it reached the connector of the agency it meant.
+    check it reached the connector of the agency it meant. ``common_name`` (default the first
+    host) is the subject CN; ``client_auth`` adds the clientAuth usage, for a server that also
+    connects to its peers with the same certificate (a Kafka broker).
     """
     if not hosts:
         raise ConfigError("a server certificate needs at least one host name or IP address")
@@ -303,9 +306,11 @@ def issue_server(ca: DevCA, hosts: Sequence[str] = DEFAULT_SERVER_HOSTS, *, memb
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0][:64])]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, (common_name or hosts[0])[:64])]))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]
+                                             + ([ExtendedKeyUsageOID.CLIENT_AUTH] if client_auth else [])),
+                       critical=False)
     )
     cert = ca.issue(builder, key.public_key(), valid_days)
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
@@ -346,6 +351,17 @@ def issue_member(ca: DevCA, directory: Path, member_id: str, agency_name: str, *
     cert, key = issue_server(ca, hosts, member_id=member_id, valid_days=valid_days)
     write_key(files.server_key, key)
     write_cert(files.server_cert, cert)
+    return files
+
+
+def issue_principal(ca: DevCA, directory: Path, principal: str, name: str, *,
+                    valid_days: int = LEAF_VALID_DAYS) -> PkiFiles:
+    """Issue a client certificate only (subject CN ``principal``), in the layout: what one of the
+    hub's services or the operator presents to Kafka."""
+    files = pki_files(directory, principal)
+    cert, key = issue_client(ca, principal, name, valid_days=valid_days)
+    write_key(files.client_key, key)
+    write_cert(files.client_cert, cert)
     return files
 
 
@@ -410,6 +426,6 @@ def _first_line(exc: BaseException) -> str:
 __all__ = [
     "CA_VALID_DAYS", "DEFAULT_CA_NAME", "DEFAULT_SERVER_HOSTS", "LEAF_VALID_DAYS", "MEMBER_URI_PREFIX",
     "DevCA", "PkiFiles", "check_key_pair", "check_member_id", "fingerprint_sha256", "issue_client",
-    "issue_member", "issue_server", "load_certificate", "load_private_key", "member_id_from_cert",
+    "issue_member", "issue_principal", "issue_server", "load_certificate", "load_private_key", "member_id_from_cert",
     "pki_files", "read_pem", "verify_issued_by", "write_cert", "write_key",
 ]

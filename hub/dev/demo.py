@@ -149,7 +149,8 @@ def run_demo(cfg: HubConfig, members: Sequence[DevMember], narrator: Narrator) -
 
 def _prepare(cfg: HubConfig, members: Sequence[DevMember], narrator: Narrator) -> _Stage:
     """A broker (found or started), the development consortium, its topics and TLS certificates."""
-    broker = provision(cfg.home, cfg.broker_dir, bootstrap=cfg.bootstrap, port=19092 if not cfg.bootstrap else None)
+    broker = provision(cfg.home, cfg.broker_dir, pki_dir=cfg.pki_dir, bootstrap=cfg.bootstrap,
+                       port=19092 if not cfg.bootstrap else None)
     narrator.say("hub", f"Kafka ({broker.kind}) at {broker.bootstrap}")
     membership, created = init_dev(cfg.consortium_dir, members)
     narrator.say("hub", f"{'created' if created else 'using'} consortium {membership.consortium!r} in "

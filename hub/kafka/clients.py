@@ -1,12 +1,15 @@
 """The confluent-kafka boundary: client settings and translation of Kafka errors.
 
 Producers use ``acks=all`` with idempotence; consumers read ``read_committed`` and never
-auto-commit. librdkafka's own log lines go to the ``hub.kafka.librdkafka`` logger.
+auto-commit. librdkafka's own log lines go to the ``hub.kafka.librdkafka`` logger. Every client
+authenticates as the process's principal (:func:`hub.kafka.security.current`: mutual TLS from the
+consortium PKI, or the settings of ``HUB_KAFKA_CONFIG``).
 
 :func:`translate` is the one place a ``KafkaException`` (or ``KafkaError``, or a producer's
 ``BufferError``) becomes a hub error, split by who must act: an unreachable broker or a
 cluster that cannot serve yet is a :class:`~hub.errors.BrokerUnavailableError` (retry later,
-exit code 75); a full local queue is a :class:`~hub.errors.QueueFullError`; a producer fenced
+exit code 75); a refusal of the principal's rights or of its certificate is a
+:class:`~hub.errors.KafkaAccessDeniedError` (the operator acts); a full local queue is a :class:`~hub.errors.QueueFullError`; a producer fenced
 by its successor is a :class:`~hub.errors.FencedError`; anything else Kafka refused is a
 :class:`~hub.errors.KafkaOperationError`. The typed clients (:mod:`hub.kafka.producer`,
 :mod:`hub.kafka.consumer`, :mod:`hub.kafka.transactions`) let only those escape.
@@ -20,7 +23,15 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka.admin import AdminClient
 
-from hub.errors import BrokerUnavailableError, FencedError, HubError, KafkaOperationError, QueueFullError
+from hub.errors import (
+    BrokerUnavailableError,
+    FencedError,
+    HubError,
+    KafkaAccessDeniedError,
+    KafkaOperationError,
+    QueueFullError,
+)
+from hub.kafka import security
 
 log = logging.getLogger(__name__)
 _rdkafka_log = logging.getLogger("hub.kafka.librdkafka")
@@ -47,6 +58,17 @@ _NOT_READY = frozenset({
 })
 #: a newer producer with the same transactional.id took over
 _FENCED = frozenset({KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH})
+#: the broker refused this principal the operation (its ACLs), or refused its credentials
+_DENIED = frozenset({
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    KafkaError.DELEGATION_TOKEN_AUTHORIZATION_FAILED,
+    KafkaError.SASL_AUTHENTICATION_FAILED,
+    KafkaError._AUTHENTICATION,
+    KafkaError._SSL,
+})
 
 
 #: the longest pause between two attempts to reconnect to a broker, ms. librdkafka doubles the
@@ -55,9 +77,9 @@ _FENCED = frozenset({KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.
 RECONNECT_BACKOFF_MAX_MS = 1000
 
 
-def _base(bootstrap: str) -> dict[str, Any]:
+def _base(bootstrap: str, as_: security.ClientSecurity | None = None) -> dict[str, Any]:
     return {"bootstrap.servers": bootstrap, "logger": _rdkafka_log, "client.dns.lookup": "use_all_dns_ips",
-            "reconnect.backoff.max.ms": RECONNECT_BACKOFF_MAX_MS}
+            "reconnect.backoff.max.ms": RECONNECT_BACKOFF_MAX_MS, **(as_ or security.current()).settings}
 
 
 def producer_config(bootstrap: str, *, transactional_id: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -112,9 +134,10 @@ def consume_available(consumer: Consumer, max_records: int, timeout: float) -> l
     return list(first) + list(consumer.consume(num_messages=max_records - 1, timeout=0))
 
 
-def admin_client(bootstrap: str) -> AdminClient:
-    """An admin client of the cluster at ``bootstrap`` (used inside :mod:`hub.kafka` only)."""
-    return AdminClient(_base(bootstrap))
+def admin_client(bootstrap: str, as_: security.ClientSecurity | None = None) -> AdminClient:
+    """An admin client of the cluster at ``bootstrap`` (used inside :mod:`hub.kafka` only), as the
+    process's principal unless ``as_`` names another."""
+    return AdminClient(_base(bootstrap, as_))
 
 
 def translate(exc: BaseException | KafkaError, doing: str, bootstrap: str | None = None) -> HubError:
@@ -135,6 +158,11 @@ def translate(exc: BaseException | KafkaError, doing: str, bootstrap: str | None
         if code == KafkaError._PURGE_QUEUE:
             return BrokerUnavailableError(f"Kafka stopped answering before the record was sent while {doing}: "
                                           "it was withdrawn and will never be written")
+        if code in _DENIED:
+            who = security.current().principal or "this client"
+            return KafkaAccessDeniedError(
+                f"Kafka refused {who} while {doing} ({err.name()}: {err.str()}): check its certificate "
+                "or HUB_KAFKA_CONFIG, and its rights (`hub kafka acls list`)")
         if code in _FENCED:
             return FencedError(f"fenced while {doing}: a newer process with the same transactional.id "
                                f"took over ({err.name()})")
@@ -144,9 +172,10 @@ def translate(exc: BaseException | KafkaError, doing: str, bootstrap: str | None
     return KafkaOperationError(f"Kafka error while {doing}: {exc}")
 
 
-def wait_ready(bootstrap: str, timeout: float = 10.0) -> int:
-    """Block until the cluster answers metadata requests; the number of brokers."""
-    admin = admin_client(bootstrap)
+def wait_ready(bootstrap: str, timeout: float = 10.0, as_: security.ClientSecurity | None = None) -> int:
+    """Block until the cluster answers metadata requests (as ``as_``, default the process's
+    principal); the number of brokers."""
+    admin = admin_client(bootstrap, as_)
     try:
         md = admin.list_topics(timeout=timeout)
     except KafkaException as exc:

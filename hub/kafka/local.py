@@ -1,5 +1,10 @@
 """A single-node KRaft Apache Kafka from Maven Central jars, for development and tests.
 
+Secure by default: one client listener, SSL with client certificates required from the consortium
+CA, the StandardAuthorizer with no access without an ACL, and the operator as the one super user
+(:mod:`hub.kafka.local_tls`). ``secure=False`` (``hub kafka up --plaintext``, development only)
+runs the plaintext broker instead, open to anyone who reaches its port.
+
 ``fetch`` copies the jars named by ``hub/kafka/pom.xml`` (a pinned Kafka 4.x and the
 log4j binding its POM leaves out) into ``$HUB_HOME/kafka-<version>/libs`` once.
 ``start`` formats the storage if needed and runs ``kafka.Kafka`` with its output in
@@ -30,6 +35,7 @@ from pathlib import Path
 
 from hub.config import HubConfig
 from hub.errors import BrokerUnavailableError, ConfigError, PortInUseError, ToolMissingError
+from hub.kafka.security import OPERATOR, ClientSecurity, mtls
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +142,9 @@ class LocalBroker:
 
     directory: Path
     host: str = "127.0.0.1"
+    #: the consortium PKI the broker trusts and the hub's principals' certificates (`hub pki`);
+    #: None: a plaintext broker (development only)
+    pki_dir: Path | None = None
     #: the broker this handle started (reaped on kill or stop; None when started elsewhere)
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -203,7 +212,12 @@ class LocalBroker:
                 raise PortInUseError(f"the local broker's controller port {controller} is in use")
         else:
             controller = free_port(self.host)
-        self._write_config(port, controller, data)
+        tls = None
+        if self.pki_dir is not None:
+            from hub.kafka.local_tls import prepare
+
+            tls = prepare(self.pki_dir, self.directory / "tls", ("localhost", self.host)).properties()
+        self._write_config(port, controller, data, tls)
         if not meta.exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             proc = subprocess.run(
@@ -225,17 +239,24 @@ class LocalBroker:
         self.bootstrap_file.write_text(bootstrap + "\n")
         return bootstrap
 
+    def operator(self) -> ClientSecurity:
+        """How the operator connects to this broker (mutual TLS as the super user, or plaintext)."""
+        if self.pki_dir is None:
+            return ClientSecurity(OPERATOR, {"security.protocol": "plaintext"}, "the plaintext development broker")
+        return mtls(self.pki_dir, OPERATOR)
+
     def _await_ready(self, bootstrap: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
         from hub.kafka.clients import wait_ready
 
         deadline = time.monotonic() + timeout
+        operator = self.operator()
         while True:
             if proc.poll() is not None:
                 raise BrokerUnavailableError(
                     f"the local Kafka broker exited with code {proc.returncode}; see {self.log_file}"
                 )
             try:
-                wait_ready(bootstrap, timeout=2.0)
+                wait_ready(bootstrap, timeout=2.0, as_=operator)
                 return
             except BrokerUnavailableError:
                 if time.monotonic() > deadline:
@@ -251,7 +272,7 @@ class LocalBroker:
             props = self.properties_file.read_text()
         except OSError:
             return None
-        m = re.search(r"^listeners=.*PLAINTEXT://[^,]*:(\d+)", props, re.MULTILINE)
+        m = re.search(r"^listeners=(?:SSL|PLAINTEXT)://[^,]*:(\d+)", props, re.MULTILINE)
         return int(m.group(1)) if m else None
 
     def restart(self, home: Path, timeout: float = 90.0) -> str:
@@ -334,17 +355,20 @@ class LocalBroker:
         except (OSError, ValueError, IndexError):
             return None
 
-    def _write_config(self, port: int, controller: int, data: Path) -> None:
+    def _write_config(self, port: int, controller: int, data: Path, tls: dict[str, str] | None) -> None:
         (self.directory / "controller").write_text(f"{self.host}:{controller}\n")
+        client = "SSL" if tls is not None else "PLAINTEXT"
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.bootstrap.servers": f"{self.host}:{controller}",
-            "listeners": f"PLAINTEXT://{self.host}:{port},CONTROLLER://{self.host}:{controller}",
-            "advertised.listeners": f"PLAINTEXT://{self.host}:{port}",
+            "listeners": f"{client}://{self.host}:{port},CONTROLLER://{self.host}:{controller}",
+            "advertised.listeners": f"{client}://{self.host}:{port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": client,
+            # the controller listener speaks what the client listener does: no plaintext port at all
+            "listener.security.protocol.map": f"{client}:{client},CONTROLLER:{client}",
+            **(tls or {}),
             "log.dirs": str(data),
             "num.partitions": "1",
             "auto.create.topics.enable": "false",

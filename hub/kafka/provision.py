@@ -2,8 +2,10 @@
 
 1. an external cluster, named by the caller (``HubConfig.bootstrap``: ``HUB_KAFKA_BOOTSTRAP`` or
    ``--bootstrap``);
-2. testcontainers' Kafka module, when a Docker engine answers;
-3. the local single-node KRaft broker from Maven Central jars (:mod:`hub.kafka.local`).
+2. testcontainers' Kafka module, when a Docker engine answers and a plaintext broker was asked for
+   (its module runs plaintext listeners only);
+3. the local single-node KRaft broker from Maven Central jars (:mod:`hub.kafka.local`), secure
+   (mutual TLS, ACLs) unless a plaintext development broker was asked for.
 
 If none is possible, one line says what to install.
 """
@@ -33,6 +35,8 @@ class Broker:
     stop: Callable[[], None]
     detail: str = ""
     pid: int | None = None  # the local broker's process (its CPU is what `make bench` reports)
+    #: the consortium PKI a secure local broker trusts (None: external, or plaintext)
+    pki_dir: Path | None = None
 
 
 def docker_engine_answers() -> bool:
@@ -61,20 +65,21 @@ def start_container() -> Broker:
     return Broker(bootstrap, "container", container.stop, f"container {container.get_wrapped_container().id[:12]}")
 
 
-def provision(home: Path, broker_dir: Path, *, bootstrap: str | None = None, port: int | None = None,
-              use_docker: bool = True) -> Broker:
+def provision(home: Path, broker_dir: Path, *, pki_dir: Path | None, bootstrap: str | None = None,
+              port: int | None = None, use_docker: bool = True) -> Broker:
     """A running broker, found or started; ``stop`` undoes only what this call started.
 
-    ``bootstrap`` names an external cluster (used as it is, once it answers); without it, a
-    testcontainer when ``use_docker`` and a Docker engine answers, else the local broker in
-    ``broker_dir`` with the jars cached under ``home``."""
+    ``bootstrap`` names an external cluster (used as it is, once it answers); without it, the local
+    broker in ``broker_dir`` with the jars cached under ``home``, trusting the consortium CA of
+    ``pki_dir``; ``pki_dir=None`` asks for a plaintext development broker: a testcontainer when
+    ``use_docker`` and a Docker engine answers, else the local broker in plaintext."""
     if bootstrap:
         wait_ready(bootstrap, timeout=15)
         return Broker(bootstrap, "external", lambda: None, "configured (HUB_KAFKA_BOOTSTRAP or --bootstrap)")
-    if use_docker and docker_engine_answers():
+    if pki_dir is None and use_docker and docker_engine_answers():
         log.info("a Docker engine answers: starting Kafka with testcontainers")
         return start_container()
-    local = LocalBroker(broker_dir)
+    local = LocalBroker(broker_dir, pki_dir=pki_dir)
     already = local.running_bootstrap()
     try:
         bootstrap = local.start(home, port=port)
@@ -83,8 +88,10 @@ def provision(home: Path, broker_dir: Path, *, bootstrap: str | None = None, por
             f"no Kafka available: set HUB_KAFKA_BOOTSTRAP, start a Docker engine, or {exc.diagnostics()}"
         ) from exc
     if already:
-        return Broker(bootstrap, "local", lambda: None, f"already running, {broker_dir}", local.pid())
-    return Broker(bootstrap, "local", lambda: _stop_quietly(local), f"{broker_dir}, log {local.log_file}", local.pid())
+        return Broker(bootstrap, "local", lambda: None, f"already running, {broker_dir}", local.pid(), pki_dir)
+    kind = "mutual TLS" if pki_dir is not None else "PLAINTEXT, development only"
+    return Broker(bootstrap, "local", lambda: _stop_quietly(local), f"{kind}, {broker_dir}, log {local.log_file}",
+                  local.pid(), pki_dir)
 
 
 def _stop_quietly(local: LocalBroker) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
+from hub.kafka import security
 from hub.kafka.clients import consumer_config, translate
 
 
@@ -23,8 +24,15 @@ class Record:
     timestamp_ms: int = 0
 
 
+def reader_group_prefix(principal: str) -> str:
+    """The prefix of a principal's reader groups: librdkafka looks up the coordinator of a consumer's
+    group even when it commits nothing, so each principal may use the groups under its own prefix."""
+    return f"{principal or 'hub'}.reader."
+
+
 def _consumer(bootstrap: str) -> Consumer:
-    return Consumer(consumer_config(bootstrap, f"hub.reader.{uuid.uuid4()}", **{"enable.partition.eof": True}))
+    group = f"{reader_group_prefix(security.current().principal)}{uuid.uuid4()}"
+    return Consumer(consumer_config(bootstrap, group, **{"enable.partition.eof": True}))
 
 
 _SETTLING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART,

@@ -284,7 +284,7 @@ def follow(bootstrap: str, topics: Topics, partition: int, state: Log, stop: thr
 
     ``caught_up`` is set once both partitions were read to their end. Kafka failures are raised as
     the hub's errors (:class:`~hub.errors.BrokerUnavailableError` when the cluster is unreachable)."""
-    consumer = open_consumer(bootstrap, f"hub.verifier.{uuid.uuid4()}", partition_eof=True)
+    consumer = open_consumer(bootstrap, f"{topics.namespace}.verifier.{uuid.uuid4()}", partition_eof=True)
     try:
         consumer.assign([(topics.ledger, partition, 0), (topics.checkpoints, partition, 0)])
         at_end: set[str] = set()

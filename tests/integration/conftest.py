@@ -1,8 +1,10 @@
 """One real Kafka broker per test session, and helpers to run real `hub` processes.
 
 The broker comes from hub.kafka.provision, the same code as `hub kafka up`: an external
-cluster (HUB_KAFKA_BOOTSTRAP), else testcontainers when a Docker engine answers, else a
-local KRaft broker from Maven Central jars on free ports in a temporary directory.
+cluster (HUB_KAFKA_BOOTSTRAP, with HUB_KAFKA_CONFIG for its security), else the secure local
+KRaft broker from Maven Central jars on free ports in a temporary directory: mutual TLS with the
+session's consortium CA, ACLs from each module's membership. The test process itself speaks as the
+operator (the super user); every `hub` process it starts speaks as its own principal.
 Each test module gets its own topic namespace and consortium, so tests never share data.
 """
 
@@ -23,7 +25,11 @@ import pytest
 
 from connectors import dev_members
 from hub.config import HubConfig
+from hub.consortium.membership import Membership
+from hub.consortium.pki import DevCA, issue_member, pki_files
 from hub.dev.consortium import init_dev
+from hub.kafka import security
+from hub.kafka.acls import apply_acls
 from hub.kafka.provision import Broker, provision
 from hub.kafka.topics import ensure_topics, topic_specs
 from hub.v1 import connector_pb2_grpc as pb_grpc
@@ -32,7 +38,9 @@ from hub.v1 import connector_pb2_grpc as pb_grpc
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     cfg = HubConfig.from_env()  # HUB_KAFKA_BOOTSTRAP names an external cluster, as for `hub kafka up`
-    b = provision(cfg.home, tmp_path_factory.mktemp("broker"), bootstrap=cfg.bootstrap, port=None)
+    pki = cfg.pki if cfg.bootstrap else tmp_path_factory.mktemp("pki")
+    b = provision(cfg.home, tmp_path_factory.mktemp("broker"), pki_dir=pki, bootstrap=cfg.bootstrap, port=None)
+    security.use(security.resolve(cfg.kafka_config, b.pki_dir or cfg.pki_dir, security.OPERATOR))
     yield b
     b.stop()
 
@@ -46,18 +54,21 @@ class Hub:
     consortium: Path
     workdir: Path
     partitions: int = 1
+    #: the consortium PKI of the session's broker (certificates of every principal)
+    pki: Path | None = None
     procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
     @property
     def cfg(self) -> HubConfig:
         return HubConfig(bootstrap=self.bootstrap, namespace=self.namespace, consortium=self.consortium,
-                         partitions=self.partitions)
+                         partitions=self.partitions, pki=self.pki)
 
     @property
     def env(self) -> dict[str, str]:
         return {**os.environ, "HUB_KAFKA_BOOTSTRAP": self.bootstrap, "HUB_NAMESPACE": self.namespace,
                 "HUB_CONSORTIUM": str(self.consortium), "HUB_HOME": str(self.workdir / "home"),
                 "HUB_PARTITIONS": str(self.partitions),
+                **({"HUB_PKI": str(self.pki)} if self.pki else {}),
                 "PYTHONUNBUFFERED": "1"}
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -121,10 +132,23 @@ class Hub:
 
 
 def make_hub(broker: Broker, tmp: Path, partitions: int = 1) -> Hub:
-    hub = Hub(broker.bootstrap, f"t{uuid.uuid4().hex[:10]}", tmp / "consortium", tmp, partitions=partitions)
+    hub = Hub(broker.bootstrap, f"t{uuid.uuid4().hex[:10]}", tmp / "consortium", tmp, partitions=partitions,
+              pki=broker.pki_dir)
     membership, _ = init_dev(hub.consortium, dev_members())
     ensure_topics(hub.bootstrap, hub.cfg, topic_specs(hub.cfg, list(membership.members)))
+    admit_to_kafka(hub, membership)
     return hub
+
+
+def admit_to_kafka(hub: Hub, membership: Membership) -> None:
+    """What an operator does for a membership on the secure broker: a Kafka client certificate for each
+    member that has none yet (`hub pki issue`), and the membership's ACLs (`hub kafka acls apply`)."""
+    if hub.pki is not None:
+        ca = DevCA.load(hub.pki)
+        for m in membership.members.values():
+            if not pki_files(hub.pki, m.id).client_cert.exists():
+                issue_member(ca, hub.pki, m.id, m.name)
+    apply_acls(hub.bootstrap, hub.namespace, membership)
 
 
 @pytest.fixture(scope="module")
