@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from hub.errors import BrokerUnavailableError, ConfigError
+from hub.consortium.pki import load_certificate, verify_issued_by
 from hub.kafka.local import HEAP, JVM_OPTS, LocalBroker, broker_command
+from hub.kafka.local_tls import prepare
 
 DIR = Path("/state/broker")
 
@@ -47,12 +49,40 @@ def properties(broker: LocalBroker) -> dict[str, str]:
 def test_a_killed_broker_is_not_waited_for_long_when_it_restarts(tmp_path: Path) -> None:
     # the restarted controller refuses the new incarnation until the killed one's session expires
     broker = LocalBroker(tmp_path)
-    broker._write_config(19092, 19093, tmp_path / "data")
+    broker._write_config(19092, 19093, tmp_path / "data", None)
     props = properties(broker)
     session, heartbeat = int(props["broker.session.timeout.ms"]), int(props["broker.heartbeat.interval.ms"])
     assert session <= 3000
     assert heartbeat * 3 <= session  # a few heartbeats may be late before the broker is fenced
     assert broker.configured_port() == 19092
+
+
+def test_the_secure_broker_has_no_plaintext_listener_and_refuses_what_no_acl_allows(tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    tls = prepare(pki, tmp_path / "tls", ("localhost", "127.0.0.1"))
+    broker = LocalBroker(tmp_path, pki_dir=pki)
+    broker._write_config(19092, 19093, tmp_path / "data", tls.properties())
+    props = properties(broker)
+    assert "PLAINTEXT" not in props["listener.security.protocol.map"] + props["listeners"]
+    assert props["listeners"].startswith("SSL://127.0.0.1:19092,CONTROLLER://")
+    assert props["ssl.client.auth"] == "required"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:hub-operator;User:hub-broker"
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert broker.configured_port() == 19092
+    # the key store holds the broker's key then its certificate, issued by the PKI's CA for its hosts
+    keystore = Path(props["ssl.keystore.location"]).read_bytes()
+    assert keystore.index(b"PRIVATE KEY") < keystore.index(b"BEGIN CERTIFICATE")
+    cert = load_certificate(keystore[keystore.index(b"-----BEGIN CERTIFICATE"):])
+    verify_issued_by(cert, (pki / "ca.pem").read_bytes())
+    assert cert.subject.rfc4514_string() == "CN=hub-broker"
+    # and every hub principal got a client certificate from the same CA
+    for principal in ("hub-operator", "hub-sequencer", "hub-verifier", "hub-auditor"):
+        verify_issued_by((pki / principal / "client.pem").read_bytes(), (pki / "ca.pem").read_bytes())
+    # a second preparation keeps what is current (the broker restarts with the same certificate)
+    before = Path(props["ssl.keystore.location"]).read_bytes()
+    prepare(pki, tmp_path / "tls", ("localhost", "127.0.0.1"))
+    assert Path(props["ssl.keystore.location"]).read_bytes() == before
 
 
 def test_restart_needs_a_broker_configured_before(tmp_path: Path) -> None:

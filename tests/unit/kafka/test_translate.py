@@ -10,10 +10,12 @@ from hub.errors import (
     BrokerUnavailableError,
     FencedError,
     HubError,
+    KafkaAccessDeniedError,
     KafkaOperationError,
     QueueFullError,
     UnavailableError,
 )
+from hub.kafka import security
 from hub.kafka.clients import translate
 from hub.kafka.producer import delivery_error
 
@@ -36,12 +38,29 @@ def test_a_cluster_that_cannot_serve_yet_is_unavailable_too(code: int):
 
 
 def test_a_refusal_by_kafka_is_an_operation_error_naming_kafkas_reason():
-    err = translate(KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "denied by ACL")),
-                    "producing to hub.inbound")
+    err = translate(KafkaException(KafkaError(KafkaError.POLICY_VIOLATION, "retention too short")),
+                    "creating hub.ledger")
     assert type(err) is KafkaOperationError
     assert not isinstance(err, UnavailableError)
-    assert "TOPIC_AUTHORIZATION_FAILED" in err.diagnostics() and "denied by ACL" in err.diagnostics()
+    assert "POLICY_VIOLATION" in err.diagnostics() and "retention too short" in err.diagnostics()
     assert err.exit_code == 2
+
+
+@pytest.mark.parametrize("code", [
+    KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED,
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError._SSL, KafkaError._AUTHENTICATION,
+])
+def test_a_refused_principal_is_told_what_to_check_and_is_not_asked_to_retry(code: int):
+    security.use(security.ClientSecurity("bank-icbc-bj"))
+    try:
+        err = translate(KafkaException(KafkaError(code, "denied")), "reading hub.ledger[0]")
+    finally:
+        security.use(security.ClientSecurity(""))
+    assert type(err) is KafkaAccessDeniedError and isinstance(err, KafkaOperationError)
+    assert not isinstance(err, UnavailableError) and err.exit_code == 2
+    assert "bank-icbc-bj" in err.diagnostics() and "reading hub.ledger[0]" in err.diagnostics()
+    assert "hub kafka acls list" in err.diagnostics()
 
 
 @pytest.mark.parametrize("code", [KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH])
