@@ -32,9 +32,10 @@ class Ctx:
         from hub.kafka import security
         from hub.kafka.local import resolve_bootstrap
 
+        bootstrap = resolve_bootstrap(self.cfg)
         if not security.current().principal:
             self.speak_as(security.OPERATOR)
-        return resolve_bootstrap(self.cfg)
+        return bootstrap
 
     def speak_as(self, principal: str) -> None:
         """Make every Kafka client of this process authenticate as ``principal`` (a member id or a

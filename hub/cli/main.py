@@ -67,16 +67,19 @@ def cli(ctx: click.Context, bootstrap: str | None, namespace: str | None, home: 
 
     \b
     Start here:
-      hub kafka up            start (or find) a Kafka broker
+      hub kafka up            start (or find) a Kafka broker (mutual TLS and ACLs)
       hub agency init         create a development consortium (members, keys, policy)
       hub topics create       create the hub's topics
+      hub kafka acls apply    give each member and service its Kafka rights, nothing more
       hub sequencer run       notarise inbound messages onto the ledger
       hub connector run       serve an agency's gRPC connector
       hub audit               replay the ledger and verify every link and signature
       hub demo                the whole story end to end
 
     Settings come from the flags, else the environment (HUB_KAFKA_BOOTSTRAP, HUB_NAMESPACE,
-    HUB_HOME, HUB_CONSORTIUM, HUB_PARTITIONS, HUB_REPLICATION, HUB_MIN_ISR), else the defaults.
+    HUB_HOME, HUB_CONSORTIUM, HUB_PARTITIONS, HUB_REPLICATION, HUB_MIN_ISR, HUB_KAFKA_CONFIG,
+    HUB_PKI), else the defaults. Each command reaches Kafka as one principal: a connector as its
+    agency, the sequencer, verifier and auditor as their services, the rest as the operator.
     """
     logging.basicConfig(level=logging.DEBUG if verbose >= 2 else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -233,4 +233,5 @@ class CredentialFollower(Follower):
 
 def private_group(group: str, purpose: str) -> str:
     """A consumer group of its own for one follower (positions never committed, never shared)."""
-    return f"{group}.{purpose}.{uuid.uuid4()}"
+    # ':' is in no member id, so the ACL prefix "<group>:" is this member's alone (hub.kafka.acl_policy)
+    return f"{group}:{purpose}.{uuid.uuid4()}"

@@ -34,6 +34,8 @@ from hub.consortium.pki import DevCA, issue_member
 from hub.dev.consortium import DevMember, init_dev
 from hub.dev.processes import Processes
 from hub.errors import HubError
+from hub.kafka import security
+from hub.kafka.acls import apply_acls
 from hub.kafka.provision import provision
 from hub.kafka.topics import ensure_topics, topic_specs
 from hub.ledger.log_identity import SEQUENCER_MEMBER, log_verifier, origin
@@ -148,9 +150,15 @@ def run_demo(cfg: HubConfig, members: Sequence[DevMember], narrator: Narrator) -
 
 
 def _prepare(cfg: HubConfig, members: Sequence[DevMember], narrator: Narrator) -> _Stage:
-    """A broker (found or started), the development consortium, its topics and TLS certificates."""
+    """A broker (found or started), the development consortium, its topics, TLS certificates and Kafka ACLs."""
+    def operator() -> None:
+        security.use(security.resolve(cfg.kafka_config, cfg.pki_dir, security.OPERATOR))
+
+    if cfg.bootstrap:
+        operator()  # an external cluster: its properties file or the PKI says how to reach it
     broker = provision(cfg.home, cfg.broker_dir, pki_dir=cfg.pki_dir, bootstrap=cfg.bootstrap,
                        port=19092 if not cfg.bootstrap else None)
+    operator()  # the local broker's first start has just issued the operator's certificate
     narrator.say("hub", f"Kafka ({broker.kind}) at {broker.bootstrap}")
     membership, created = init_dev(cfg.consortium_dir, members)
     narrator.say("hub", f"{'created' if created else 'using'} consortium {membership.consortium!r} in "
@@ -161,10 +169,14 @@ def _prepare(cfg: HubConfig, members: Sequence[DevMember], narrator: Narrator) -
     ca = DevCA.load(cfg.pki_dir) if (cfg.pki_dir / "ca.pem").exists() else DevCA.create(cfg.pki_dir)
     agencies = [m for m in (COURT, BANK, CREDIT, JUSTICE) if m in membership.members]
     for member in agencies:
-        if not (cfg.pki_dir / member / "server.pem").exists():
+        if not (cfg.pki_dir / member / "server.pem").exists() or not (cfg.pki_dir / member / "client.pem").exists():
             issue_member(ca, cfg.pki_dir, member, membership.members[member].name)
     narrator.say("hub", f"development CA {ca.name} in {cfg.pki_dir}: connectors accept only their agency's client "
-                        "certificate (mTLS)")
+                        "certificate (mTLS), and each connector reaches Kafka as its agency with the same certificate")
+    changes = apply_acls(broker.bootstrap, cfg.namespace, membership)
+    narrator.say("hub", f"Kafka ACLs from membership v{membership.version}: {len(changes.added)} added, "
+                        f"{len(changes.removed)} removed, {changes.kept} kept; {BANK} may read "
+                        f"{cfg.namespace}.outbox.{BANK} and no other outbox, nor the ledger (`hub kafka acls list`)")
     return _Stage(cfg, broker.bootstrap, membership, agencies, Path(tempfile.mkdtemp(prefix="hub-demo-")), narrator)
 
 

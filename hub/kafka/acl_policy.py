@@ -6,16 +6,17 @@ only what its code needs (docs/operations.md has the table):
 
 * an agency's connector (its member id): write ``<ns>.inbound``; read its own outbox, the membership
   log and the credential register (LookupCredential answers from it); its own consumer groups
-  (``<ns>.connector.<id>`` and those under ``<ns>.connector.<id>.``) and its readers' groups
-  (``<id>.reader.``: a group it never commits in, which librdkafka looks up all the same). Not the ledger, no other
+  (``<ns>.connector.<id>`` and those under ``<ns>.connector.<id>:``) and its readers' groups
+  (``<id>:reader.``: a group it never commits in, which librdkafka looks up all the same). Not the ledger, no other
   outbox, not the rejections, no other group, no transactional id;
 * the sequencer: read inbound and the membership log; read and write the ledger, rejections,
   checkpoints and the credential register (it recovers from them); write every outbox and create
   the outbox of a member admitted later; its groups (``<ns>.sequencer*``) and transactional ids
   (``<ns>.sequencer.<p>``);
 * the verifier: read the ledger, the checkpoints and the membership log; its groups;
-* the auditor: read every topic (the replay and reconciliation read inbound, ledger, rejections,
-  outboxes, checkpoints, membership, credentials); no writes.
+* the auditor: read every topic of the namespace (the replay and reconciliation read inbound,
+  ledger, rejections, outboxes, checkpoints, membership, credentials, and a copy of the ledger an
+  operator made for a forensic audit, ``hub audit --ledger-topic``); no writes.
 
 A removed member has no grant: ``hub kafka acls apply`` deletes what it held. Every Kafka
 operation implies ``DESCRIBE`` of its resource, so no grant names it.
@@ -68,7 +69,7 @@ class Grant:
 
 
 def connector_group(namespace: str, member_id: str) -> str:
-    """The consumer group of a member's connector; its followers' groups extend it with ``.``."""
+    """The consumer group of a member's connector; its followers' groups extend it with ``:``."""
     return f"{namespace}.connector.{member_id}"
 
 
@@ -94,7 +95,9 @@ def _connector(topics: Topics, member_id: str) -> list[Grant]:
         *_topic(member_id, topics.membership, Operation.READ),
         *_topic(member_id, topics.credentials, Operation.READ),
         Grant(member_id, Resource.GROUP, Pattern.LITERAL, group, Operation.READ),
-        Grant(member_id, Resource.GROUP, Pattern.PREFIXED, group + ".", Operation.READ),
+        # its followers' groups (hub.connector.followers.private_group): ':' is in no member id, so
+        # the prefix is this member's alone ("bank.x" is another member than "bank")
+        Grant(member_id, Resource.GROUP, Pattern.PREFIXED, group + ":", Operation.READ),
     ]
 
 
@@ -119,9 +122,7 @@ def _verifier(topics: Topics) -> list[Grant]:
 
 
 def _auditor(topics: Topics) -> list[Grant]:
-    every = (topics.inbound, topics.ledger, topics.rejected, topics.checkpoints, topics.membership, topics.credentials)
-    return [*(g for t in every for g in _topic(AUDITOR, t, Operation.READ)),
-            *_topic(AUDITOR, topics.outbox(""), Operation.READ, pattern=Pattern.PREFIXED)]
+    return _topic(AUDITOR, f"{topics.namespace}.", Operation.READ, pattern=Pattern.PREFIXED)
 
 
 def agencies(membership: Membership) -> list[str]:
@@ -150,7 +151,7 @@ def managed(namespace: str, grant: Grant) -> bool:
     if grant.resource is Resource.TOPIC:
         fixed = {topics.inbound, topics.ledger, topics.rejected, topics.checkpoints, topics.membership,
                  topics.credentials}
-        return grant.name in fixed or grant.name.startswith(topics.outbox(""))
+        return grant.name in fixed or grant.name.startswith(topics.outbox("")) or grant.name == f"{namespace}."
     if grant.resource is Resource.GROUP:
         if grant == _reader(grant.principal):
             return True  # shared by every namespace of the cluster; a removed member loses it too

@@ -191,6 +191,11 @@ class LocalBroker:
         """Start (or find running) the broker; its bootstrap address. ``port=None`` picks free ports."""
         running = self.running_bootstrap()
         if running:
+            secure = "ssl.client.auth=required" in self.properties_file.read_text()
+            if secure != (self.pki_dir is not None):
+                have, want = ("secure", "plaintext") if secure else ("plaintext", "secure")
+                raise ConfigError(f"the local broker at {running} runs {have}, and a {want} one was asked for: "
+                                  "stop it first with `hub kafka down`")
             return running
         java = check_java()
         libs = fetch(home)

@@ -26,8 +26,9 @@ class Record:
 
 def reader_group_prefix(principal: str) -> str:
     """The prefix of a principal's reader groups: librdkafka looks up the coordinator of a consumer's
-    group even when it commits nothing, so each principal may use the groups under its own prefix."""
-    return f"{principal or 'hub'}.reader."
+    group even when it commits nothing, so each principal may use the groups under its own prefix
+    (':' is in no principal's name)."""
+    return f"{principal or 'hub'}:reader."
 
 
 def _consumer(bootstrap: str) -> Consumer:

@@ -16,7 +16,8 @@ def _hostile_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Values in os.environ that must never be read when an explicit mapping is given."""
     for name, value in {"HUB_KAFKA_BOOTSTRAP": "process:1", "HUB_NAMESPACE": "process", "HUB_HOME": "/process",
                         "HUB_CONSORTIUM": "/process/c", "HUB_PARTITIONS": "not-a-number",
-                        "HUB_REPLICATION": "x", "HUB_MIN_ISR": "y"}.items():
+                        "HUB_REPLICATION": "x", "HUB_MIN_ISR": "y", "HUB_KAFKA_CONFIG": "/process/k",
+                        "HUB_PKI": "/process/pki"}.items():
         monkeypatch.setenv(name, value)
 
 
@@ -26,15 +27,18 @@ def test_an_empty_environment_gives_the_defaults() -> None:
     assert cfg.replication == 1 and cfg.min_insync_replicas == 1
     assert cfg.home == Path.home() / ".cache" / "hub"
     assert cfg.consortium_dir == cfg.home / "consortium" and cfg.broker_dir == cfg.home / "broker"
-    assert cfg.pki_dir == cfg.home / "pki"
+    assert cfg.pki_dir == cfg.home / "pki" and cfg.kafka_config is None
 
 
 def test_every_variable_is_read() -> None:
     cfg = HubConfig.from_env({"HUB_KAFKA_BOOTSTRAP": "k1:9092,k2:9092", "HUB_NAMESPACE": "court-test",
                               "HUB_HOME": "/srv/hub", "HUB_CONSORTIUM": "/etc/consortium", "HUB_PARTITIONS": "4",
-                              "HUB_REPLICATION": "3", "HUB_MIN_ISR": "2"})
+                              "HUB_REPLICATION": "3", "HUB_MIN_ISR": "2", "HUB_KAFKA_CONFIG": "/etc/hub/kafka.properties",
+                              "HUB_PKI": "/etc/hub/pki"})
     assert cfg == HubConfig(home=Path("/srv/hub"), bootstrap="k1:9092,k2:9092", namespace="court-test",
-                            partitions=4, replication=3, min_insync_replicas=2, consortium=Path("/etc/consortium"))
+                            partitions=4, replication=3, min_insync_replicas=2, consortium=Path("/etc/consortium"),
+                            kafka_config=Path("/etc/hub/kafka.properties"), pki=Path("/etc/hub/pki"))
+    assert cfg.pki_dir == Path("/etc/hub/pki")
     assert cfg.consortium_dir == Path("/etc/consortium")
     assert cfg.connector_state_dir("bank-x") == Path("/srv/hub/connectors/court-test/bank-x")
 

@@ -29,13 +29,14 @@ def test_a_connector_writes_inbound_and_reads_only_its_own_outbox_and_groups(tmp
     T, G, R, W = Resource.TOPIC, Resource.GROUP, Operation.READ, Operation.WRITE
     assert may(grants, bank, W, T, "hub.inbound") and may(grants, bank, R, T, "hub.outbox.bank-icbc-bj")
     assert may(grants, bank, R, T, "hub.membership") and may(grants, bank, R, G, "hub.connector.bank-icbc-bj")
-    assert may(grants, bank, R, G, "hub.connector.bank-icbc-bj.receipts.1f0c")
+    assert may(grants, bank, R, G, "hub.connector.bank-icbc-bj:receipts.1f0c")
     for topic in ("hub.ledger", "hub.rejected", "hub.checkpoints", "hub.inbound", f"hub.outbox.{other}"):
         assert not may(grants, bank, R, T, topic), topic
     for topic in ("hub.ledger", "hub.checkpoints", "hub.outbox.bank-icbc-bj", f"hub.outbox.{other}", "hub.credentials"):
         assert not may(grants, bank, W, T, topic), topic
     assert not may(grants, bank, R, G, f"hub.connector.{other}")
     assert not may(grants, bank, R, G, "hub.connector.bank-icbc-bjx")  # a longer id is another member
+    assert not may(grants, bank, R, G, "hub.connector.bank-icbc-bj.x:receipts.1f0c")  # so is one with a dot
     assert not may(grants, bank, R, G, "hub.sequencer")
     assert not any(g.principal == bank and g.resource is Resource.TRANSACTIONAL_ID for g in grants)
     assert not any(g.principal == bank and g.operation is Operation.CREATE for g in grants)
@@ -53,6 +54,7 @@ def test_the_services_get_what_their_code_needs_and_the_readers_no_writes(tmp_pa
     for topic in ("hub.ledger", "hub.checkpoints", "hub.membership"):
         assert may(grants, VERIFIER, R, T, topic) and may(grants, AUDITOR, R, T, topic)
     assert not may(grants, VERIFIER, R, T, "hub.outbox.bank-icbc-bj") and may(grants, AUDITOR, R, T, "hub.rejected")
+    assert may(grants, AUDITOR, R, T, "hub.ledger-copy") and not may(grants, AUDITOR, R, T, "payments.ledger")
     assert not any(g.operation is not R for g in grants if g.principal in (VERIFIER, AUDITOR))
 
 
@@ -67,6 +69,6 @@ def test_a_removed_member_has_no_grant_and_the_others_keep_theirs(tmp_path):
 def test_a_namespace_manages_only_its_own_resources(tmp_path):
     grants = desired_grants(membership(tmp_path), "t1")
     assert all(managed("t1", g) for g in grants)
-    assert not any(managed("t2", g) for g in grants if not g.name.endswith(".reader."))
+    assert not any(managed("t2", g) for g in grants if not g.name.endswith(":reader."))
     assert not managed("t1", Grant("x", Resource.TOPIC, Pattern.LITERAL, "payments.ledger", Operation.READ))
     assert sum(len(v) for v in by_principal(grants).values()) == len(grants)
