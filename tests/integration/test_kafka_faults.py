@@ -43,6 +43,7 @@ from hub.config import HubConfig
 from hub.consortium.files import load_signing_key
 from hub.dev.loadgen import freeze_orders, produce
 from hub.errors import BrokerUnavailableError, HubError
+from hub.kafka import security
 from hub.kafka.clients import wait_ready
 from hub.kafka.local import LocalBroker, port_free
 from hub.kafka.provision import Broker
@@ -81,17 +82,21 @@ LOGS = {"sequencer": "sequencer", "court": COURT, "bank": BANK}
 
 @pytest.fixture(scope="module")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    """A local broker for this module alone, on free ports: the tests kill, freeze and stop it."""
-    broker = LocalBroker(tmp_path_factory.mktemp("fault-broker"))
+    """A secure local broker for this module alone, on free ports, with a CA of its own: the tests kill,
+    freeze and stop it. The test process speaks to it as its operator meanwhile."""
+    broker = LocalBroker(tmp_path_factory.mktemp("fault-broker"), pki_dir=tmp_path_factory.mktemp("fault-pki"))
     broker.start(HOME, port=None)
+    before = security.current()
+    security.use(broker.operator())
     yield broker
+    security.use(before)
     broker.stop()
 
 
 def hub_on(broker: LocalBroker, tmp: Path) -> Hub:
     bootstrap = broker.running_bootstrap()
     assert bootstrap, "the module's broker is not running"
-    return make_hub(Broker(bootstrap, "local", lambda: None), tmp)
+    return make_hub(Broker(bootstrap, "local", lambda: None, pki_dir=broker.pki_dir), tmp)
 
 
 # --- the harness's figures, on made-up calls (no broker) ---------------------------------------------
