@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/hub/v1/*.proto)
 GEN    := hub/v1/.generated
 
-.PHONY: install proto kafka browser demo test test-unit test-integration lint chaos bench clean
+.PHONY: install proto kafka browser kcat demo test test-unit test-integration lint chaos bench clean
 
 install: $(STAMP) $(GEN) kafka
 
@@ -35,10 +35,17 @@ browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# Debian's kcat (librdkafka's command-line client) for tests/integration/test_kafka_kcat.py: what an
+# agency's engineer runs against its own outbox with `hub kafka client-config`'s properties. Needs
+# root, as for the browser; once installed, a no-op.
+kcat:
+	@command -v kcat >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null)
+
 demo: install
 	$(HUB) demo
 
-test: install lint browser
+test: install lint browser kcat
 	$(PY) -m pytest -rs tests
 
 # mypy strict on hub/ and bench/, ruff on the code and the tests (generated stubs excluded);
@@ -55,7 +62,7 @@ lint: install
 test-unit: install
 	$(PY) -m pytest -rs tests/unit
 
-test-integration: install browser
+test-integration: install browser kcat
 	$(PY) -m pytest -rs tests/integration
 
 # The full crash test: 20 SIGKILLs of the sequencer during a 20,000-message load; Kafka faltering under

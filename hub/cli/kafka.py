@@ -136,3 +136,82 @@ def kafka_acls_list(c: Ctx) -> None:
                + ("the cluster holds exactly the membership's grants" if not drift else f"{drift} difference(s)"))
     if drift:
         raise SystemExit(1)
+
+
+@kafka.command("client-config")
+@click.option("--member", "member_id", metavar="ID", help="An agency's member id: its connector's principal.")
+@click.option("--operator", is_flag=True, help="The operator (hub-operator, the super user), for the operator's tools.")
+@click.option("--principal", type=click.Choice(["hub-sequencer", "hub-verifier", "hub-auditor"]),
+              help="One of the hub's services.")
+@click.option("--format", "fmt", type=click.Choice(["librdkafka", "java"]), default="librdkafka", show_default=True,
+              help="librdkafka: kcat -F, confluent-kafka; java: the Java client (PEM key and trust stores).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Write the properties to this file (mode 0600) instead of printing them.")
+@pass_ctx
+def kafka_client_config(c: Ctx, member_id: str | None, operator: bool, principal: str | None, fmt: str,
+                        out: str | None) -> None:
+    """Print (or write) the Kafka client properties with which a member's own tools connect as its
+    principal: bootstrap.servers and mutual TLS with its certificate from the consortium PKI
+    (HUB_PKI), by absolute path. Give one of --member, --operator or --principal.
+
+    \b
+    A member must be in the current membership (read as the operator when its certificate is in
+    HUB_PKI, else as the member itself) and hold a certificate (`hub pki issue --member ID`).
+    With --format java, the key store (the private key, then the certificate, as Kafka's PEM key
+    store expects) is written beside the client certificate as client-keystore.pem (mode 0600).
+    When HUB_KAFKA_CONFIG is set, the properties are that file's settings (whatever principal
+    they authenticate as), with the bootstrap; the command says so on stderr.
+
+    \b
+    Example: hub kafka client-config --member bank-icbc-bj --out icbc.properties
+             kcat -F icbc.properties -C -t hub.outbox.bank-icbc-bj -e"""
+    from pathlib import Path
+
+    from hub.cli.context import current_membership
+    from hub.errors import ConfigError
+    from hub.kafka import client_properties as cp
+    from hub.kafka.security import OPERATOR, read_properties
+
+    chosen = [p for p in (member_id, OPERATOR if operator else None, principal) if p]
+    if len(chosen) != 1:
+        raise ConfigError("give one of --member ID, --operator or --principal NAME")
+    name, form, config = chosen[0], cp.Format(fmt), c.cfg.kafka_config
+    if config is None and not cp.has_certificate(c.cfg.pki_dir, OPERATOR):
+        cp.pki_client_files(c.cfg.pki_dir, name)  # its certificate must be there to speak as it
+        c.speak_as(name)  # a member's own host holds no operator certificate: read as the member
+    bootstrap = c.bootstrap()
+    if member_id is not None:
+        membership = current_membership(c)
+        if membership.member(member_id) is None:
+            raise ConfigError(f"{member_id} is not a member of the consortium (membership v{membership.version}; "
+                              "see `hub agency list`)")
+    files = None if config else cp.pki_client_files(c.cfg.pki_dir, name)
+    keystore: Path | None = None
+    if files is not None:
+        props = cp.for_pki(form, files, bootstrap)
+        if form is cp.Format.JAVA:
+            keystore = cp.write_keystore(files.cert, files.key)
+        source = f"the consortium PKI {c.cfg.pki_dir.resolve()}"
+    else:
+        assert config is not None
+        settings = read_properties(config)
+        props = cp.from_settings(form, settings, bootstrap, str(config))
+        cert, key = settings.get("ssl.certificate.location"), settings.get("ssl.key.location")
+        if form is cp.Format.JAVA and cert and key:
+            keystore = cp.write_keystore(Path(cert), Path(key))
+        source = f"HUB_KAFKA_CONFIG={config}"
+        click.echo(f"note: HUB_KAFKA_CONFIG is set: these properties come from {config} (the settings every hub "
+                   f"client here uses, whatever principal they authenticate as), not from {name}'s certificate "
+                   "in the PKI", err=True)
+    tools = "kcat -F FILE, confluent-kafka" if form is cp.Format.LIBRDKAFKA else "the Java client"
+    text = cp.render(form, props, (f"Kafka client properties of {name} ({fmt}: {tools})",
+                                   f"from {source}; written by `hub kafka client-config`"))
+    if keystore is not None:
+        click.echo(f"{name}'s Java PEM key store (key, then certificate): {keystore}", err=True)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    cp.write_properties(Path(out), text)
+    hint = f"; e.g. kcat -F {out} -C -t {c.cfg.namespace}.outbox.{member_id} -e" \
+        if member_id and form is cp.Format.LIBRDKAFKA else ""
+    click.echo(f"{name}'s {fmt} properties in {out}{hint}")
