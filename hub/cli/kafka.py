@@ -77,12 +77,15 @@ def kafka_down(c: Ctx, purge: bool) -> None:
 @kafka.command("status")
 @pass_ctx
 def kafka_status(c: Ctx) -> None:
-    """Say which broker the hub would use and whether it answers."""
+    """Say which broker the hub would use, whether it answers, and as whom this process speaks to it."""
+    from hub.kafka import security
     from hub.kafka.clients import wait_ready
 
     bootstrap = c.bootstrap()
     n = wait_ready(bootstrap, timeout=5)
-    click.echo(f"Kafka at {bootstrap}: {n} broker(s) answering")
+    me = security.current()
+    click.echo(f"Kafka at {bootstrap}: {n} broker(s) answering; this process speaks as {me.principal} over "
+               f"{me.protocol} ({me.source})")
 
 
 @kafka.group("acls")

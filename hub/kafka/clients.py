@@ -172,13 +172,37 @@ def translate(exc: BaseException | KafkaError, doing: str, bootstrap: str | None
     return KafkaOperationError(f"Kafka error while {doing}: {exc}")
 
 
+#: what librdkafka's transport errors say when the broker refused the client's certificate: with TLS 1.3
+#: the broker's verdict comes as an alert after the client thinks the handshake is done, so the error
+#: is _TRANSPORT ("SSL routines::... alert certificate unknown"), not _SSL or _AUTHENTICATION
+_REFUSED_BY_PEER = ("alert bad certificate", "alert certificate unknown", "alert certificate expired",
+                    "alert certificate revoked", "alert unknown ca", "alert access denied",
+                    "alert certificate required", "certificate verify failed")
+
+
 def wait_ready(bootstrap: str, timeout: float = 10.0, as_: security.ClientSecurity | None = None) -> int:
     """Block until the cluster answers metadata requests (as ``as_``, default the process's
-    principal); the number of brokers."""
-    admin = admin_client(bootstrap, as_)
+    principal); the number of brokers. A broker that refuses the client's certificate (or whose
+    certificate the client refuses) is a KafkaAccessDeniedError, not an unreachable broker."""
+    refusals: list[str] = []
+
+    def record(err: KafkaError) -> None:
+        text = err.str()
+        if any(r in text for r in _REFUSED_BY_PEER):
+            refusals[:] = [text]
+
+    cfg: dict[str, Any] = {**_base(bootstrap, as_), "error_cb": record}
+    admin = AdminClient(cfg)
     try:
         md = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
+        admin.poll(0)  # serves the error callbacks queued meanwhile
+        if refusals:
+            who = (as_ or security.current()).principal or "this client"
+            detail = refusals[-1].split(": ", 1)[-1].strip()
+            raise KafkaAccessDeniedError(
+                f"the TLS handshake with Kafka at {bootstrap} refused the certificate of {who} ({detail}): check "
+                "it is issued by the cluster's CA and not expired, or HUB_KAFKA_CONFIG") from exc
         raise translate(exc, "connecting", bootstrap) from exc
     if not md.brokers:
         raise BrokerUnavailableError(f"the Kafka cluster at {bootstrap} reports no brokers")

@@ -73,7 +73,8 @@ def mtls(pki_dir: Path, principal: str) -> ClientSecurity:
     for path, what in ((ca, "the consortium CA certificate"), (cert, f"{principal}'s Kafka client certificate"),
                        (key, f"{principal}'s Kafka client key")):
         if not path.is_file():
-            issue = "`hub pki init`" if path == ca else f"`hub pki issue --principal {principal}`"
+            flag = "--principal" if principal in (OPERATOR, *SERVICES) else "--member"
+            issue = "`hub pki init`" if path == ca else f"`hub pki issue {flag} {principal}`"
             raise ConfigError(f"{what} is not at {path}: create it with {issue}, or set HUB_KAFKA_CONFIG "
                               "to a librdkafka properties file for your cluster")
     return ClientSecurity(principal, MappingProxyType({

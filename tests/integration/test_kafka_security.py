@@ -316,13 +316,10 @@ def test_clients_without_a_valid_certificate_fail_the_handshake(hub: Hub, tmp_pa
         assert ssl and all("SSL routines" in s and alert in s for s in ssl), (case, ssl)
 
 
-@pytest.mark.xfail(strict=True, reason="hub.kafka.clients.translate reads librdkafka's _TRANSPORT as an "
-                   "unreachable broker: a refused certificate is reported as `no Kafka broker answered` (exit 75)")
 def test_a_refused_certificate_is_reported_as_access_denied_not_as_a_broker_down(hub: Hub, tmp_path):
-    # clients.py promises a KafkaAccessDeniedError for "a refusal ... of its certificate", and lists _SSL
-    # and _AUTHENTICATION for it; but the broker's refusal reaches librdkafka as _TRANSPORT (see above),
-    # which translate() calls an unreachable broker: a member with an expired certificate is told to
-    # start a broker, with the exit code that says "retry later". Remove the xfail once it is fixed.
+    # the broker's refusal reaches librdkafka as _TRANSPORT (see above), which alone would read as an
+    # unreachable broker: a member with an expired certificate must not be told to start a broker, with
+    # the exit code that says "retry later"
     assert hub.pki is not None
     settings = with_certificate(hub, tmp_path, "expired", expired_certificate(hub.pki, A))
     props = tmp_path / "expired.properties"

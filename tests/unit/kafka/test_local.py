@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.errors import BrokerUnavailableError, ConfigError
 from hub.consortium.pki import load_certificate, verify_issued_by
+from hub.errors import BrokerUnavailableError, ConfigError
 from hub.kafka.local import HEAP, JVM_OPTS, LocalBroker, broker_command
 from hub.kafka.local_tls import prepare
 

@@ -65,3 +65,9 @@ def test_every_client_carries_the_installed_settings(tmp_path: Path):
     finally:
         security.use(security.ClientSecurity(""))
     assert "security.protocol" not in producer_config("k:9093")
+
+
+def test_a_members_missing_certificate_names_the_member_option(tmp_path: Path):
+    (tmp_path / "ca.pem").write_text("ca")
+    with pytest.raises(ConfigError, match=r"hub pki issue --member bank-icbc-bj"):
+        security.mtls(tmp_path, "bank-icbc-bj")
