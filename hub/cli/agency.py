@@ -80,7 +80,23 @@ def _publish(c: Ctx, update: bytes) -> Membership:
     append_update(c.bootstrap(), c.cfg.namespace, update)
     click.echo(f"membership v{new.version} appended to {c.cfg.namespace}.membership "
                f"(digest {new.digest()[:16]}…); sequencers apply it to the messages that follow")
+    _apply_acls(c, new)
     return new
+
+
+def _apply_acls(c: Ctx, membership: Membership) -> None:
+    """Bring the Kafka ACLs in line with the new membership (`hub kafka acls apply`), or say how to."""
+    from hub.errors import KafkaAccessDeniedError
+    from hub.kafka.acls import apply_acls
+
+    try:
+        changes = apply_acls(c.bootstrap(), c.cfg.namespace, membership)
+    except KafkaAccessDeniedError as exc:
+        click.echo(f"warning: the Kafka ACLs were not updated ({exc.diagnostics()}): the operator runs "
+                   "`hub kafka acls apply`", err=True)
+        return
+    click.echo(f"Kafka ACLs of membership v{membership.version}: {len(changes.added)} added, "
+               f"{len(changes.removed)} removed (`hub kafka acls list`)")
 
 
 _admin_option = click.option("--admin", "admins", multiple=True, metavar="ID",

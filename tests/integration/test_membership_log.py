@@ -120,6 +120,10 @@ def test_a_member_added_while_a_connector_runs_can_be_sent_to_without_a_restart(
     assert added.returncode == 0, added.stdout + added.stderr
     version = re.search(r"membership v(\d+) appended", added.stdout)
     assert version is not None, added.stdout
+    # and the new member got its Kafka rights with it, nothing missing or extra on the cluster
+    assert re.search(rf"Kafka ACLs of membership v{version[1]}: [1-9]\d* added, 0 removed", added.stdout), added.stdout
+    listed = hub.run("kafka", "acls", "list")
+    assert listed.returncode == 0 and f"User:{new_bank}\n" in listed.stdout, listed.stdout + listed.stderr
     hub.wait_for(lambda: f"now checking requests against membership v{version[1]}" in hub.log("court-follows"),
                  "the running connector to apply the update")
     assert court.Publish(order, timeout=30).message_id
