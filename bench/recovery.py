@@ -19,7 +19,11 @@ wait_for_receipt, a 3 s deadline and an idempotency key per call, at BENCH_RECOV
 (default 100, as tests/integration/test_kafka_faults.py runs, which says why), a real sequencer
 (`hub sequencer run`). BENCH_RECOVERY_ROUNDS (default 3) kills, each
 BENCH_RECOVERY_PAUSE_S (default 5) seconds before the restart. It always runs a local broker of its own
-(it kills it), whatever HUB_KAFKA_BOOTSTRAP says.
+(it kills it), whatever HUB_KAFKA_BOOTSTRAP says: secure, as `hub kafka up` runs it (mutual TLS from a
+consortium PKI made in the work dir, the namespace's ACLs; this process speaks as the operator, the
+sequencer and the court's connector as their own principals, so every reconnection after the restart
+is a TLS handshake); BENCH_RECOVERY_PLAINTEXT=1 runs it plaintext instead (development only; the
+figures before 2026-12-07 18:00 were measured so).
 
 Reproduce: .venv/bin/python bench/recovery.py
 """
@@ -39,7 +43,10 @@ from figures import write_figures  # bench/figures.py: this script's directory i
 
 from connectors import dev_members
 from hub.config import HubConfig, default_home
+from hub.consortium.pki import DevCA, issue_member, pki_files
 from hub.dev.consortium import init_dev
+from hub.kafka import security
+from hub.kafka.acls import apply_acls
 from hub.kafka.local import LocalBroker
 from hub.kafka.topics import ensure_topics, topic_specs
 
@@ -56,17 +63,30 @@ def log(msg: str) -> None:
 
 
 class Processes:
-    """The hub's processes for one namespace, their output in ``workdir``."""
+    """The hub's processes for one namespace, their output in ``workdir``; on a secure broker (``pki``
+    given) each member with a Kafka certificate and the namespace's ACLs applied, as an operator
+    admits a membership, else speaking plaintext (the settings of the ``properties`` file)."""
 
-    def __init__(self, bootstrap: str, workdir: Path) -> None:
+    def __init__(self, bootstrap: str, workdir: Path, *, pki: Path | None, properties: Path | None) -> None:
         self.workdir = workdir
         namespace = f"recovery{uuid.uuid4().hex[:8]}"
         consortium = workdir / "consortium"
         cfg = HubConfig(bootstrap=bootstrap, namespace=namespace, consortium=consortium)
         membership, _ = init_dev(consortium, dev_members())
         ensure_topics(bootstrap, cfg, topic_specs(cfg, list(membership.members)))
-        self.env = {**os.environ, "HUB_KAFKA_BOOTSTRAP": bootstrap, "HUB_NAMESPACE": namespace,
-                    "HUB_CONSORTIUM": str(consortium), "HUB_HOME": str(workdir / "home"), "PYTHONUNBUFFERED": "1"}
+        if pki is not None:
+            ca = DevCA.load(pki)
+            for m in membership.members.values():
+                if not pki_files(pki, m.id).client_cert.exists():
+                    issue_member(ca, pki, m.id, m.name)
+            apply_acls(bootstrap, namespace, membership)
+            kafka = {"HUB_PKI": str(pki)}
+        else:
+            kafka = {"HUB_KAFKA_CONFIG": str(properties)}
+        inherited = {k: v for k, v in os.environ.items() if k not in ("HUB_PKI", "HUB_KAFKA_CONFIG")}
+        self.env = {**inherited, "HUB_KAFKA_BOOTSTRAP": bootstrap, "HUB_NAMESPACE": namespace,
+                    "HUB_CONSORTIUM": str(consortium), "HUB_HOME": str(workdir / "home"), **kafka,
+                    "PYTHONUNBUFFERED": "1"}
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, name: str, *args: str, ready: str | None = None, port_file: Path | None = None) -> \
@@ -105,13 +125,18 @@ def main() -> None:
     rate = float(os.environ.get("BENCH_RECOVERY_RATE", "100"))
     if rounds < 1:
         raise SystemExit(f"BENCH_RECOVERY_ROUNDS={rounds}: at least one round")
+    plaintext = os.environ.get("BENCH_RECOVERY_PLAINTEXT", "") == "1"
     home = default_home()
     workdir = Path(tempfile.mkdtemp(prefix="hub-recovery-"))
-    broker = LocalBroker(workdir / "broker")
+    pki, properties = workdir / "pki", workdir / "plaintext.properties"
+    if plaintext:
+        properties.write_text("security.protocol=plaintext\n")
+    broker = LocalBroker(workdir / "broker", pki_dir=None if plaintext else pki)
     bootstrap = broker.start(home, port=None)
-    hub = Processes(bootstrap, workdir)
+    security.use(broker.operator())  # this process: the topics, the ACLs, and asking whether the broker is back
+    hub = Processes(bootstrap, workdir, pki=None if plaintext else pki, properties=properties if plaintext else None)
     try:
-        log(f"local broker at {bootstrap}; work dir {workdir}")
+        log(f"local broker ({'plaintext' if plaintext else 'mutual TLS'}) at {bootstrap}; work dir {workdir}")
         seq = hub.start("sequencer", "sequencer", "run", "--partition", "0", ready="ready")
         pf = workdir / "court.port"
         court = hub.start("court", "connector", "run", "--agency", faults.COURT, "--plaintext",
@@ -163,7 +188,7 @@ def main() -> None:
     if len(recovered) == len(timelines):
         results["recovery_s"] = statistics.median(recovered)
         results["recovery_s_max"] = max(recovered)
-    write(results, rounds, pause, rate)
+    write(results, rounds, pause, rate, "plaintext" if plaintext else "mutual TLS")
     if len(recovered) < len(timelines):
         raise SystemExit(f"recovery_s: publishes did not come back to {rate:g}/s within 30 s of the broker "
                          f"answering in {len(timelines) - len(recovered)} of {len(timelines)} rounds")
@@ -172,9 +197,9 @@ def main() -> None:
           f"{verdict} the target of {TARGET_S:g} s. Reproduce: .venv/bin/python bench/recovery.py")
 
 
-def write(results: dict[str, float], rounds: int, pause: float, rate: float) -> None:
+def write(results: dict[str, float], rounds: int, pause: float, rate: float, kafka: str) -> None:
     doc: dict[str, object] = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rounds": rounds,
-                              "pause_s": pause, "rate": rate, "cpus": os.cpu_count()}
+                              "pause_s": pause, "rate": rate, "kafka": kafka, "cpus": os.cpu_count()}
     write_figures(OUT / "recovery.json", doc, {k: round(v, 3) for k, v in results.items()})
 
 if __name__ == "__main__":
