@@ -46,7 +46,15 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, v
     from hub.standard.schemas import default_registry
 
     settings = ConnectorSettings(listen=listen, verifier_urls=verifier_urls, plaintext=plaintext)
-    c.speak_as(member_id)  # to Kafka, the connector is its agency: its ACLs, nothing else
+    try:
+        c.speak_as(member_id)  # to Kafka, the connector is its agency: its ACLs, nothing else
+    except ConfigError:
+        from hub.consortium.files import load_membership
+
+        if load_membership(c.cfg.consortium_dir).member(member_id) is None:  # the genesis, read locally
+            raise ConfigError(f"{member_id} is not a member of the consortium (see `hub agency list`) and has "
+                              "no Kafka client certificate") from None
+        raise
     membership = current_membership(c)
     if membership.member(member_id) is None:
         raise ConfigError(f"{member_id} is not a member of the consortium (see `hub agency list`)")

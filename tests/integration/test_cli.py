@@ -26,11 +26,13 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def test_no_broker_reachable_is_exit_75_retry_later():
+def test_no_broker_reachable_is_exit_75_retry_later(tmp_path):
+    props = tmp_path / "dev.properties"
+    props.write_text("security.protocol=plaintext\n")  # an external development cluster's settings
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: connections are refused
-        proc = run("kafka", "status", env={"HUB_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}"})
+        proc = run("kafka", "status", env={"HUB_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}", "HUB_KAFKA_CONFIG": str(props)})
         line = one_line_error(proc)
     assert "no Kafka broker answered" in line
     assert proc.returncode == 75
@@ -48,8 +50,12 @@ def test_port_in_use(hub: Hub):
 
 def test_unknown_agency_missing_consortium_and_missing_certificate(hub: Hub, tmp_path):
     assert "not a member" in one_line_error(hub.run("connector", "run", "--agency", "court-nowhere"))
+    assert hub.pki is not None
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "pki" / "ca.pem").write_bytes((hub.pki / "ca.pem").read_bytes())  # the CA, no member's files
+    no_certificates = {**hub.env, "HUB_PKI": str(tmp_path / "pki")}
     assert "hub pki issue --member court-bj-chaoyang" in one_line_error(
-        hub.run("connector", "run", "--agency", "court-bj-chaoyang"))
+        run("connector", "run", "--agency", "court-bj-chaoyang", env=no_certificates))
     line = one_line_error(hub.run("--consortium", str(tmp_path / "none"), "audit"))
     assert "hub agency init" in line
 

@@ -9,8 +9,8 @@ import time
 
 import grpc
 from confluent_kafka import TopicPartition
-from confluent_kafka.admin import AdminClient
 
+from hub.kafka.clients import admin_client
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.v1 import connector_pb2 as pb
@@ -26,7 +26,7 @@ def _delete_outbox_records(hub: Hub, member: str) -> int:
     """Delete every record of ``member``'s outbox, as retention would after 30 days; the new low mark."""
     topic = Topics(hub.namespace).outbox(member)
     end = max((r.offset for r in read_partition(hub.bootstrap, topic, 0)), default=-1) + 1
-    admin = AdminClient({"bootstrap.servers": hub.bootstrap})
+    admin = admin_client(hub.bootstrap)  # as the operator, the test process's principal
     futures = admin.delete_records([TopicPartition(topic, 0, end)])
     (low,) = [f.result(timeout=30) for f in futures.values()]
     return int(low.low_watermark)

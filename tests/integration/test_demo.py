@@ -9,8 +9,9 @@ import uuid
 
 
 def test_demo_runs_twice_in_a_row(broker, tmp_path):
+    # an external cluster to the demo: its operator's certificate is in the session's PKI
     env = {**os.environ, "HUB_KAFKA_BOOTSTRAP": broker.bootstrap, "HUB_NAMESPACE": f"demo{uuid.uuid4().hex[:8]}",
-           "HUB_HOME": str(tmp_path)}
+           "HUB_HOME": str(tmp_path), "HUB_PKI": str(broker.pki_dir)}
     for run in (1, 2):
         proc = subprocess.run([sys.executable, "-m", "hub.cli", "demo"], env=env, capture_output=True, text=True,
                               timeout=240, check=False)

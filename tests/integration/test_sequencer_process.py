@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 
 from hub.consortium.files import load_signing_key
 from hub.dev.loadgen import freeze_orders, produce
-from hub.kafka.clients import producer_config
+from hub.kafka.clients import admin_client, producer_config
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
@@ -94,7 +94,6 @@ def test_a_sigkilled_sequencer_restarts_at_the_committed_head(hub: Hub):
 def test_a_restart_resumes_after_the_last_source_its_output_names_not_the_group_offset(broker, tmp_path):
     """The inbound position commits with the output: with the group's offsets gone, a new
     sequencer still starts one past the last inbound record a ledger entry or rejection names."""
-    from confluent_kafka.admin import AdminClient
 
     hub = make_hub(broker, tmp_path)  # a namespace of its own: the offsets below are counted from 0
     t = Topics(hub.namespace)
@@ -108,7 +107,7 @@ def test_a_restart_resumes_after_the_last_source_its_output_names_not_the_group_
     hub.wait_for(lambda: len(records(hub, t.rejected)) == 1, "the rejection", seq)
     seq.send_signal(signal.SIGTERM)
     assert seq.wait(60) == 0
-    admin = AdminClient({"bootstrap.servers": hub.bootstrap})
+    admin = admin_client(hub.bootstrap)  # as the operator, the test process's principal
     for f in admin.delete_consumer_groups([f"{hub.namespace}.sequencer"], request_timeout=30).values():
         f.result()
     hub.sequencer(0, name="seq-b")
