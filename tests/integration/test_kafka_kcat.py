@@ -213,8 +213,9 @@ def test_java_properties_point_at_a_pem_key_store_of_key_then_certificate(hub: H
 
     # the real Java client with these properties: its own outbox holds the order, the ledger is refused
     libs, java = jars_dir(HubConfig.from_env().home), shutil.which("java")
-    if java is None or not (libs / f"kafka-clients-{kafka_version()}.jar").exists():
-        pytest.skip("no Java runtime or Kafka client jars here (the local broker's come from `make kafka`)")
+    # the local broker runs on the same Java and jars (`make kafka`): their absence is a failure, not a skip
+    assert java is not None and (libs / f"kafka-clients-{kafka_version()}.jar").exists(), \
+        f"no Java runtime or Kafka client jars in {libs}: run `make kafka`"
     source = tmp_path / "Peek.java"
     source.write_text(PEEK)
     outbox = Topics(hub.namespace).outbox(BANK)
