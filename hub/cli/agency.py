@@ -27,7 +27,8 @@ def agency() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing consortium (new keys: old ledgers stop verifying).")
 @pass_ctx
 def agency_init(c: Ctx, force: bool) -> None:
-    """Create a development consortium: members, Ed25519 keys and the standard policy."""
+    """Create a development consortium: members (an auditor among them), Ed25519 signing keys, X25519
+    encryption keys and the standard policy."""
     from connectors import dev_members  # the composition root: the hub itself never imports connectors
     from hub.dev.consortium import init_dev
 
@@ -35,21 +36,24 @@ def agency_init(c: Ctx, force: bool) -> None:
     click.echo(f"{'created' if created else 'using existing'} consortium {membership.consortium!r} "
                f"v{membership.version} in {c.cfg.consortium_dir}")
     for m in membership.members.values():
-        click.echo(f"  {m.id:22} {','.join(sorted(m.roles)):12} key {m.keys[0].key_id}  {m.name}")
+        encryption = f"encryption key {m.encryption_keys[0].key_id}" if m.encryption_keys else "no encryption key"
+        click.echo(f"  {m.id:22} {','.join(sorted(m.roles)):12} key {m.keys[0].key_id}  {encryption}  {m.name}")
 
 
 @agency.command("list")
 @pass_ctx
 def agency_list(c: Ctx) -> None:
-    """List the members, roles and keys of the latest membership version (genesis plus the
-    membership log when a broker is reachable)."""
+    """List the members, roles, signing keys and encryption keys of the latest membership version
+    (genesis plus the membership log when a broker is reachable)."""
     membership = membership_or_genesis(c)
     click.echo(f"consortium {membership.consortium!r} membership v{membership.version} "
                f"(digest {membership.digest()[:16]}…), admins {', '.join(a.id for a in membership.admins)}, "
                f"quorum {membership.quorum}")
     for m in membership.members.values():
         keys = ", ".join(k.key_id + (" (revoked)" if k.revoked_in_version else "") for k in m.keys)
-        click.echo(f"{m.id:28} {','.join(sorted(m.roles)):17} keys {keys}  {m.name}")
+        encryption = ", ".join(k.key_id + (" (revoked)" if k.revoked_in_version else "")
+                               for k in m.encryption_keys) or "none"
+        click.echo(f"{m.id:28} {','.join(sorted(m.roles)):17} keys {keys}  encryption keys {encryption}  {m.name}")
 
 
 def _propose(c: Ctx, operations: list[dict[str, Any]], reason: str, admins: tuple[str, ...],
@@ -106,15 +110,22 @@ _out_option = click.option("--out", type=click.Path(path_type=Path, dir_okay=Fal
 
 
 @agency.command("rotate-key")
-@click.option("--member", "member_id", required=True, help="Member whose signing key is replaced.")
+@click.option("--member", "member_id", required=True, help="Member whose signing (or encryption) key is replaced.")
+@click.option("--encryption", is_flag=True,
+              help="Replace the member's X25519 encryption key instead of its signing key.")
 @click.option("--reason", default="key rotation", show_default=True)
 @_admin_option
 @pass_ctx
-def agency_rotate_key(c: Ctx, member_id: str, reason: str, admins: tuple[str, ...]) -> None:
+def agency_rotate_key(c: Ctx, member_id: str, encryption: bool, reason: str, admins: tuple[str, ...]) -> None:
     """Generate a new signing key for a member, add it and revoke the old one in one update
     approved by the given administrators, publish it, then install the new key file (the old
     one is kept as <member>.pem.old). The member's running connector reads the new key file by
-    itself, with no restart."""
+    itself, with no restart.
+
+    With --encryption, the same for the member's X25519 encryption key (<member>.x25519.pem): the
+    old key, if the membership holds it, is revoked, and its file is kept as
+    <member>.x25519.pem.<key id> so that what was encrypted to it still opens. A connector
+    loads encryption key files when it starts."""
     from hub.consortium.files import key_path, load_signing_key
     from hub.consortium.governance import add_key_op, revoke_key_op
     from hub.consortium.identity import SigningKey
@@ -123,6 +134,9 @@ def agency_rotate_key(c: Ctx, member_id: str, reason: str, admins: tuple[str, ..
     current = current_membership(c)
     if current.member(member_id) is None:
         raise ConfigError(f"{member_id} is not a member (see `hub agency list`)")
+    if encryption:
+        _rotate_encryption_key(c, current, member_id, reason, admins)
+        return
     old = load_signing_key(c.cfg.consortium_dir, member_id)
     new = SigningKey.generate()
     _propose(c, [add_key_op(member_id, new.public, now_us() - 60_000_000), revoke_key_op(member_id, old.key_id)],
@@ -133,20 +147,50 @@ def agency_rotate_key(c: Ctx, member_id: str, reason: str, admins: tuple[str, ..
     click.echo(f"{member_id}: key {old.key_id} revoked, key {new.key_id} installed in {path}")
 
 
+def _rotate_encryption_key(c: Ctx, current: Membership, member_id: str, reason: str, admins: tuple[str, ...]) -> None:
+    """``rotate-key --encryption``: add a new X25519 key, revoke the one in the key file (if the
+    membership holds it unrevoked), keep the old file under its key id, install the new one."""
+    from hub.consortium.encryption_keys import DecryptionKey
+    from hub.consortium.files import encryption_key_path, retired_encryption_key_path
+    from hub.consortium.governance import add_encryption_key_op, revoke_encryption_key_op
+    from hub.timeutil import now_us
+
+    path = encryption_key_path(c.cfg.consortium_dir, member_id)
+    old_id = DecryptionKey.load(path).key_id if path.exists() else None
+    new = DecryptionKey.generate()
+    operations = [add_encryption_key_op(member_id, new.public, now_us() - 60_000_000)]
+    held = current.members[member_id].encryption_key(old_id) if old_id is not None else None
+    if held is not None and held.revoked_in_version is None:
+        operations.append(revoke_encryption_key_op(member_id, held.key_id))
+    _propose(c, operations, reason, admins, None)
+    said = ""
+    if old_id is not None:
+        kept = retired_encryption_key_path(c.cfg.consortium_dir, member_id, old_id)
+        path.rename(kept)
+        said = f"encryption key {old_id} {'revoked' if len(operations) > 1 else 'replaced'} (kept in {kept}), "
+    new.save(path)
+    click.echo(f"{member_id}: {said}encryption key {new.key_id} installed in {path}; restart the member's "
+               "connector to open what is encrypted to it")
+
+
 @agency.command("revoke-key")
 @click.option("--member", "member_id", required=True)
 @click.option("--key-id", required=True, help="Key id (hex) to revoke from the next membership version on.")
+@click.option("--encryption", is_flag=True, help="The key id is one of the member's X25519 encryption keys.")
 @click.option("--reason", default="key revoked", show_default=True)
 @_admin_option
 @_out_option
 @pass_ctx
-def agency_revoke_key(c: Ctx, member_id: str, key_id: str, reason: str, admins: tuple[str, ...],
+def agency_revoke_key(c: Ctx, member_id: str, key_id: str, encryption: bool, reason: str, admins: tuple[str, ...],
                       out: Path | None) -> None:
     """Revoke a member's key: messages validated against the new version and later that are
-    signed with it are rejected KEY_REVOKED; earlier entries keep verifying."""
-    from hub.consortium.governance import revoke_key_op
+    signed with it are rejected KEY_REVOKED; earlier entries keep verifying. With --encryption,
+    an encryption key: nothing is encrypted to it from the new version on (the member keeps its
+    private key to open what was)."""
+    from hub.consortium.governance import revoke_encryption_key_op, revoke_key_op
 
-    _propose(c, [revoke_key_op(member_id, key_id)], reason, admins, out)
+    op = revoke_encryption_key_op(member_id, key_id) if encryption else revoke_key_op(member_id, key_id)
+    _propose(c, [op], reason, admins, out)
 
 
 @agency.command("add")
@@ -159,17 +203,21 @@ def agency_revoke_key(c: Ctx, member_id: str, key_id: str, reason: str, admins: 
 @pass_ctx
 def agency_add(c: Ctx, member_id: str, name: str, roles: tuple[str, ...], reason: str, admins: tuple[str, ...],
                out: Path | None) -> None:
-    """Admit a new member with a fresh signing key (saved in the consortium directory)."""
-    from hub.consortium.files import key_path
+    """Admit a new member with a fresh signing key and a fresh encryption key (both saved in the
+    consortium directory)."""
+    from hub.consortium.encryption_keys import DecryptionKey
+    from hub.consortium.files import encryption_key_path, key_path
     from hub.consortium.governance import add_member_op, key_spec
     from hub.consortium.identity import SigningKey
     from hub.timeutil import now_us
 
-    key = SigningKey.generate()
-    _propose(c, [add_member_op(member_id, name, roles, [key_spec(key.public, now_us() - 60_000_000)])],
-             reason, admins, out)
+    key, encryption_key, start = SigningKey.generate(), DecryptionKey.generate(), now_us() - 60_000_000
+    _propose(c, [add_member_op(member_id, name, roles, [key_spec(key.public, start)],
+                               encryption_keys=[key_spec(encryption_key.public, start)])], reason, admins, out)
     key.save(key_path(c.cfg.consortium_dir, member_id))
-    click.echo(f"{member_id}: signing key {key.key_id} saved in {key_path(c.cfg.consortium_dir, member_id)}")
+    encryption_key.save(encryption_key_path(c.cfg.consortium_dir, member_id))
+    click.echo(f"{member_id}: signing key {key.key_id} saved in {key_path(c.cfg.consortium_dir, member_id)}, "
+               f"encryption key {encryption_key.key_id} in {encryption_key_path(c.cfg.consortium_dir, member_id)}")
 
 
 @agency.command("approve")

@@ -28,18 +28,24 @@ def connector() -> None:
 @click.option("--verifier", "verifier_urls", metavar="URL", multiple=True,
               help="A verifier (hub verifier run) GetReceipt fetches proofs from, e.g. http://127.0.0.1:8080; "
                    "repeat it for each ledger partition (each verifier serves one).")
+@click.option("--encryption-key", "encryption_keys", metavar="FILE", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="The agency's X25519 private key (PEM) that opens payloads encrypted to it; repeat it for the "
+                   "keys earlier rotations replaced, the current one first. Default: the consortium directory's "
+                   "keys/<agency>.x25519.pem and keys/<agency>.x25519.pem.<key id>. Without any, the connector "
+                   "serves but cannot open encrypted payloads (a warning says so).")
 @click.option("--plaintext", is_flag=True,
               help="Serve without TLS (local development only). Default: mTLS with the member's certificates "
                    "from HUB_HOME/pki; only a client certificate naming this member is let in.")
 @pass_ctx
 def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, verifier_urls: tuple[str, ...],
-                  plaintext: bool) -> None:
+                  encryption_keys: tuple[Path, ...], plaintext: bool) -> None:
     """Serve the agency's connector: Publish signs and publishes, Subscribe streams what is
     addressed to the agency and the receipts of what it sent, Ack commits the cursor.
     The agency's systems authenticate with their client certificate (mTLS)."""
-    from hub.connector.agency import Agency
+    from hub.connector.agency import Agency, load_decryption_keys
     from hub.connector.service import serve
-    from hub.consortium.files import key_path, load_signing_key
+    from hub.consortium.files import decryption_key_files, encryption_key_path, key_path, load_signing_key
     from hub.kafka.clients import wait_ready
     from hub.kafka.topics import Topics
     from hub.rpc.server import TlsConfig
@@ -58,10 +64,14 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, v
     membership = current_membership(c)
     if membership.member(member_id) is None:
         raise ConfigError(f"{member_id} is not a member of the consortium (see `hub agency list`)")
+    files = list(encryption_keys) or decryption_key_files(c.cfg.consortium_dir, member_id)
     agency = Agency(member_id, load_signing_key(c.cfg.consortium_dir, member_id), membership,
                     default_registry(), Topics(c.cfg.namespace), c.bootstrap(), settings.verifier_urls,
                     state_dir=c.cfg.connector_state_dir(member_id),
-                    key_file=key_path(c.cfg.consortium_dir, member_id))
+                    key_file=key_path(c.cfg.consortium_dir, member_id),
+                    decryption_keys=load_decryption_keys(member_id, files),
+                    encryption_key_file=encryption_keys[0] if encryption_keys
+                    else encryption_key_path(c.cfg.consortium_dir, member_id))
     wait_ready(agency.bootstrap, timeout=10)
     tls = None
     if not settings.plaintext:

@@ -1,11 +1,13 @@
-"""The agency a connector serves: who it is, its key, and the membership it checks requests against."""
+"""The agency a connector serves: who it is, its keys, and the membership it checks requests against."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from hub.consortium.encryption_keys import DecryptionKey
 from hub.consortium.identity import SigningKey
 from hub.consortium.membership import Membership
 from hub.errors import HubError
@@ -17,8 +19,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Agency:
-    """A connector's configuration: the member it serves, its signing key, the membership and
-    standard it checks requests against, and where Kafka, verifiers and its state are."""
+    """A connector's configuration: the member it serves, its signing key and decryption keys, the
+    membership and standard it checks requests against, and where Kafka, verifiers and its state are."""
 
     member_id: str
     key: SigningKey
@@ -33,6 +35,11 @@ class Agency:
     state_dir: Path | None = None
     #: the signing key's file, read again when the membership revokes the key in use (a rotation)
     key_file: Path | None = None
+    #: every X25519 private key of the member the connector holds, the current one first: what was
+    #: encrypted to a key a rotation replaced still opens (none: encrypted payloads cannot be read)
+    decryption_keys: tuple[DecryptionKey, ...] = ()
+    #: the current encryption key's file (``keys/<member>.x25519.pem`` in development)
+    encryption_key_file: Path | None = None
 
     @property
     def outbox(self) -> str:
@@ -41,6 +48,20 @@ class Agency:
     @property
     def group(self) -> str:
         return f"{self.topics.namespace}.connector.{self.member_id}"
+
+
+def load_decryption_keys(member_id: str, files: Iterable[Path]) -> tuple[DecryptionKey, ...]:
+    """The member's X25519 private keys in ``files`` (each once, in order); a ConfigError names a file that
+    cannot be read or holds no X25519 key. With none, a warning: the connector serves, but cannot open
+    a payload encrypted to the member."""
+    keys: dict[str, DecryptionKey] = {}
+    for path in files:
+        key = DecryptionKey.load(path)
+        keys.setdefault(key.key_id, key)
+    if not keys:
+        log.warning("%s: no encryption key file (keys/%s.x25519.pem, or --encryption-key): this connector "
+                    "cannot open encrypted payloads", member_id, member_id)
+    return tuple(keys.values())
 
 
 def key_problem(membership: Membership, member_id: str, key_id: str, now: int) -> str | None:

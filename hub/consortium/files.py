@@ -4,6 +4,9 @@ Layout of a consortium directory::
 
     genesis.json          the membership, version 1 (hub.consortium.membership)
     keys/<member>.pem     a member's Ed25519 signing key (development only; 0600)
+    keys/<member>.x25519.pem  a member's X25519 key that payloads are encrypted to (development
+                          only; 0600); keys/<member>.x25519.pem.<key id>: the keys it replaced, kept
+                          to open what was encrypted to them
     keys/admin-<n>.pem    the consortium administrators' keys (development only; quorum 2 of 3)
 
 Later versions are quorum-approved updates in the membership log topic (hub.consortium.governance).
@@ -14,9 +17,11 @@ genesis and keys.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from hub.consortium.encryption_keys import DecryptionKey
 from hub.consortium.governance import membership_history
 from hub.consortium.identity import SigningKey
 from hub.consortium.membership import Membership
@@ -79,3 +84,33 @@ def load_signing_key(directory: Path, member_id: str) -> SigningKey:
     if not path.exists():
         raise ConfigError(f"no signing key for {member_id} at {path}")
     return SigningKey.load(path)
+
+
+def encryption_key_path(directory: Path, member_id: str) -> Path:
+    """Where a development member's current X25519 private key is kept (0600)."""
+    return directory / "keys" / f"{member_id}.x25519.pem"
+
+
+def retired_encryption_key_path(directory: Path, member_id: str, key_id: str) -> Path:
+    """Where a development member's X25519 private key is kept once a rotation replaced it (0600): still
+    needed to open what was encrypted to it. No file of another member can have this name (theirs end
+    in ``.pem`` or ``.pem.old``)."""
+    return directory / "keys" / f"{member_id}.x25519.pem.{key_id}"
+
+
+def load_decryption_key(directory: Path, member_id: str) -> DecryptionKey:
+    """The development X25519 private key of ``member_id``; a ConfigError naming the file if it has none."""
+    path = encryption_key_path(directory, member_id)
+    if not path.exists():
+        raise ConfigError(f"no encryption key for {member_id} at {path}")
+    return DecryptionKey.load(path)
+
+
+def decryption_key_files(directory: Path, member_id: str) -> list[Path]:
+    """Every X25519 private key file of ``member_id`` that exists: the current one first, then those
+    rotations replaced (:func:`retired_encryption_key_path`), by name."""
+    current = encryption_key_path(directory, member_id)
+    retired = re.compile(re.escape(current.name) + r"\.[0-9a-f]{16}")
+    keys = directory / "keys"
+    old = sorted(p for p in keys.iterdir() if retired.fullmatch(p.name)) if keys.is_dir() else []
+    return [current, *old] if current.exists() else old

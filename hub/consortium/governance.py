@@ -25,20 +25,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from hub.consortium.encryption_keys import EncryptionPublicKey, MemberEncryptionKey
 from hub.consortium.identity import SigningKey, VerifyingKey
 from hub.consortium.membership import Admin, Member, MemberKey, Membership, PolicyRule, Role, canonical_json
 from hub.consortium.membership_update import (
     MAX_UPDATE_BYTES,
     SIGNING_DOMAIN,
     UPDATE_FORMAT,
+    AddEncryptionKey,
     AddKey,
     AddMember,
+    EncryptionKeySpec,
     KeySpec,
     MembershipUpdate,
     MembershipUpdateError,
     Operation,
     RemoveMember,
     RemovePolicyRule,
+    RevokeEncryptionKey,
     RevokeKey,
     SetAdmins,
     SetCertificate,
@@ -53,6 +57,7 @@ __all__ = [
     "SIGNING_DOMAIN",
     "UPDATE_FORMAT",
     "MembershipUpdateError",
+    "add_encryption_key_op",
     "add_key_op",
     "add_member_op",
     "apply_update",
@@ -64,6 +69,7 @@ __all__ = [
     "parse_update",
     "remove_member_op",
     "remove_policy_rule_op",
+    "revoke_encryption_key_op",
     "revoke_key_op",
     "set_admins_op",
     "set_certificate_op",
@@ -170,6 +176,12 @@ class _Draft:
             self.members[op.member] = replace(member, keys=(*member.keys, self.fresh_key(op.key, where)))
         elif isinstance(op, RevokeKey):
             self.revoke_key(op, where)
+        elif isinstance(op, AddEncryptionKey):
+            member = self.existing(op.member, where)
+            key = self.fresh_encryption_key(op.key, where)
+            self.members[op.member] = replace(member, encryption_keys=(*member.encryption_keys, key))
+        elif isinstance(op, RevokeEncryptionKey):
+            self.revoke_encryption_key(op, where)
         elif isinstance(op, SetCertificate):
             member = self.existing(op.member, where)
             self.members[op.member] = replace(member, certificate_sha256=op.certificate_sha256)
@@ -190,21 +202,36 @@ class _Draft:
             raise MembershipUpdateError(f"{where}: {member_id} is not a member")
         return member
 
+    def member_key_ids(self) -> set[str]:
+        """The ids of the members' signing and encryption keys."""
+        return ({k.key_id for m in self.members.values() for k in m.keys}
+                | {k.key_id for m in self.members.values() for k in m.encryption_keys})
+
+    def taken_key_ids(self) -> set[str]:
+        """The ids of every key in the draft, the members' and the admins' (one namespace, so that a
+        key id names one key)."""
+        return self.member_key_ids() | {a.key_id for a in self.admins}
+
     def fresh_key(self, spec: KeySpec, where: str) -> MemberKey:
-        taken = {k.key_id for m in self.members.values() for k in m.keys} | {a.key_id for a in self.admins}
-        if spec.key.key_id in taken:
+        if spec.key.key_id in self.taken_key_ids():
             raise MembershipUpdateError(f"{where}: key {spec.key.key_id} is already in the membership")
         return MemberKey(spec.key, spec.not_before, spec.not_after)
+
+    def fresh_encryption_key(self, spec: EncryptionKeySpec, where: str) -> MemberEncryptionKey:
+        if spec.key.key_id in self.taken_key_ids():
+            raise MembershipUpdateError(f"{where}: key {spec.key.key_id} is already in the membership")
+        return MemberEncryptionKey(spec.key, spec.not_before, spec.not_after)
 
     def add_member(self, op: AddMember, where: str) -> None:
         if op.id in self.members:
             raise MembershipUpdateError(f"{where}: {op.id} is already a member")
-        keys: list[MemberKey] = []
-        for spec in op.keys:
-            if any(k.key_id == spec.key.key_id for k in keys):
-                raise MembershipUpdateError(f"{where}: key {spec.key.key_id} is listed twice")
-            keys.append(self.fresh_key(spec, where))
-        self.members[op.id] = Member(op.id, op.name, op.roles, tuple(keys), op.certificate_sha256)
+        ids = [spec.key.key_id for spec in op.keys] + [spec.key.key_id for spec in op.encryption_keys]
+        twice = next((kid for n, kid in enumerate(ids) if kid in ids[:n]), None)
+        if twice is not None:
+            raise MembershipUpdateError(f"{where}: key {twice} is listed twice")
+        keys = tuple(self.fresh_key(spec, where) for spec in op.keys)
+        encryption_keys = tuple(self.fresh_encryption_key(spec, where) for spec in op.encryption_keys)
+        self.members[op.id] = Member(op.id, op.name, op.roles, keys, op.certificate_sha256, encryption_keys)
 
     def revoke_key(self, op: RevokeKey, where: str) -> None:
         member = self.existing(op.member, where)
@@ -217,8 +244,20 @@ class _Draft:
         revoked = replace(key, revoked_in_version=self.version)
         self.members[op.member] = replace(member, keys=tuple(revoked if k is key else k for k in member.keys))
 
+    def revoke_encryption_key(self, op: RevokeEncryptionKey, where: str) -> None:
+        member = self.existing(op.member, where)
+        key = member.encryption_key(op.key_id)
+        if key is None:
+            raise MembershipUpdateError(f"{where}: {op.member} has no encryption key {op.key_id}")
+        if key.revoked_in_version is not None:
+            raise MembershipUpdateError(
+                f"{where}: encryption key {op.key_id} of {op.member} is already revoked (v{key.revoked_in_version})")
+        revoked = replace(key, revoked_in_version=self.version)
+        self.members[op.member] = replace(
+            member, encryption_keys=tuple(revoked if k is key else k for k in member.encryption_keys))
+
     def set_admins(self, op: SetAdmins, where: str) -> None:
-        member_keys = {k.key_id for m in self.members.values() for k in m.keys}
+        member_keys = self.member_key_ids()
         shared = sorted(a.id for a in op.admins if a.key_id in member_keys)
         if shared:
             raise MembershipUpdateError(f"{where}: admin {shared[0]} uses a member's key; admins need their own")
@@ -269,7 +308,10 @@ def encode_update(doc: Mapping[str, Any]) -> bytes:
         raise MembershipUpdateError(str(exc)) from None
 
 
-def key_spec(key: VerifyingKey, not_before_us: int, not_after_us: int | None = None) -> dict[str, Any]:
+def key_spec(key: VerifyingKey | EncryptionPublicKey, not_before_us: int,
+             not_after_us: int | None = None) -> dict[str, Any]:
+    """A key and its validity as an update carries it (``keys`` and ``encryption_keys`` of
+    :func:`add_member_op`)."""
     spec: dict[str, Any] = {"public_key": base64.b64encode(key.raw).decode(), "not_before": iso(not_before_us)}
     if not_after_us is not None:
         spec["not_after"] = iso(not_after_us)
@@ -277,11 +319,16 @@ def key_spec(key: VerifyingKey, not_before_us: int, not_after_us: int | None = N
 
 
 def add_member_op(member_id: str, name: str, roles: Iterable[Role | str], keys: Iterable[Mapping[str, Any]],
-                  certificate_sha256: str | None = None) -> dict[str, Any]:
+                  certificate_sha256: str | None = None,
+                  encryption_keys: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """``keys`` and ``encryption_keys`` as :func:`key_spec` makes them (encryption keys: X25519)."""
     op: dict[str, Any] = {"op": "add_member", "id": member_id, "name": name,
                           "roles": sorted(str(r) for r in roles), "keys": [dict(k) for k in keys]}
     if certificate_sha256 is not None:
         op["certificate_sha256"] = certificate_sha256
+    encryption = [dict(k) for k in encryption_keys]
+    if encryption:
+        op["encryption_keys"] = encryption
     return op
 
 
@@ -295,6 +342,15 @@ def add_key_op(member_id: str, key: VerifyingKey, not_before_us: int, not_after_
 
 def revoke_key_op(member_id: str, key_id: str) -> dict[str, Any]:
     return {"op": "revoke_key", "member": member_id, "key_id": key_id}
+
+
+def add_encryption_key_op(member_id: str, key: EncryptionPublicKey, not_before_us: int,
+                          not_after_us: int | None = None) -> dict[str, Any]:
+    return {"op": "add_encryption_key", "member": member_id, **key_spec(key, not_before_us, not_after_us)}
+
+
+def revoke_encryption_key_op(member_id: str, key_id: str) -> dict[str, Any]:
+    return {"op": "revoke_encryption_key", "member": member_id, "key_id": key_id}
 
 
 def set_certificate_op(member_id: str, certificate_sha256: str) -> dict[str, Any]:

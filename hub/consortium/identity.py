@@ -30,6 +30,16 @@ def key_id(public_key: bytes) -> str:
     return hashlib.sha256(public_key).digest()[:8].hex()
 
 
+def write_private_pem(path: Path, pem: bytes) -> None:
+    """Write a private key's PEM to ``path`` readable by its owner only (0600, also when the file
+    existed with a wider mode); the directory is made if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(pem)
+
+
 @dataclass(frozen=True)
 class VerifyingKey:
     """A raw Ed25519 public key; ``verify`` answers True or False and never raises."""
@@ -100,10 +110,7 @@ class SigningKey:
 
     def save(self, path: Path) -> None:
         """Write the key readable by its owner only."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(self.to_pem())
+        write_private_pem(path, self.to_pem())
 
     @property
     def key_id(self) -> str:

@@ -17,6 +17,14 @@ both: ``revoked_at`` (a time: messages created at or after it are refused) and
 that membership version or a later one is refused, whenever it was created; messages
 validated against earlier versions, as recorded in their ledger entries, stay accepted).
 
+Encryption keys. A member may also hold X25519 keys (``encryption_keys``, the same fields as its
+signing keys; :mod:`hub.consortium.encryption_keys`) that payloads are encrypted to (HPKE), with the
+same validity and revocation rules (``revoke_encryption_key`` sets ``revoked_in_version``). A member
+with none is written exactly as before encryption keys existed, so the digests of existing
+documents do not change. Members with the role ``auditor`` (:meth:`Membership.auditors`) may read
+every payload: every payload is encrypted to them too. The policy names no auditor as a sender or
+a recipient.
+
 Policy rules. A rule's ``answers`` names the types it answers (feedback on an order, a receipt
 for a delivery): one type as a string, several as a sorted list. A rule answering one type is
 written exactly as before rules could answer several, so the digests of existing documents do
@@ -42,6 +50,11 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from hub.consortium.encryption_keys import (
+    MemberEncryptionKey,
+    encryption_key_to_doc,
+    encryption_keys_from_doc,
+)
 from hub.consortium.identity import VerifyingKey, key_id
 from hub.errors import ConfigError, EncodeError
 from hub.timeutil import iso, to_us
@@ -62,6 +75,8 @@ class Role(StrEnum):
     CREDIT_PLATFORM = "credit_platform"
     JUSTICE_BUREAU = "justice_bureau"
     HUB_SERVICE = "hub_service"
+    #: reads every payload (each is encrypted to the auditors' keys too); sends and receives nothing
+    AUDITOR = "auditor"
 
 
 @dataclass(frozen=True)
@@ -93,7 +108,8 @@ class MemberKey:
 
 @dataclass(frozen=True)
 class Member:
-    """A consortium member: its id, name, roles, signing keys and mTLS certificate fingerprint."""
+    """A consortium member: its id, name, roles, signing keys, mTLS certificate fingerprint and
+    encryption keys."""
 
     id: str
     name: str
@@ -101,9 +117,22 @@ class Member:
     keys: tuple[MemberKey, ...]
     #: lowercase hex SHA-256 of the DER of the member's X.509 certificate for mTLS
     certificate_sha256: str | None = None
+    #: the X25519 keys payloads are encrypted to (none: nothing can be encrypted to this member)
+    encryption_keys: tuple[MemberEncryptionKey, ...] = ()
 
     def key(self, kid: str) -> MemberKey | None:
         return next((k for k in self.keys if k.key_id == kid), None)
+
+    def encryption_key(self, kid: str) -> MemberEncryptionKey | None:
+        return next((k for k in self.encryption_keys if k.key_id == kid), None)
+
+    def current_encryption_key(self, now_us: int, membership_version: int) -> MemberEncryptionKey | None:
+        """The key to encrypt to at ``now_us`` under membership ``membership_version``: of the keys
+        valid and not revoked then, the one with the latest ``not_before`` (of equals, the one listed
+        last: the newest); None when there is none."""
+        usable = [k for k in self.encryption_keys
+                  if k.valid_at(now_us) and not k.is_revoked(now_us, membership_version)]
+        return max(reversed(usable), key=lambda k: k.not_before, default=None)
 
 
 @dataclass(frozen=True)
@@ -256,6 +285,10 @@ class Membership:
     def members_with_role(self, role: Role) -> list[Member]:
         return [m for m in self.members.values() if role in m.roles]
 
+    def auditors(self) -> list[Member]:
+        """The members with the role auditor, by id: every payload is encrypted to them too."""
+        return sorted(self.members_with_role(Role.AUDITOR), key=lambda m: m.id)
+
     # --- the JSON document -------------------------------------------------------------
 
     @classmethod
@@ -294,8 +327,9 @@ class Membership:
             cert = m.get("certificate_sha256")
             if cert is not None and not is_sha256_hex(cert):
                 raise ConfigError(f"member {m['id']}: certificate_sha256 must be 64 lowercase hex digits")
+            encryption_keys = encryption_keys_from_doc(m.get("encryption_keys", []), owner=m["id"], version=version)
             members[m["id"]] = Member(m["id"], m["name"], frozenset(Role(r) for r in m["roles"]), tuple(keys),
-                                      cert)
+                                      cert, encryption_keys)
         rules = {}
         for r in doc.get("policy", []):
             rules[r["type"]] = PolicyRule.from_doc(r)
@@ -334,6 +368,8 @@ class Membership:
             }
             if m.certificate_sha256 is not None:
                 d["certificate_sha256"] = m.certificate_sha256
+            if m.encryption_keys:  # only then: the digests of documents without them do not change
+                d["encryption_keys"] = [encryption_key_to_doc(k) for k in m.encryption_keys]
             return d
 
         return {

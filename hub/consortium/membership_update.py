@@ -26,18 +26,27 @@ fields, no floats::
     }
 
 Operations (``op`` names the kind; times are RFC 3339 with a zone; public keys are
-standard base64 of the raw 32-byte Ed25519 key; a ``key_id``, where given, must be the
-key's own id; ids use ASCII letters, digits, ``.``, ``_`` and ``-``, at most 100)::
+standard base64 of the raw 32-byte key, Ed25519 for signing keys, X25519 for encryption
+keys; a ``key_id``, where given, must be the key's own id; ids use ASCII letters, digits,
+``.``, ``_`` and ``-``, at most 100)::
 
     add_member        id, name, roles[], keys[{public_key, not_before, not_after?, key_id?}],
-                      certificate_sha256?          (the id must not be a member)
+                      certificate_sha256?, encryption_keys[{public_key, not_before,
+                      not_after?, key_id?}]? (the id must not be a member; encryption_keys,
+                      when given, a non-empty list)
     remove_member     member
     add_key           member, public_key, not_before, not_after?, key_id?
-                      (no member or admin may already hold that key)
+                      (no member or admin may already hold that key, of either kind)
     revoke_key        member, key_id   revoked from this update's version on: validation
                       against this version or later answers KEY_REVOKED; against earlier
                       versions the key stays good. Rotation is add_key, then revoke_key of
                       the old key (in the same update or a later one).
+    add_encryption_key    member, public_key, not_before, not_after?, key_id?
+                      an X25519 key payloads are encrypted to (no member or admin may
+                      already hold that key, of either kind)
+    revoke_encryption_key member, key_id   from this update's version on, nothing is
+                      encrypted to the key; the member keeps its private key to open what was.
+                      Rotation is add_encryption_key, then revoke_encryption_key of the old key.
     set_certificate   member, certificate_sha256 (hex SHA-256 of the certificate's DER)
     set_policy_rule   type, sender_roles[], recipient_roles[], answers? (adds or replaces;
                       answers: the type answered, or a list of the types answered)
@@ -61,6 +70,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import ClassVar
 
+from hub.consortium.encryption_keys import EncryptionPublicKey
 from hub.consortium.identity import VerifyingKey
 from hub.consortium.membership import Admin, PolicyRule, Role
 from hub.errors import HubError
@@ -69,15 +79,18 @@ __all__ = [
     "MAX_UPDATE_BYTES",
     "SIGNING_DOMAIN",
     "UPDATE_FORMAT",
+    "AddEncryptionKey",
     "AddKey",
     "AddMember",
     "Approval",
+    "EncryptionKeySpec",
     "KeySpec",
     "MembershipUpdate",
     "MembershipUpdateError",
     "Operation",
     "RemoveMember",
     "RemovePolicyRule",
+    "RevokeEncryptionKey",
     "RevokeKey",
     "SetAdmins",
     "SetCertificate",
@@ -107,8 +120,18 @@ class KeySpec:
 
 
 @dataclass(frozen=True)
+class EncryptionKeySpec:
+    """An encryption key an update gives a member: the X25519 key and its validity (microseconds)."""
+
+    key: EncryptionPublicKey
+    not_before: int
+    not_after: int | None = None
+
+
+@dataclass(frozen=True)
 class AddMember:
-    """The ``add_member`` operation: a new member with its roles, keys and certificate digest."""
+    """The ``add_member`` operation: a new member with its roles, keys, certificate digest and
+    encryption keys."""
 
     op: ClassVar[str] = "add_member"
     id: str
@@ -116,6 +139,7 @@ class AddMember:
     roles: frozenset[Role]
     keys: tuple[KeySpec, ...]
     certificate_sha256: str | None = None
+    encryption_keys: tuple[EncryptionKeySpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +164,25 @@ class RevokeKey:
     """The ``revoke_key`` operation: a member's key, revoked from the update's version on."""
 
     op: ClassVar[str] = "revoke_key"
+    member: str
+    key_id: str
+
+
+@dataclass(frozen=True)
+class AddEncryptionKey:
+    """The ``add_encryption_key`` operation: one more X25519 key for a member."""
+
+    op: ClassVar[str] = "add_encryption_key"
+    member: str
+    key: EncryptionKeySpec
+
+
+@dataclass(frozen=True)
+class RevokeEncryptionKey:
+    """The ``revoke_encryption_key`` operation: a member's encryption key, revoked from the update's
+    version on."""
+
+    op: ClassVar[str] = "revoke_encryption_key"
     member: str
     key_id: str
 
@@ -178,7 +221,8 @@ class SetAdmins:
     quorum: int
 
 
-Operation = AddMember | RemoveMember | AddKey | RevokeKey | SetCertificate | SetPolicyRule | RemovePolicyRule | SetAdmins
+Operation = (AddMember | RemoveMember | AddKey | RevokeKey | AddEncryptionKey | RevokeEncryptionKey | SetCertificate
+             | SetPolicyRule | RemovePolicyRule | SetAdmins)
 
 
 @dataclass(frozen=True)

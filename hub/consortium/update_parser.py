@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from hub.consortium.encryption_keys import EncryptionPublicKey
 from hub.consortium.identity import VerifyingKey
 from hub.consortium.membership import (
     Admin,
@@ -29,15 +30,18 @@ from hub.consortium.membership import (
 from hub.consortium.membership_update import (
     MAX_UPDATE_BYTES,
     UPDATE_FORMAT,
+    AddEncryptionKey,
     AddKey,
     AddMember,
     Approval,
+    EncryptionKeySpec,
     KeySpec,
     MembershipUpdate,
     MembershipUpdateError,
     Operation,
     RemoveMember,
     RemovePolicyRule,
+    RevokeEncryptionKey,
     RevokeKey,
     SetAdmins,
     SetCertificate,
@@ -151,16 +155,21 @@ def _parse_operation(op: Any, i: int) -> Operation:
 
 
 def _add_member(op: dict[str, Any], where: str) -> AddMember:
-    _fields(op, where, {"op", "id", "name", "roles", "keys"}, {"certificate_sha256"})
+    _fields(op, where, {"op", "id", "name", "roles", "keys"}, {"certificate_sha256", "encryption_keys"})
     keys = op["keys"]
     if not isinstance(keys, list) or not keys:
         raise MembershipUpdateError(f"{where}: keys must be a non-empty list")
     cert = op.get("certificate_sha256")
     if cert is not None:
         cert = _sha256(cert, where)
+    encryption_keys = op.get("encryption_keys", [])
+    if not isinstance(encryption_keys, list) or ("encryption_keys" in op and not encryption_keys):
+        raise MembershipUpdateError(f"{where}: encryption_keys, when given, must be a non-empty list")
     return AddMember(_id(op["id"], f"{where}: id"), _text(op["name"], f"{where}: name"),
                      _roles(op["roles"], f"{where}: roles"),
-                     tuple(_key_spec(k, f"{where}: key {j}") for j, k in enumerate(keys)), cert)
+                     tuple(_key_spec(k, f"{where}: key {j}") for j, k in enumerate(keys)), cert,
+                     tuple(_encryption_key_spec(k, f"{where}: encryption key {j}")
+                           for j, k in enumerate(encryption_keys)))
 
 
 def _remove_member(op: dict[str, Any], where: str) -> RemoveMember:
@@ -176,10 +185,18 @@ def _add_key(op: dict[str, Any], where: str) -> AddKey:
 
 def _revoke_key(op: dict[str, Any], where: str) -> RevokeKey:
     _fields(op, where, {"op", "member", "key_id"})
-    kid = op["key_id"]
-    if not isinstance(kid, str) or not re.fullmatch(r"[0-9a-f]{16}", kid):
-        raise MembershipUpdateError(f"{where}: key_id must be 16 lowercase hex digits")
-    return RevokeKey(_id(op["member"], f"{where}: member"), kid)
+    return RevokeKey(_id(op["member"], f"{where}: member"), _key_id(op["key_id"], where))
+
+
+def _add_encryption_key(op: dict[str, Any], where: str) -> AddEncryptionKey:
+    _fields(op, where, {"op", "member", "public_key", "not_before"}, {"not_after", "key_id"})
+    spec = _encryption_key_spec({k: v for k, v in op.items() if k not in ("op", "member")}, where)
+    return AddEncryptionKey(_id(op["member"], f"{where}: member"), spec)
+
+
+def _revoke_encryption_key(op: dict[str, Any], where: str) -> RevokeEncryptionKey:
+    _fields(op, where, {"op", "member", "key_id"})
+    return RevokeEncryptionKey(_id(op["member"], f"{where}: member"), _key_id(op["key_id"], where))
 
 
 def _set_certificate(op: dict[str, Any], where: str) -> SetCertificate:
@@ -228,6 +245,8 @@ _OPERATION_PARSERS: dict[str, Callable[[dict[str, Any], str], Operation]] = {
     RemoveMember.op: _remove_member,
     AddKey.op: _add_key,
     RevokeKey.op: _revoke_key,
+    AddEncryptionKey.op: _add_encryption_key,
+    RevokeEncryptionKey.op: _revoke_encryption_key,
     SetCertificate.op: _set_certificate,
     SetPolicyRule.op: _set_policy_rule,
     RemovePolicyRule.op: _remove_policy_rule,
@@ -334,17 +353,48 @@ def _public_key(value: Any, where: str) -> VerifyingKey:
         raise MembershipUpdateError(f"{where}: public_key is not an Ed25519 key: {_first_line(exc)}") from None
 
 
-def _check_key_id(obj: dict[str, Any], key: VerifyingKey, where: str) -> None:
+def _encryption_public_key(value: Any, where: str) -> EncryptionPublicKey:
+    try:
+        raw = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise MembershipUpdateError(f"{where}: public_key must be base64 of a raw 32-byte X25519 key")
+    try:
+        return EncryptionPublicKey(raw)
+    except (HubError, ValueError) as exc:  # a point of small order
+        raise MembershipUpdateError(f"{where}: public_key is not an X25519 key: {_first_line(exc)}") from None
+
+
+def _key_id(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{16}", value):
+        raise MembershipUpdateError(f"{where}: key_id must be 16 lowercase hex digits")
+    return value
+
+
+def _check_key_id(obj: dict[str, Any], key: VerifyingKey | EncryptionPublicKey, where: str) -> None:
     if "key_id" in obj and obj["key_id"] != key.key_id:
         raise MembershipUpdateError(f"{where}: key_id does not match the public key (it is {key.key_id})")
+
+
+def _validity(obj: dict[str, Any], where: str) -> tuple[int, int | None]:
+    """A key's ``not_before`` and ``not_after`` (None if absent), the one before the other."""
+    not_before = _time(obj["not_before"], f"{where}: not_before")
+    not_after = _time(obj["not_after"], f"{where}: not_after") if obj.get("not_after") is not None else None
+    if not_after is not None and not_after <= not_before:
+        raise MembershipUpdateError(f"{where}: not_after must be later than not_before")
+    return not_before, not_after
 
 
 def _key_spec(obj: Any, where: str) -> KeySpec:
     _fields(obj, where, {"public_key", "not_before"}, {"not_after", "key_id"})
     key = _public_key(obj["public_key"], where)
     _check_key_id(obj, key, where)
-    not_before = _time(obj["not_before"], f"{where}: not_before")
-    not_after = _time(obj["not_after"], f"{where}: not_after") if obj.get("not_after") is not None else None
-    if not_after is not None and not_after <= not_before:
-        raise MembershipUpdateError(f"{where}: not_after must be later than not_before")
-    return KeySpec(key, not_before, not_after)
+    return KeySpec(key, *_validity(obj, where))
+
+
+def _encryption_key_spec(obj: Any, where: str) -> EncryptionKeySpec:
+    _fields(obj, where, {"public_key", "not_before"}, {"not_after", "key_id"})
+    key = _encryption_public_key(obj["public_key"], where)
+    _check_key_id(obj, key, where)
+    return EncryptionKeySpec(key, *_validity(obj, where))
