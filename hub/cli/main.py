@@ -36,7 +36,7 @@ __all__ = ["EXIT_CODES", "cli", "main"]
 
 #: what the process's exit status means, for scripts (`hub --help` and the README list them too)
 EXIT_CODES = {
-    0: "ok (for hub audit and hub proof verify: verified)",
+    0: "ok (for hub audit and hub proof verify: verified; hub proof open: opened)",
     1: "an integrity or verification failure, or audit violations: the data is wrong",
     2: "configuration, refused input or usage: the operator or caller must fix something",
     EXIT_FENCED: "fenced: a newer sequencer of the partition took over; do not restart this one",
