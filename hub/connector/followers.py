@@ -21,7 +21,7 @@ import threading
 import uuid
 
 from hub.connector.agency import CurrentAgency
-from hub.connector.deliveries import receipt_pb
+from hub.connector.deliveries import Opener, receipt_pb
 from hub.consortium.governance import apply_update, parse_update
 from hub.errors import DecodeError, HubError
 from hub.kafka.consumer import Consumer, Message, header
@@ -30,6 +30,7 @@ from hub.ledger.entry import LedgerEntry
 from hub.standard.credentials import Change, CredentialBook, is_credential_type
 from hub.standard.envelope import Envelope
 from hub.standard.schemas import SchemaRegistry
+from hub.standard.sealing import CannotOpenError
 from hub.timeutil import now_us
 from hub.v1 import connector_pb2 as pb
 
@@ -183,10 +184,12 @@ class CredentialFollower(Follower):
     name = "credentials"
 
     def __init__(self, consumer: Consumer, registry: SchemaRegistry, member_id: str,
-                 partitions: list[tuple[str, int]]) -> None:
+                 partitions: list[tuple[str, int]], opener: Opener | None = None) -> None:
         super().__init__(consumer)
         self.registry = registry
         self.member_id = member_id
+        #: decrypts a credential sent as envelope v2 (the connector's keyring)
+        self.opener = opener
         self._book = CredentialBook()
         self._lock = threading.Lock()
         self._unread = set(partitions)
@@ -223,9 +226,17 @@ class CredentialFollower(Follower):
             schema = self.registry.by_fingerprint(env.schema_fingerprint)
             if schema is None:
                 return
-            payload = schema.decode(env.payload)
+            plain = env.payload
+            if env.encrypted:
+                if self.opener is None:
+                    return
+                plain = self.opener(env).payload
+            payload = schema.decode(plain)
         except DecodeError as exc:
             log.error("credential follower: undecodable record at offset %s: %s", m.offset(), exc)
+            return
+        except CannotOpenError as exc:
+            log.warning("credential follower: %s", exc.diagnostics())
             return
         with self._lock:
             self._book.record(env.type, payload, entry.notarised_at, str(env.message_id), entry.index)

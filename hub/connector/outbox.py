@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import grpc
 
-from hub.connector.deliveries import delivery_pb, receipt_pb
+from hub.connector.deliveries import Opener, delivery_pb, receipt_pb
 from hub.connector.requests import Refusal
 from hub.errors import DecodeError, UnavailableError
 from hub.kafka.consumer import OFFSET_COMMITTED, Consumer, header
@@ -43,9 +43,11 @@ class Outbox:
     ``open_reader`` opens a consumer of the group for each Subscribe call."""
 
     def __init__(self, topic: str, registry: SchemaRegistry, committer: Consumer,
-                 open_reader: Callable[[], Consumer], watch: BrokerWatch) -> None:
+                 open_reader: Callable[[], Consumer], watch: BrokerWatch, opener: Opener | None = None) -> None:
         self.topic = topic
         self.registry = registry
+        #: decrypts envelope v2 payloads for the agency (the connector's keyring)
+        self.opener = opener
         self._committer = committer
         #: the one thread that commits cursors (Kafka's commit has no timeout of its own)
         self._commits = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ack")
@@ -72,7 +74,8 @@ class Outbox:
                     offset = m.offset() or 0  # a consumed record always has an offset
                     try:
                         # a null value fails to decode like an empty one
-                        delivery = delivery_pb(offset, header(m, KIND_HEADER), m.value() or b"", self.registry)
+                        delivery = delivery_pb(offset, header(m, KIND_HEADER), m.value() or b"", self.registry,
+                                               self.opener)
                     except DecodeError as exc:
                         log.error("undeliverable record at %s@%d: %s", self.topic, offset, exc)
                         continue

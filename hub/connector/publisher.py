@@ -20,11 +20,11 @@ import grpc
 from hub.connector.agency import CurrentAgency
 from hub.connector.followers import ReceiptWatcher
 from hub.connector.idempotency import IdempotencyKeys
-from hub.connector.requests import Refusal, unsigned_envelope
+from hub.connector.requests import Refusal, split_submission, submission, unsigned_envelope
 from hub.consortium.identity import SigningKey
 from hub.errors import HubError, QueueFullError
 from hub.kafka.producer import DeliveryCallback, Headers, Producer
-from hub.kafka.topics import DELIVER_BY_HEADER
+from hub.kafka.topics import DELIVER_BY_HEADER, KEYS_HEADER
 from hub.kafka.watch import BrokerWatch
 from hub.standard.envelope import Envelope, Unsigned
 from hub.timeutil import iso, now_us
@@ -162,8 +162,9 @@ class Publisher:
         return time_remaining - ANSWER_MARGIN_S
 
     def _sign(self, request: pb.PublishRequest) -> bytes:
+        """The signed envelope with its key capsule (:func:`~hub.connector.requests.submission`)."""
         unsigned, key = self.prepare(request)
-        return unsigned.sign(key).raw
+        return submission(unsigned.sign(key).raw, unsigned.capsule)
 
     def _send(self, raw: bytes, wait_for_receipt: bool, wait_s: float, *, again: bool) -> pb.PublishResponse:
         """Produce a signed envelope and wait for Kafka (and for its receipt, ``wait_s`` at most).
@@ -172,16 +173,18 @@ class Publisher:
         Waiting for a receipt, the record carries a deliver-by time just before the caller's
         deadline: the sequencer refuses it as EXPIRED after that, so a call answered
         DEADLINE_EXCEEDED leaves its message on the ledger only if it was notarised in time."""
+        raw, capsule = split_submission(raw)
         mid = str(Envelope.from_bytes(raw).message_id)
         end = time.monotonic() + wait_s
-        headers: Headers | None = None
+        headers: Headers = {KEYS_HEADER: capsule} if capsule is not None else {}
         deliver_by = 0
         if wait_for_receipt:
             deliver_by = now_us() + int((wait_s - deliver_by_margin(wait_s)) * 1_000_000)
-            headers = {DELIVER_BY_HEADER: str(deliver_by).encode()}
+            headers[DELIVER_BY_HEADER] = str(deliver_by).encode()
         event = self.receipts.expect(mid) if wait_for_receipt else None
         try:
-            taken = self.producer.send(self._inbound, raw, key=self._record_key, headers=headers, timeout=wait_s)
+            taken = self.producer.send(self._inbound, raw, key=self._record_key, headers=headers or None,
+                                       timeout=wait_s)
         except QueueFullError:
             self.receipts.take(mid)
             raise queue_full() from None
@@ -235,11 +238,13 @@ class Publisher:
             self.receipts.take(mid)
 
     def produce_async(self, raw: bytes, delivered: DeliveryCallback) -> None:
-        """Produce one envelope on the stream producer; ``delivered`` is called from the delivery
+        """Produce one envelope (with its capsule: :func:`~hub.connector.requests.submission`) on the stream producer; ``delivered`` is called from the delivery
         thread. :class:`Refusal` when it cannot be queued (RESOURCE_EXHAUSTED when the queue is full)."""
         self.check_kafka()
+        raw, capsule = split_submission(raw)
         try:
-            self.stream_producer.produce(self._inbound, raw, key=self._record_key, on_delivery=delivered)
+            self.stream_producer.produce(self._inbound, raw, key=self._record_key, on_delivery=delivered,
+                                         headers={KEYS_HEADER: capsule} if capsule is not None else None)
         except QueueFullError:
             raise queue_full() from None
         except HubError as exc:

@@ -15,12 +15,15 @@ import uuid
 import grpc
 
 from hub.connector.agency import Agency
+from hub.consortium.membership import Membership
 from hub.errors import DecodeError, EncodeError
-from hub.standard.envelope import EnvelopeTooLargeError, Unsigned, prepare
+from hub.standard.disclosure import disclose
+from hub.standard.envelope import EnvelopeTooLargeError, Unsigned
 from hub.standard.jsonform import FieldProblems
 from hub.standard.rules import describe
 from hub.standard.schemas import PayloadSchema
-from hub.standard.validation import Reason
+from hub.standard.sealing import Reader, prepare_v2
+from hub.standard.validation import Reason, required_readers_of
 from hub.v1 import connector_pb2 as pb
 
 
@@ -50,12 +53,53 @@ def unsigned_envelope(request: pb.PublishRequest, agency: Agency, now: int) -> U
     denied = agency.membership.check_policy(agency.member_id, request.type, recipients, correlation is not None)
     if denied:
         raise Refusal(grpc.StatusCode.PERMISSION_DENIED, denied)
+    readers = readers_of(agency.membership, agency.member_id, recipients, now)
     try:
-        return prepare(type=request.type, schema_fingerprint=schema.fingerprint, sender=agency.member_id,
-                       key_id=agency.key.key_id, recipients=recipients, payload=payload, created_at=now,
-                       correlation_id=correlation)
+        unsigned, _ = prepare_v2(type=request.type, schema_fingerprint=schema.fingerprint, sender=agency.member_id,
+                                 key_id=agency.key.key_id, recipients=recipients, payload=payload,
+                                 disclosed=disclose(request.type, schema.decode(payload)), readers=readers,
+                                 created_at=now, correlation_id=correlation)
+        return unsigned
     except EnvelopeTooLargeError as exc:
         raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"TOO_LARGE: {exc}") from None
+
+
+def readers_of(membership: Membership, sender: str, recipients: list[str], now: int) -> list[Reader]:
+    """Whom a message is encrypted for: its recipients, its sender and every auditor, each under its
+    current encryption key; FAILED_PRECONDITION naming a reader with none (the sequencer would
+    refuse the message as KEYS_MISSING)."""
+    out = []
+    for member_id in required_readers_of(membership, sender, recipients):
+        member = membership.member(member_id)
+        key = member.current_encryption_key(now, membership.version) if member is not None else None
+        if key is None:
+            raise Refusal(grpc.StatusCode.FAILED_PRECONDITION,
+                          f"{member_id} has no current encryption key in membership v{membership.version}: "
+                          "nothing can be encrypted for it (an administrator adds one: `hub agency rotate-key "
+                          "--encryption`)")
+        out.append(Reader(member_id, key.key_id, key.key.x25519()))
+    return out
+
+
+def submission(raw: bytes, capsule: bytes | None) -> bytes:
+    """What the connector keeps and produces for one signed envelope: the envelope's bytes alone
+    (v1), or ``0xff``, the envelope's length (4 bytes, big-endian), the envelope and its key
+    capsule (v2; the capsule goes in the record's ``hub-keys`` header). An envelope's first byte
+    is its version's zig-zag (``02``, ``04``), never ``ff``."""
+    if capsule is None:
+        return raw
+    return SUBMISSION_TAG + len(raw).to_bytes(4, "big") + raw + capsule
+
+
+def split_submission(sub: bytes) -> tuple[bytes, bytes | None]:
+    """(envelope bytes, key capsule or None) of :func:`submission`'s bytes."""
+    if not sub.startswith(SUBMISSION_TAG):
+        return sub, None
+    n = int.from_bytes(sub[1:5], "big")
+    return sub[5:5 + n], sub[5 + n:]
+
+
+SUBMISSION_TAG = b"\xff"
 
 
 def payload_bytes(request: pb.PublishRequest, schema: PayloadSchema, created_at: int) -> bytes:

@@ -32,6 +32,7 @@ from hub.connector.agency import Agency, CurrentAgency
 from hub.connector.followers import CredentialFollower, MembershipFollower, ReceiptWatcher, private_group
 from hub.connector.health import ConnectorHealth
 from hub.connector.idempotency import IdempotencyKeys, IdempotencyStore
+from hub.connector.keyring import KeyRing
 from hub.connector.outbox import Outbox
 from hub.connector.proofs import locate, receipt
 from hub.connector.publisher import DeliveryPoller, Publisher
@@ -210,10 +211,16 @@ def start_connector(agency: Agency) -> Connector:
         receipts_consumer.assign([(agency.outbox, 0, high)])  # receipts of what is published from now
         receipts = ReceiptWatcher(receipts_consumer, agency.outbox)
 
+        keys_consumer = open_consumer(bootstrap, private_group(agency.group, "keys"))
+        opened.callback(keys_consumer.close)
+        keys_topic = agency.topics.keys
+        keys_consumer.assign([(keys_topic, p, OFFSET_BEGINNING) for p in keys_consumer.partitions(keys_topic)])
+        keyring = KeyRing(keys_consumer, agency.member_id, [(k.key_id, k.private_key) for k in agency.decryption_keys])
+
         committer = open_consumer(bootstrap, agency.group)
         opened.callback(committer.close)
         outbox = Outbox(agency.outbox, agency.registry, committer, lambda: open_consumer(bootstrap, agency.group),
-                        watch)
+                        watch, keyring.open)
 
         credentials_consumer = open_consumer(bootstrap, private_group(agency.group, "credentials"),
                                              partition_eof=True)
@@ -221,7 +228,7 @@ def start_connector(agency: Agency) -> Connector:
         register = agency.topics.credentials
         parts = [(register, p) for p in credentials_consumer.partitions(register)]
         credentials_consumer.assign([(t, p, OFFSET_BEGINNING) for t, p in parts])
-        credentials = CredentialFollower(credentials_consumer, agency.registry, agency.member_id, parts)
+        credentials = CredentialFollower(credentials_consumer, agency.registry, agency.member_id, parts, keyring.open)
 
         membership_consumer = open_consumer(bootstrap, private_group(agency.group, "membership"))
         opened.callback(membership_consumer.close)
@@ -233,9 +240,10 @@ def start_connector(agency: Agency) -> Connector:
         # from here nothing can fail: the threads own their consumers
         opened.pop_all()
     watch.start()
-    for thread in (receipts, credentials, membership, poller):
+    for thread in (keyring, receipts, credentials, membership, poller):
         thread.start()
-    closers: list[Callable[[], object]] = [credentials.close, membership.close, poller.close, receipts.close,
+    closers: list[Callable[[], object]] = [credentials.close, keyring.close, membership.close, poller.close,
+                                           receipts.close,
                                            publisher.close, outbox.close, watch.close]
     return Connector(ConnectorService(current, publisher, outbox, credentials), closers, watch)
 

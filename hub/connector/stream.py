@@ -22,7 +22,7 @@ import grpc
 
 from hub.connector.idempotency import IdempotencyKeys, IdempotencySlot
 from hub.connector.publisher import Publisher
-from hub.connector.requests import Refusal
+from hub.connector.requests import Refusal, split_submission, submission
 from hub.consortium.identity import SigningKey
 from hub.kafka.producer import DeliveryFailure
 from hub.standard.envelope import Envelope, Unsigned
@@ -244,11 +244,11 @@ class PublishStreamCall:
         seq, idem = item.seq, item.idem
         if item.raw is not None:
             raw = item.raw
-            mid = str(Envelope.from_bytes(raw).message_id)
+            mid = str(Envelope.from_bytes(split_submission(raw)[0]).message_id)
         else:
             assert item.unsigned is not None and item.key is not None
             env = item.unsigned.sign(item.key)
-            raw, mid = env.raw, str(env.message_id)
+            raw, mid = submission(env.raw, item.unsigned.capsule), str(env.message_id)
             if idem is not None:  # written ahead: a retry after any failure sends these bytes again
                 publisher.keys.intend(item.idempotency_key, idem, item.request_bytes, raw)
 

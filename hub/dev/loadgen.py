@@ -14,11 +14,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from hub.consortium.identity import SigningKey
+from hub.consortium.membership import Membership
 from hub.errors import BrokerUnavailableError, QueueFullError
 from hub.kafka.producer import open_producer
+from hub.kafka.topics import KEYS_HEADER
 from hub.standard import avro
+from hub.standard.disclosure import disclose
 from hub.standard.envelope import seal
 from hub.standard.schemas import SchemaRegistry
+from hub.standard.sealing import Reader, prepare_v2
+from hub.standard.validation import required_readers_of
 from hub.timeutil import now_us
 
 FREEZE_ORDER = "cn.judicial.hub.enforcement.FreezeOrder"
@@ -32,6 +37,8 @@ class Item:
     value: bytes
     #: what the sequencer must answer: "ACCEPTED" or a reason code
     expect: str
+    #: an envelope v2's key capsule (the record's ``hub-keys`` header), None for v1
+    capsule: bytes | None = None
 
 
 def freeze_order(i: int, now: int) -> dict[str, object]:
@@ -52,28 +59,47 @@ def freeze_order(i: int, now: int) -> dict[str, object]:
 
 
 def freeze_orders(registry: SchemaRegistry, sender: str, key: SigningKey, recipients: list[str], n: int, *,
-                  forged: float = 0.0, replayed: float = 0.0, seed: int = 7) -> Iterator[Item]:
-    """``n`` records: valid freeze orders, with shares of forged signatures and replays."""
+                  forged: float = 0.0, replayed: float = 0.0, seed: int = 7,
+                  encrypt_for: Membership | None = None) -> Iterator[Item]:
+    """``n`` records: valid freeze orders, with shares of forged signatures and replays; envelopes v2
+    encrypted for their readers under ``encrypt_for`` (its members' current encryption keys) when
+    given, v1 otherwise."""
     schema = registry.latest(FREEZE_ORDER)
     assert schema is not None
     rng = random.Random(seed)
-    sent: list[bytes] = []
+    sent: list[tuple[bytes, bytes | None]] = []
     for i in range(n):
         roll = rng.random()
         if sent and roll < replayed:
-            yield Item(sender.encode(), rng.choice(sent), "REPLAYED")
+            again, again_capsule = rng.choice(sent)
+            yield Item(sender.encode(), again, "REPLAYED", again_capsule)
             continue
         now = now_us()
-        env = seal(type=FREEZE_ORDER, schema_fingerprint=schema.fingerprint, sender=sender, key=key,
-                   recipients=recipients, payload=avro.encode(schema.schema, freeze_order(i, now)), created_at=now)
+        payload = avro.encode(schema.schema, freeze_order(i, now))
+        capsule = None
+        if encrypt_for is None:
+            env = seal(type=FREEZE_ORDER, schema_fingerprint=schema.fingerprint, sender=sender, key=key,
+                       recipients=recipients, payload=payload, created_at=now)
+        else:
+            readers = []
+            for mid in required_readers_of(encrypt_for, sender, recipients):
+                member = encrypt_for.members[mid]
+                ek = member.current_encryption_key(now, encrypt_for.version)
+                assert ek is not None, f"{mid} has no encryption key"
+                readers.append(Reader(mid, ek.key_id, ek.key.x25519()))
+            unsigned, _ = prepare_v2(type=FREEZE_ORDER, schema_fingerprint=schema.fingerprint, sender=sender,
+                                     key_id=key.key_id, recipients=recipients, payload=payload,
+                                     disclosed=disclose(FREEZE_ORDER, schema.decode(payload)), readers=readers,
+                                     created_at=now)
+            env, capsule = unsigned.sign(key), unsigned.capsule
         if roll < replayed + forged:
-            raw = bytearray(env.raw)
-            raw[-1] ^= 0x01
-            yield Item(sender.encode(), bytes(raw), "BAD_SIGNATURE")
+            forged_raw = bytearray(env.raw)
+            forged_raw[-1] ^= 0x01
+            yield Item(sender.encode(), bytes(forged_raw), "BAD_SIGNATURE", capsule)
             continue
         if len(sent) < 10_000:
-            sent.append(env.raw)
-        yield Item(sender.encode(), env.raw, "ACCEPTED")
+            sent.append((env.raw, capsule))
+        yield Item(sender.encode(), env.raw, "ACCEPTED", capsule)
 
 
 def produce(bootstrap: str, topic: str, items: Iterable[Item], *, rate: float | None = None,
@@ -92,7 +118,8 @@ def produce(bootstrap: str, topic: str, items: Iterable[Item], *, rate: float | 
                 time.sleep(ahead)
         while True:
             try:
-                p.produce(topic, item.value, key=item.key, partition=partition)
+                p.produce(topic, item.value, key=item.key, partition=partition,
+                          headers={KEYS_HEADER: item.capsule} if item.capsule is not None else None)
                 break
             except QueueFullError:
                 p.poll(0.05)

@@ -5,12 +5,14 @@ cluster should hold; :mod:`hub.kafka.acls` applies them with the AdminClient. Ea
 only what its code needs (docs/operations.md has the table):
 
 * an agency's connector (its member id): write ``<ns>.inbound``; read its own outbox, the membership
-  log and the credential register (LookupCredential answers from it); its own consumer groups
+  log, the credential register (LookupCredential answers from it) and the keys topic (each capsule
+  holds a wrap per reader, sealed to that reader's key: it opens only its own); its own consumer groups
   (``<ns>.connector.<id>`` and those under ``<ns>.connector.<id>:``) and its readers' groups
   (``<id>:reader.``: a group it never commits in, which librdkafka looks up all the same). Not the ledger, no other
   outbox, not the rejections, no other group, no transactional id;
 * the sequencer: read inbound and the membership log; read and write the ledger, rejections,
-  checkpoints and the credential register (it recovers from them); write every outbox and create
+  checkpoints, the credential register (it recovers from them) and the keys (it moves each
+  capsule there from its inbound record); write every outbox and create
   the outbox of a member admitted later; its groups (``<ns>.sequencer*``) and transactional ids
   (``<ns>.sequencer.<p>``);
 * the verifier: read the ledger, the checkpoints and the membership log; its groups;
@@ -94,6 +96,8 @@ def _connector(topics: Topics, member_id: str) -> list[Grant]:
         *_topic(member_id, topics.outbox(member_id), Operation.READ),
         *_topic(member_id, topics.membership, Operation.READ),
         *_topic(member_id, topics.credentials, Operation.READ),
+        # every capsule: the wraps for other readers are sealed to their keys (hub.standard.sealing)
+        *_topic(member_id, topics.keys, Operation.READ),
         Grant(member_id, Resource.GROUP, Pattern.LITERAL, group, Operation.READ),
         # its followers' groups (hub.connector.followers.private_group): ':' is in no member id, so
         # the prefix is this member's alone ("bank.x" is another member than "bank")
@@ -106,7 +110,7 @@ def _sequencer(topics: Topics) -> list[Grant]:
     return [
         *_topic(SEQUENCER, topics.inbound, Operation.READ),
         *_topic(SEQUENCER, topics.membership, Operation.READ),
-        *(g for t in (topics.ledger, topics.rejected, topics.checkpoints, topics.credentials)
+        *(g for t in (topics.ledger, topics.rejected, topics.checkpoints, topics.credentials, topics.keys)
           for g in _topic(SEQUENCER, t, Operation.READ, Operation.WRITE)),
         *_topic(SEQUENCER, outboxes, Operation.WRITE, Operation.CREATE, pattern=Pattern.PREFIXED),
         Grant(SEQUENCER, Resource.GROUP, Pattern.PREFIXED, sequencer_prefix(ns), Operation.READ),
@@ -150,7 +154,7 @@ def managed(namespace: str, grant: Grant) -> bool:
     topics = Topics(namespace)
     if grant.resource is Resource.TOPIC:
         fixed = {topics.inbound, topics.ledger, topics.rejected, topics.checkpoints, topics.membership,
-                 topics.credentials}
+                 topics.credentials, topics.keys}
         return grant.name in fixed or grant.name.startswith(topics.outbox("")) or grant.name == f"{namespace}."
     if grant.resource is Resource.GROUP:
         if grant == _reader(grant.principal):

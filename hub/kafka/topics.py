@@ -32,6 +32,13 @@ FRONTIER_HEADER = "hub-frontier"
 #: record Kafka delivers after the caller was answered DEADLINE_EXCEEDED or UNAVAILABLE is refused
 #: as EXPIRED instead of reaching the ledger (docs/partners.md, "What a failed Publish means").
 DELIVER_BY_HEADER = "hub-deliver-by"
+#: on an inbound record of an envelope v2: its key capsule (hub.standard.sealing.KeyCapsule), which
+#: the sequencer moves to the keys topic with the ledger entry and never copies to the ledger
+KEYS_HEADER = "hub-keys"
+#: the keys topic is compacted: an erasure's tombstone removes a capsule for good once the segment
+#: holding it rolls (at most this long) and the cleaner runs; tombstones themselves go after a day
+KEYS_SEGMENT_MS = 3600 * 1000
+KEYS_TOMBSTONE_RETENTION_MS = 24 * 3600 * 1000
 
 
 def deliver_by_value(raw: bytes | None) -> int | None:
@@ -74,6 +81,12 @@ class Topics:
         in the sequencer's transaction (P partitions, kept as long as the ledger)."""
         return f"{self.namespace}.credentials"
 
+    @property
+    def keys(self) -> str:
+        """The key capsules of envelope v2 payloads, keyed by message id, compacted: destroying one
+        (a tombstone, by an approved erasure) makes that payload unreadable for good."""
+        return f"{self.namespace}.keys"
+
     def outbox(self, member_id: str) -> str:
         return f"{self.namespace}.outbox.{member_id}"
 
@@ -101,9 +114,21 @@ def _operational(cfg: HubConfig) -> dict[str, str]:
     return {**_evidence(cfg), "retention.ms": str(OPERATIONAL_RETENTION_MS)}
 
 
+def _shreddable(cfg: HubConfig) -> dict[str, str]:
+    return {
+        "cleanup.policy": "compact",
+        "retention.ms": "-1",
+        "segment.ms": str(KEYS_SEGMENT_MS),
+        "min.cleanable.dirty.ratio": "0.01",
+        "delete.retention.ms": str(KEYS_TOMBSTONE_RETENTION_MS),
+        "unclean.leader.election.enable": "false",
+        "min.insync.replicas": str(cfg.min_insync_replicas),
+    }
+
+
 def topic_specs(cfg: HubConfig, member_ids: list[str]) -> list[TopicSpec]:
-    """The hub's topics: inbound, ledger, rejections, checkpoints and the credential register with P
-    partitions each, the membership log, one outbox per member."""
+    """The hub's topics: inbound, ledger, rejections, checkpoints, the credential register and the
+    keys with P partitions each, the membership log, one outbox per member."""
     t = Topics(cfg.namespace)
     p = cfg.partitions
     specs = [
@@ -113,6 +138,7 @@ def topic_specs(cfg: HubConfig, member_ids: list[str]) -> list[TopicSpec]:
         TopicSpec(t.checkpoints, p, _evidence(cfg)),
         TopicSpec(t.membership, 1, _evidence(cfg)),
         TopicSpec(t.credentials, p, _evidence(cfg)),
+        TopicSpec(t.keys, p, _shreddable(cfg)),
     ]
     for member in sorted(member_ids):
         specs.append(TopicSpec(t.outbox(member), 1, _operational(cfg)))

@@ -28,6 +28,7 @@ from hub.standard.validation import (
     Verdict,
     ask_of,
     check_answer,
+    check_capsule,
     check_deliver_by,
     check_replay,
     precheck,
@@ -46,6 +47,8 @@ class InboundRecord:
     #: the latest time (microseconds) the sender's connector lets it be notarised, or None
     #: (the record's ``hub-deliver-by`` header: :data:`hub.kafka.topics.DELIVER_BY_HEADER`)
     deliver_by: int | None = None
+    #: an envelope v2's key capsule (the record's ``hub-keys`` header: :data:`hub.kafka.topics.KEYS_HEADER`)
+    capsule: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Appended:
     entry_bytes: bytes
     leaf_hash: bytes
     receipt: bytes
+    #: an envelope v2's key capsule, for the keys topic (None for v1)
+    capsule: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ class Notary:
             prechecked = precheck(rec.value, self.membership, self.registry, now_us, self.limits)
         verdict = check_deliver_by(check_answer(check_replay(prechecked, self.replay), self.membership, self.replay),
                                    rec.deliver_by, now_us)
+        verdict = check_capsule(verdict, rec.capsule, self.membership)
         source = Source(rec.topic, rec.partition, rec.offset)
         if isinstance(verdict, Accepted):
             env = verdict.envelope
@@ -137,7 +143,7 @@ class Notary:
             self.tree.append(leaf)
             self.replay.add(env.message_id, env.created_at, now_us, ask_of(env, self.membership))
             receipt = _receipt(env.message_id, "ACCEPTED", self.partition, entry.index, leaf, None, "", now_us)
-            return Appended(entry, env, raw, leaf, receipt)
+            return Appended(entry, env, raw, leaf, receipt, rec.capsule if env.encrypted else None)
         assert isinstance(verdict, Rejected)
         rejected_env = verdict.envelope
         sender = rejected_env.sender if rejected_env else _key_text(rec.key)

@@ -5,7 +5,7 @@ signature workers (:mod:`hub.sequencer.prechecks`) and the clock reading the che
 entries use. :class:`LedgerWriter` turns a batch's verdicts into the notary's outcomes and
 produces them into the open transaction: each accepted record's ledger entry (the last one
 carrying the Merkle frontier), its copies in the recipients' outboxes (and in the credential
-register for a lawyer credential) and the sender's receipt; each refused record's rejection (and a receipt when the sender is known); and a
+register for a lawyer credential), its key capsule in the keys topic (envelope v2) and the sender's receipt; each refused record's rejection (and a receipt when the sender is known); and a
 checkpoint when one is due. The transaction itself is the runner's
 (:mod:`hub.sequencer.runner`, with :mod:`hub.kafka.transactions`).
 """
@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from hub.consortium.membership import Membership
 from hub.kafka.consumer import Message, header
-from hub.kafka.topics import DELIVER_BY_HEADER, FRONTIER_HEADER, KIND_HEADER, Topics, deliver_by_value
+from hub.kafka.topics import (
+    DELIVER_BY_HEADER,
+    FRONTIER_HEADER,
+    KEYS_HEADER,
+    KIND_HEADER,
+    Topics,
+    deliver_by_value,
+)
 from hub.kafka.transactions import Produce
 from hub.ledger.note import NoteSigner
 from hub.sequencer.checkpoints import CheckpointPolicy, make_checkpoint
@@ -75,7 +82,8 @@ class LedgerWriter:
         outcomes: list[tuple[InboundRecord, Outcome]] = []
         for m, verdict in zip(batch.msgs, verdicts):
             rec = InboundRecord(m.topic() or t.inbound, m.partition() or 0, m.offset() or 0, m.key(),
-                                m.value() or b"", deliver_by_value(header(m, DELIVER_BY_HEADER)))
+                                m.value() or b"", deliver_by_value(header(m, DELIVER_BY_HEADER)),
+                                header(m, KEYS_HEADER))
             # one clock reading per batch: the prechecks used it and the entries record it,
             # so the auditor, validating with notarised_at, reaches the same verdicts
             outcomes.append((rec, notary.sequence(rec, batch.now, verdict)))
@@ -87,6 +95,8 @@ class LedgerWriter:
                 if i == last_appended:
                     headers[FRONTIER_HEADER] = notary.tree.to_bytes()
                 produce(t.ledger, out.entry_bytes, key=mid, partition=partition, headers=headers)
+                if out.capsule is not None:
+                    produce(t.keys, out.capsule, key=mid)
                 if is_credential_type(out.envelope.type):
                     produce(t.credentials, out.entry_bytes, key=mid, partition=partition,
                             headers={KIND_HEADER: b"entry"})

@@ -25,8 +25,9 @@ _CREDIT_PLATFORM = frozenset({Role.CREDIT_PLATFORM})
 _JUSTICE_BUREAU = frozenset({Role.JUSTICE_BUREAU})
 #: the organs of criminal justice, between which cases move
 _CRIMINAL_JUSTICE = frozenset({Role.COURT, Role.PROCURATORATE, Role.PUBLIC_SECURITY})
-#: every partner agency (not the hub's own service identities)
-_AGENCIES = frozenset(Role) - {Role.HUB_SERVICE}
+#: every partner agency (not the hub's own service identities, not the auditors: they read every
+#: payload and send none)
+_AGENCIES = frozenset(Role) - {Role.HUB_SERVICE, Role.AUDITOR}
 
 #: the courts' credit decisions, each answered by the credit platform's CreditActionFeedback
 CREDIT_DECISIONS = tuple(f"{CREDIT}.{name}" for name in (

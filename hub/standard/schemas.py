@@ -142,9 +142,10 @@ class SchemaRegistry:
 
 
 @cache
-def hub_record(name: str) -> avro.Schema:
-    """One of the hub's own records (``Envelope``, ``LedgerEntry``, ``Receipt``, ``Rejection``)."""
-    return avro.load_schema(schemas_dir() / "hub" / f"{name}.v1.avsc")
+def hub_record(name: str, version: int = 1) -> avro.Schema:
+    """One of the hub's own records (``Envelope``, ``LedgerEntry``, ``Receipt``, ``Rejection``,
+    ``KeyCapsule``) in its ``version`` (``Envelope`` has 1 and 2)."""
+    return avro.load_schema(schemas_dir() / "hub" / f"{name}.v{version}.avsc")
 
 
 @lru_cache(maxsize=1)

@@ -36,6 +36,7 @@ from hub.ledger.checkpoint import Checkpoint, open_checkpoint
 from hub.ledger.entry import ChainHead, LedgerEntry
 from hub.ledger.merkle import CompactRange
 from hub.ledger.note import NoteVerifier, parse_signature_line
+from hub.standard.disclosure import hashes
 from hub.standard.envelope import Envelope
 from hub.standard.schemas import SchemaRegistry
 from hub.verifier.proofs import split_note
@@ -61,8 +62,11 @@ def document_hashes(envelope: Envelope, registry: SchemaRegistry) -> list[bytes]
     Every field named ``sha256`` or ``*_sha256`` holding 32 bytes, at any depth
     (``DocumentServed.document_sha256``, ``EvidenceDeposited.sha256``,
     ``PerformanceReported.evidence_sha256``, ``MediationAgreement.agreement_sha256``,
-    ``CaseTransfer``'s documents' ``sha256``).
+    ``CaseTransfer``'s documents' ``sha256``); an envelope v2 discloses them in clear
+    (:mod:`hub.standard.disclosure`), the rest of its payload is ciphertext.
     """
+    if envelope.encrypted:  # v2: the hashes are among the fields kept in clear
+        return hashes(envelope.disclosed)
     schema = registry.by_fingerprint(envelope.schema_fingerprint)
     if schema is None:
         return []

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from hub.consortium.encryption_keys import DecryptionKey, MemberEncryptionKey
 from hub.consortium.identity import SigningKey
 from hub.consortium.membership import Member, MemberKey, Membership, Role
 from hub.standard import avro
@@ -16,6 +17,7 @@ from hub.standard.evolution import fixtures_dir
 from hub.standard.jsonform import from_json
 from hub.standard.routing import standard_policy
 from hub.standard.schemas import SchemaRegistry, default_registry
+from hub.standard.sealing import KeyCapsule, open_envelope_payload
 
 NOW = 1_795_000_000_000_000  # 2026-11-18, microseconds
 DAY = 86_400_000_000
@@ -28,6 +30,13 @@ class World:
     keys: dict[str, SigningKey]
     membership: Membership
     registry: SchemaRegistry
+    #: members' X25519 private keys (``world(encryption=True)``; empty otherwise)
+    decryption: dict[str, DecryptionKey] = field(default_factory=dict)
+
+    def open(self, env: Envelope, capsule: bytes, member: str) -> bytes:
+        """An envelope v2's plaintext payload, opened by ``member``."""
+        key = self.decryption[member]
+        return open_envelope_payload(env, KeyCapsule.from_bytes(capsule), member, {key.key_id: key.private_key}).payload
 
     def seal(self, sender: str, type_: str, datum: dict[str, object], recipients: list[str], *,
              created_at: int = NOW, correlation_id: uuid.UUID | None = None,
@@ -42,15 +51,24 @@ class World:
         return self.seal("court-bj-chaoyang", ORDER, freeze_order(), ["bank-icbc-bj"], **kw)  # type: ignore[arg-type]
 
 
-def world(seed: int = 1) -> World:
+def world(seed: int = 1, *, encryption: bool = False) -> World:
+    """Four members and the standard policy; with ``encryption``, an X25519 key each and an auditor
+    (``audit-office``), so envelopes v2 can be sealed for their readers."""
     ids = [("court-bj-chaoyang", "北京市朝阳区人民法院", Role.COURT),
            ("bank-icbc-bj", "中国工商银行北京分行", Role.BANK),
            ("bank-ccb-bj", "中国建设银行北京分行", Role.BANK),
            ("credit-platform-national", "全国信用信息共享平台", Role.CREDIT_PLATFORM)]
+    if encryption:
+        ids.append(("audit-office", "审计室", Role.AUDITOR))
     keys = {mid: SigningKey.from_seed(bytes([seed, i]) * 16) for i, (mid, _, _) in enumerate(ids)}
-    members = {mid: Member(mid, name, frozenset({role}), (MemberKey(keys[mid].public, NOW - 30 * DAY),))
+    decryption = ({mid: DecryptionKey.from_raw(bytes([seed, i, 0xEC]) * 10 + b"\x01\x02")
+                   for i, (mid, _, _) in enumerate(ids)} if encryption else {})
+    members = {mid: Member(mid, name, frozenset({role}), (MemberKey(keys[mid].public, NOW - 30 * DAY),),
+                           encryption_keys=(MemberEncryptionKey(decryption[mid].public, NOW - 30 * DAY),)
+                           if encryption else ())
                for mid, name, role in ids}
-    return World(keys, Membership(1, "test", members, {r.type: r for r in standard_policy()}), default_registry())
+    return World(keys, Membership(1, "test", members, {r.type: r for r in standard_policy()}), default_registry(),
+                 decryption)
 
 
 def freeze_order() -> dict[str, object]:

@@ -15,15 +15,19 @@ from hub.kafka.topics import Topics
 from hub.standard import avro
 from hub.standard.envelope import Envelope
 from hub.standard.jsonform import to_json
+from hub.standard.sealing import CannotOpenError
+from hub.timeutil import to_us
 from hub.v1 import connector_pb2 as pb
 from tests.unit.factories import DAY, FEEDBACK, NOW, ORDER, freeze_feedback, freeze_order, world
 
 COURT, BANK = "court-bj-chaoyang", "bank-icbc-bj"
 
 
+W = world(encryption=True)
+
+
 def _agency(member: str = COURT) -> Agency:
-    w = world()
-    return Agency(member, w.keys[member], w.membership, w.registry, Topics("t"), "127.0.0.1:1")
+    return Agency(member, W.keys[member], W.membership, W.registry, Topics("t"), "127.0.0.1:1")
 
 
 def _order_json() -> str:
@@ -48,7 +52,20 @@ def test_a_json_request_becomes_the_envelope_the_agency_signs():
     assert env.correlation_id is None
     schema = agency.registry.latest(ORDER)
     assert schema is not None and env.schema_fingerprint == schema.fingerprint
-    assert schema.decode(env.payload) == schema.decode(avro.encode(schema.schema, freeze_order()))
+    # envelope v2: the payload is sealed for the bank, the court and the auditor, and for nobody else
+    assert env.encrypted and unsigned.capsule is not None
+    expected = schema.decode(avro.encode(schema.schema, freeze_order()))
+    for reader in (BANK, COURT, "audit-office"):
+        assert schema.decode(W.open(env, unsigned.capsule, reader)) == expected
+    with pytest.raises(CannotOpenError):
+        W.open(env, unsigned.capsule, "bank-ccb-bj")
+    assert dict(env.disclosed) == {"response_deadline": str(to_us(expected["response_deadline"]))}
+
+
+def test_a_reader_without_an_encryption_key_is_failed_precondition():
+    agency = Agency(COURT, world().keys[COURT], world().membership, W.registry, Topics("t"), "127.0.0.1:1")
+    refusal = _refusal(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=_order_json()), agency)
+    assert refusal.code == grpc.StatusCode.FAILED_PRECONDITION and "encryption key" in refusal.detail
 
 
 def test_an_avro_payload_is_taken_as_it_is():
@@ -57,7 +74,8 @@ def test_an_avro_payload_is_taken_as_it_is():
     assert schema is not None
     payload = avro.encode(schema.schema, freeze_order())
     unsigned = unsigned_envelope(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_avro=payload), agency, NOW)
-    assert unsigned.envelope.payload == payload
+    assert unsigned.capsule is not None
+    assert W.open(unsigned.sign(agency.key), unsigned.capsule, BANK) == payload
 
 
 def test_an_answer_carries_the_order_it_answers():

@@ -1,7 +1,5 @@
 import stat
 
-import pytest
-
 from connectors import dev_members
 from hub.consortium.files import (
     encryption_key_path,
@@ -44,8 +42,6 @@ def test_the_development_consortium_has_one_auditor(tmp_path):
     assert auditor.keys and auditor.encryption_keys
 
 
-@pytest.mark.xfail(strict=True, reason="hub/standard/routing.py's _AGENCIES (every role but hub_service) names "
-                                       "the auditor role as a sender and a recipient of three rules")
 def test_the_auditor_neither_sends_nor_receives_under_the_standard_policy(tmp_path):
     membership, _ = init_dev(tmp_path, dev_members())
     named = [r.type for r in membership.rules.values() if Role.AUDITOR in r.sender_roles | r.recipient_roles]
