@@ -1,8 +1,10 @@
-"""``hub agency``: the consortium's members, their keys, and quorum-approved membership updates."""
+"""``hub agency``: the consortium's members, their keys, and quorum-approved membership updates
+(erasures of personal information among them)."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,7 @@ __all__ = ["agency"]
 
 @click.group()
 def agency() -> None:
-    """Consortium members: their roles, keys and the policy."""
+    """Consortium members: their roles, keys and the policy, and approved erasures."""
 
 
 @agency.command("init")
@@ -57,8 +59,9 @@ def agency_list(c: Ctx) -> None:
 
 
 def _propose(c: Ctx, operations: list[dict[str, Any]], reason: str, admins: tuple[str, ...],
-             out: Path | None) -> None:
-    """Build an update against the latest membership; sign with local admin keys; publish or save."""
+             out: Path | None) -> Membership | None:
+    """Build an update against the latest membership; sign with local admin keys; publish it (the new
+    membership) or save it (None)."""
     from hub.consortium.files import load_signing_key
     from hub.consortium.governance import encode_update, sign_update, update_document, with_approval
 
@@ -70,8 +73,8 @@ def _propose(c: Ctx, operations: list[dict[str, Any]], reason: str, admins: tupl
         out.write_bytes(encode_update(doc))
         click.echo(f"membership update v{doc['version']} written to {out} with {len(admins)} approval(s); "
                    f"`hub agency approve {out} --admin ID` adds more, `hub agency publish {out}` appends it")
-        return
-    _publish(c, encode_update(doc))
+        return None
+    return _publish(c, encode_update(doc))
 
 
 def _publish(c: Ctx, update: bytes) -> Membership:
@@ -79,12 +82,15 @@ def _publish(c: Ctx, update: bytes) -> Membership:
     from hub.kafka.membership_log import append_update
     from hub.kafka.topics import ensure_topics, topic_specs
 
-    new = apply_update(current_membership(c), update)  # refuses an update that does not apply
+    current = current_membership(c)
+    new = apply_update(current, update)  # refuses an update that does not apply
     ensure_topics(c.bootstrap(), c.cfg, topic_specs(c.cfg, list(new.members)))
     append_update(c.bootstrap(), c.cfg.namespace, update)
     click.echo(f"membership v{new.version} appended to {c.cfg.namespace}.membership "
                f"(digest {new.digest()[:16]}…); sequencers apply it to the messages that follow")
     _apply_acls(c, new)
+    if len(new.erasures) > len(current.erasures):
+        _apply_erasures(c, new)
     return new
 
 
@@ -101,6 +107,21 @@ def _apply_acls(c: Ctx, membership: Membership) -> None:
         return
     click.echo(f"Kafka ACLs of membership v{membership.version}: {len(changes.added)} added, "
                f"{len(changes.removed)} removed (`hub kafka acls list`)")
+
+
+def _apply_erasures(c: Ctx, membership: Membership) -> None:
+    """Destroy what Kafka holds of the erased messages (`hub kafka erasures apply`), or say how to."""
+    from hub.errors import KafkaAccessDeniedError
+    from hub.kafka.erasure import apply_erasures
+
+    try:
+        report = apply_erasures(c.bootstrap(), c.cfg.namespace, membership, c.cfg.partitions)
+    except KafkaAccessDeniedError as exc:
+        click.echo(f"warning: the erasure is approved but not executed ({exc.diagnostics()}): the operator runs "
+                   "`hub kafka erasures apply`", err=True)
+        return
+    for line in report.lines():
+        click.echo(line)
 
 
 _admin_option = click.option("--admin", "admins", multiple=True, metavar="ID",
@@ -218,6 +239,63 @@ def agency_add(c: Ctx, member_id: str, name: str, roles: tuple[str, ...], reason
     encryption_key.save(encryption_key_path(c.cfg.consortium_dir, member_id))
     click.echo(f"{member_id}: signing key {key.key_id} saved in {key_path(c.cfg.consortium_dir, member_id)}, "
                f"encryption key {encryption_key.key_id} in {encryption_key_path(c.cfg.consortium_dir, member_id)}")
+
+
+@agency.command("erase")
+@click.option("--message", "messages", multiple=True, required=True, metavar="ID",
+              help="The id (UUID) of a message whose payload is erased (repeatable, up to 10,000).")
+@click.option("--reason", required=True,
+              help="Why, for the record (one line, at most 500 characters): e.g. the request it grants.")
+@_admin_option
+@_out_option
+@pass_ctx
+def agency_erase(c: Ctx, messages: tuple[str, ...], reason: str, admins: tuple[str, ...],
+                 out: Path | None) -> None:
+    """Erase the payloads of messages sent encrypted (envelope v2): an `erase` update approved by the
+    given administrators, published, then executed as `hub kafka erasures apply` does: a tombstone
+    replaces each message's key capsule in <ns>.keys, and the inbound records the sequencer has
+    consumed (which carry the capsules in a header) are deleted.
+
+    Every connector then delivers these messages with payload_unavailable ERASED, without restart.
+    Their ledger entries stay (ciphertext nobody can open any more): every hash, signature, proof
+    and checkpoint still verifies. Copies the readers made in their own systems are not erased
+    (docs/operations.md, "Erasing personal information")."""
+    from hub.consortium.erasures import MAX_ERASED_PER_UPDATE, check_reason
+    from hub.consortium.governance import erase_op
+    from hub.errors import InputError
+    from hub.kafka.erasure import CapsuleState, capsule_states
+
+    ids = [_message_id(m) for m in messages]
+    twice = next((m for n, m in enumerate(ids) if m in ids[:n]), None)
+    if twice is not None:
+        raise InputError(f"message {twice} is given twice")
+    if len(ids) > MAX_ERASED_PER_UPDATE:
+        raise InputError(f"one erasure names at most {MAX_ERASED_PER_UPDATE} messages, not {len(ids)}")
+    try:
+        check_reason(reason)
+    except ValueError as exc:
+        raise InputError(f"--reason: {exc}") from None
+    current = current_membership(c)
+    for mid in ids:
+        done = current.erasure_of(mid)
+        if done is not None:
+            raise InputError(f"message {mid} is already erased (membership v{done.version}: {done.reason})")
+    states = capsule_states(c.bootstrap(), c.cfg.namespace, c.cfg.partitions, ids)
+    unknown = next((m for m in ids if states[m] is CapsuleState.ABSENT), None)
+    if unknown is not None:
+        raise InputError(f"message {unknown} is unknown: {c.cfg.namespace}.keys holds no key capsule for it (not a "
+                         "message on this hub's ledger, or one sent in clear, as envelope v1, that nothing erases)")
+    _propose(c, [erase_op(ids, reason)], reason, admins, out)
+
+
+def _message_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError:
+        from hub.errors import InputError
+
+        raise InputError(f"{text[:60]!r} is not a message id (a UUID such as "
+                         "01a1ec46-6a3b-7d2b-8e9a-0c3f58e16b22)") from None
 
 
 @agency.command("approve")

@@ -1,4 +1,4 @@
-"""``hub kafka fetch|up|down|status``: the broker."""
+"""``hub kafka fetch|up|down|status``: the broker; ``acls`` and ``erasures``: making it match the membership."""
 
 from __future__ import annotations
 
@@ -139,6 +139,27 @@ def kafka_acls_list(c: Ctx) -> None:
                + ("the cluster holds exactly the membership's grants" if not drift else f"{drift} difference(s)"))
     if drift:
         raise SystemExit(1)
+
+
+@kafka.group("erasures")
+def kafka_erasures() -> None:
+    """Approved erasures of personal information (`hub agency erase`), executed on the cluster."""
+
+
+@kafka_erasures.command("apply")
+@pass_ctx
+def kafka_erasures_apply(c: Ctx) -> None:
+    """Execute every erasure of the current membership again: a tombstone in <ns>.keys for each
+    erased message, and delete the inbound records the sequencer has consumed (they carry key
+    capsules in a header). Idempotent. Run it when `hub agency erase` reported inbound records the
+    sequencer had not consumed yet, or when it could not run as the operator. Runs as the
+    operator (a super user)."""
+    from hub.cli.context import current_membership
+    from hub.kafka.erasure import apply_erasures
+
+    report = apply_erasures(c.bootstrap(), c.cfg.namespace, current_membership(c), c.cfg.partitions)
+    for line in report.lines():
+        click.echo(line)
 
 
 @kafka.command("client-config")

@@ -21,11 +21,13 @@ the old ones; the new ones approve the next update).
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from hub.consortium.encryption_keys import EncryptionPublicKey, MemberEncryptionKey
+from hub.consortium.erasures import Erasure
 from hub.consortium.identity import SigningKey, VerifyingKey
 from hub.consortium.membership import Admin, Member, MemberKey, Membership, PolicyRule, Role, canonical_json
 from hub.consortium.membership_update import (
@@ -36,6 +38,7 @@ from hub.consortium.membership_update import (
     AddKey,
     AddMember,
     EncryptionKeySpec,
+    Erase,
     KeySpec,
     MembershipUpdate,
     MembershipUpdateError,
@@ -64,6 +67,7 @@ __all__ = [
     "approving_admins",
     "check_link",
     "encode_update",
+    "erase_op",
     "key_spec",
     "membership_history",
     "parse_update",
@@ -149,10 +153,12 @@ def membership_history(genesis: Membership, updates: Iterable[bytes]) -> dict[in
 
 def _apply(current: Membership, operations: Sequence[Operation], version: int) -> Membership:
     """``current`` with ``operations`` applied in order, as membership ``version``."""
-    draft = _Draft(dict(current.members), dict(current.rules), current.admins, current.quorum, version)
+    draft = _Draft(dict(current.members), dict(current.rules), current.admins, current.quorum, version,
+                   current.erasures)
     for i, op in enumerate(operations):
         draft.apply(op, f"operation {i} ({op.op})")
-    return Membership(version, current.consortium, draft.members, draft.rules, draft.admins, draft.quorum)
+    return Membership(version, current.consortium, draft.members, draft.rules, draft.admins, draft.quorum,
+                      draft.erasures)
 
 
 @dataclass
@@ -164,6 +170,7 @@ class _Draft:
     admins: tuple[Admin, ...]
     quorum: int
     version: int
+    erasures: tuple[Erasure, ...]
 
     def apply(self, op: Operation, where: str) -> None:
         if isinstance(op, AddMember):
@@ -193,6 +200,8 @@ class _Draft:
             del self.rules[op.type]
         elif isinstance(op, SetAdmins):
             self.set_admins(op, where)
+        elif isinstance(op, Erase):
+            self.erase(op, where)
         else:  # pragma: no cover - the parser makes only the kinds above
             raise MembershipUpdateError(f"{where}: unsupported operation")
 
@@ -262,6 +271,13 @@ class _Draft:
         if shared:
             raise MembershipUpdateError(f"{where}: admin {shared[0]} uses a member's key; admins need their own")
         self.admins, self.quorum = op.admins, op.quorum
+
+    def erase(self, op: Erase, where: str) -> None:
+        erased = {m: e.version for e in self.erasures for m in e.message_ids}
+        again = next((m for m in op.message_ids if m in erased), None)
+        if again is not None:
+            raise MembershipUpdateError(f"{where}: message {again} is already erased (membership v{erased[again]})")
+        self.erasures = (*self.erasures, Erasure(self.version, op.reason, op.message_ids))
 
 
 # --- writing updates (for the CLI) --------------------------------------------------------
@@ -363,6 +379,11 @@ def set_policy_rule_op(rule: PolicyRule) -> dict[str, Any]:
 
 def remove_policy_rule_op(type_: str) -> dict[str, Any]:
     return {"op": "remove_policy_rule", "type": type_}
+
+
+def erase_op(message_ids: Iterable[uuid.UUID | str], reason: str) -> dict[str, Any]:
+    """Erase these messages' payloads (ids as UUIDs, or their canonical text), for ``reason``."""
+    return {"op": "erase", "message_ids": [str(m) for m in message_ids], "reason": reason}
 
 
 def set_admins_op(admins: Iterable[Admin], quorum: int) -> dict[str, Any]:

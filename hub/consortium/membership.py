@@ -25,6 +25,11 @@ documents do not change. Members with the role ``auditor`` (:meth:`Membership.au
 every payload: every payload is encrypted to them too. The policy names no auditor as a sender or
 a recipient.
 
+Erasures. ``erasures`` records every approved erasure since the genesis (an ``erase`` update:
+the messages whose key capsules the operator destroys; :mod:`hub.consortium.erasures`), oldest
+first; :attr:`Membership.erased` holds their message ids. A document without erasures is written
+exactly as before erasures existed, so the digests of existing documents do not change.
+
 Policy rules. A rule's ``answers`` names the types it answers (feedback on an order, a receipt
 for a delivery): one type as a string, several as a sorted list. A rule answering one type is
 written exactly as before rules could answer several, so the digests of existing documents do
@@ -44,6 +49,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -55,6 +61,7 @@ from hub.consortium.encryption_keys import (
     encryption_key_to_doc,
     encryption_keys_from_doc,
 )
+from hub.consortium.erasures import Erasure, erasures_from_doc, erasures_to_doc
 from hub.consortium.identity import VerifyingKey, key_id
 from hub.errors import ConfigError, EncodeError
 from hub.timeutil import iso, to_us
@@ -232,7 +239,7 @@ def check_admins(admins: Iterable[Admin], quorum: int) -> str | None:
 @dataclass(frozen=True)
 class Membership:
     """One version of the consortium: its members, the policy's rules, the administrators and
-    their quorum."""
+    their quorum, and the erasures approved so far."""
 
     version: int
     consortium: str
@@ -241,6 +248,8 @@ class Membership:
     #: who may approve updates, and how many of them must (0 with no admins: frozen)
     admins: tuple[Admin, ...] = ()
     quorum: int = 0
+    #: every approved erasure since the genesis, oldest first (:mod:`hub.consortium.erasures`)
+    erasures: tuple[Erasure, ...] = ()
 
     def __post_init__(self) -> None:
         problem = check_admins(self.admins, self.quorum)
@@ -254,6 +263,19 @@ class Membership:
     def answered_types(self) -> frozenset[str]:
         """Types some rule's ``answers`` names: the orders that feedback and receipts answer."""
         return frozenset(t for r in self.rules.values() for t in r.answers)
+
+    @cached_property
+    def _erasure_by_id(self) -> dict[uuid.UUID, Erasure]:
+        return {m: e for e in self.erasures for m in e.message_ids}
+
+    @cached_property
+    def erased(self) -> frozenset[uuid.UUID]:
+        """The id of every message an approved erasure names."""
+        return frozenset(self._erasure_by_id)
+
+    def erasure_of(self, message_id: uuid.UUID) -> Erasure | None:
+        """The erasure that erased ``message_id``, or None."""
+        return self._erasure_by_id.get(message_id)
 
     def admin(self, admin_id: str) -> Admin | None:
         return next((a for a in self.admins if a.id == admin_id), None)
@@ -343,7 +365,8 @@ class Membership:
         problem = check_admins(admins, quorum)
         if problem:
             raise ConfigError(f"membership v{version}: {problem}")
-        return cls(version, str(doc["consortium"]), members, rules, tuple(admins), quorum)
+        erasures = erasures_from_doc(doc.get("erasures"), version)
+        return cls(version, str(doc["consortium"]), members, rules, tuple(admins), quorum, erasures)
 
     def to_doc(self) -> dict[str, Any]:
         """The document as JSON values, members and rules in their order here."""
@@ -372,7 +395,7 @@ class Membership:
                 d["encryption_keys"] = [encryption_key_to_doc(k) for k in m.encryption_keys]
             return d
 
-        return {
+        doc: dict[str, Any] = {
             "format": FORMAT,
             "version": self.version,
             "consortium": self.consortium,
@@ -384,6 +407,9 @@ class Membership:
             "members": [member_doc(m) for m in self.members.values()],
             "policy": [r.to_doc() for r in self.rules.values()],
         }
+        if self.erasures:  # only then: the digests of documents without them do not change
+            doc["erasures"] = erasures_to_doc(self.erasures)
+        return doc
 
     def to_json(self) -> str:
         return json.dumps(self.to_doc(), ensure_ascii=False, indent=2) + "\n"

@@ -52,6 +52,11 @@ keys; a ``key_id``, where given, must be the key's own id; ids use ASCII letters
                       answers: the type answered, or a list of the types answered)
     remove_policy_rule type
     set_admins        admins[{id, public_key, key_id?}], quorum (1 <= quorum <= len(admins))
+    erase             message_ids[], reason   1 to 10,000 distinct message ids (canonical
+                      lowercase UUID text) whose payloads are erased, none erased before, and
+                      why (non-blank, at most 500 characters, no control characters). The
+                      membership records it (``erasures``, hub.consortium.erasures); the
+                      operator destroys the key capsules (hub.kafka.erasure, `hub agency erase`).
 
 Bytes and signatures
 --------------------
@@ -67,6 +72,7 @@ update's own id (:attr:`MembershipUpdate.digest`) is the SHA-256 of the canonica
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -84,6 +90,7 @@ __all__ = [
     "AddMember",
     "Approval",
     "EncryptionKeySpec",
+    "Erase",
     "KeySpec",
     "MembershipUpdate",
     "MembershipUpdateError",
@@ -221,8 +228,17 @@ class SetAdmins:
     quorum: int
 
 
+@dataclass(frozen=True)
+class Erase:
+    """The ``erase`` operation: messages whose payloads are erased (their key capsules destroyed), and why."""
+
+    op: ClassVar[str] = "erase"
+    message_ids: tuple[uuid.UUID, ...]
+    reason: str
+
+
 Operation = (AddMember | RemoveMember | AddKey | RevokeKey | AddEncryptionKey | RevokeEncryptionKey | SetCertificate
-             | SetPolicyRule | RemovePolicyRule | SetAdmins)
+             | SetPolicyRule | RemovePolicyRule | SetAdmins | Erase)
 
 
 @dataclass(frozen=True)

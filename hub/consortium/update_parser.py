@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.consortium.encryption_keys import EncryptionPublicKey
+from hub.consortium.erasures import check_erased_ids, check_reason
 from hub.consortium.identity import VerifyingKey
 from hub.consortium.membership import (
     Admin,
@@ -35,6 +36,7 @@ from hub.consortium.membership_update import (
     AddMember,
     Approval,
     EncryptionKeySpec,
+    Erase,
     KeySpec,
     MembershipUpdate,
     MembershipUpdateError,
@@ -239,6 +241,14 @@ def _set_admins(op: dict[str, Any], where: str) -> SetAdmins:
     return SetAdmins(tuple(admins), quorum)
 
 
+def _erase(op: dict[str, Any], where: str) -> Erase:
+    _fields(op, where, {"op", "message_ids", "reason"})
+    try:
+        return Erase(check_erased_ids(op["message_ids"]), check_reason(op["reason"]))
+    except ValueError as exc:
+        raise MembershipUpdateError(f"{where}: {exc}") from None
+
+
 #: the parser of each kind of operation, by its ``op``
 _OPERATION_PARSERS: dict[str, Callable[[dict[str, Any], str], Operation]] = {
     AddMember.op: _add_member,
@@ -251,6 +261,7 @@ _OPERATION_PARSERS: dict[str, Callable[[dict[str, Any], str], Operation]] = {
     SetPolicyRule.op: _set_policy_rule,
     RemovePolicyRule.op: _remove_policy_rule,
     SetAdmins.op: _set_admins,
+    Erase.op: _erase,
 }
 
 

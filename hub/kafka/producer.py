@@ -56,16 +56,17 @@ class Producer:
         self._client = client
         self.bootstrap = bootstrap
 
-    def produce(self, topic: str, value: bytes, *, key: bytes | None = None, partition: int | None = None,
+    def produce(self, topic: str, value: bytes | None, *, key: bytes | None = None, partition: int | None = None,
                 headers: Headers | None = None, on_delivery: DeliveryCallback | None = None) -> None:
-        """Queue one record (``partition`` None: by the key's murmur2 hash, as Java clients place it)."""
+        """Queue one record (``partition`` None: by the key's murmur2 hash, as Java clients place it;
+        ``value`` None: a tombstone, which removes the key from a compacted topic)."""
         try:
             self._client.produce(topic, value, key=key, partition=-1 if partition is None else partition,
                                  headers=headers, on_delivery=on_delivery)
         except (BufferError, KafkaException) as exc:
             raise translate(exc, f"producing to {topic}", self.bootstrap) from exc
 
-    def send(self, topic: str, value: bytes, *, key: bytes | None = None, headers: Headers | None = None,
+    def send(self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers | None = None,
              timeout: float | None = None, poll_every: float = 0.05) -> bool:
         """Produce one record and wait for Kafka to have taken it (acks=all): True once it has; the
         hub's error if Kafka refused it; False when ``timeout`` seconds passed first (the record

@@ -96,3 +96,66 @@ def test_add_gives_a_new_member_an_encryption_key_and_list_shows_it(hub):
     listed = hub.run("list")
     line = next(x for x in listed.splitlines() if x.startswith("audit-two"))
     assert f"encryption keys {enc.key_id}" in line and "auditor" in line
+
+
+# --- erase ------------------------------------------------------------------------------------
+
+SENT, OTHER, NEVER = "01a1ec46-6a3b-7d2b-8e9a-0c3f58e16b22", "01a1ec46-6a3b-7d2b-8e9a-0c3f58e16b23", \
+    "01a1ec46-6a3b-7d2b-8e9a-0c3f58e16b24"
+
+
+@pytest.fixture
+def keys_topic(hub, monkeypatch):
+    """The keys topic holds capsules for SENT and OTHER (and none for NEVER)."""
+    from hub.cli.context import Ctx
+    from hub.kafka import erasure
+
+    def states(bootstrap, namespace, partitions, ids):
+        return {m: erasure.CapsuleState.LIVE if str(m) in (SENT, OTHER) else erasure.CapsuleState.ABSENT
+                for m in ids}
+
+    monkeypatch.setattr(erasure, "capsule_states", states)
+    monkeypatch.setattr(Ctx, "bootstrap", lambda self: "localhost:1")
+    return hub
+
+
+def refused(hub, *args):
+    """The one-line error `hub agency ARGS` fails with (exit 2)."""
+    from hub.cli.main import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--home", str(hub.home), "--consortium", str(hub.dir), "agency", *args])
+    assert exc.value.code == 2
+    return exc
+
+
+def test_erase_publishes_an_approved_erasure(keys_topic):
+    import uuid
+
+    keys_topic.run("erase", "--message", SENT, "--message", OTHER.upper(), "--reason", "依法删除", *ADMINS)
+    m = keys_topic.latest()
+    assert m.version == 2 and m.erased == {uuid.UUID(SENT), uuid.UUID(OTHER)}
+    assert m.erasure_of(uuid.UUID(SENT)).reason == "依法删除"
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--message", "not-a-uuid", "--reason", "r"], "'not-a-uuid' is not a message id"),
+    (["--message", NEVER, "--reason", "r"], f"message {NEVER} is unknown: "),
+    (["--message", SENT, "--message", SENT, "--reason", "r"], f"message {SENT} is given twice"),
+    (["--message", SENT, "--reason", " "], "--reason: the reason must be non-empty text"),
+    (["--message", SENT, "--reason", "a\nb"], "--reason: the reason holds a control character"),
+    (["--message", SENT], "Missing option '--reason'"),
+])
+def test_erase_refuses_with_one_line(keys_topic, capsys, args, says):
+    refused(keys_topic, "erase", *args, *ADMINS)
+    err = capsys.readouterr().err
+    assert err.startswith("hub: error: ") and says in err and err.count("\n") == 1, err
+    assert keys_topic.log == []
+
+
+def test_erase_refuses_a_message_already_erased(keys_topic, capsys):
+    keys_topic.run("erase", "--message", SENT, "--reason", "first", *ADMINS)
+    refused(keys_topic, "erase", "--message", OTHER, "--message", SENT, "--reason", "again", *ADMINS)
+    err = capsys.readouterr().err
+    assert f"message {SENT} is already erased (membership v2: first)" in err
+    assert len(keys_topic.log) == 1
