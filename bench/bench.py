@@ -2,7 +2,8 @@
 
 Figures (printed, and written to bench/out/latest.json under these keys):
 
-verify_core_per_s       single-core Ed25519 verifications per second of real envelopes
+verify_core_per_s       single-core Ed25519 verifications per second of real envelopes (every load is of
+                        envelopes v2, as connectors send them: payloads encrypted, key capsules in headers)
 baseline_per_s          a plain Python loop: consume inbound, verify each signature, produce; nothing else
 sequencer_per_s         notarised ledger entries per second, sustained, one partition (`hub sequencer run`)
 sequencer_p50_ms/p99_ms inbound produce (with the connectors' producer settings) -> committed ledger
@@ -24,11 +25,16 @@ sequencer_rss_1m_mb     ... and 1,000,000 entries (BENCH_RSS_ENTRIES changes the
 audit_per_s             ledger entries replayed and verified per second by the auditor's core (one auditor,
                         its signature checks in 2 worker processes as `hub audit` runs them; records already
                         read from Kafka, workers' start included); audit_ratio_vs_verify = audit_per_s /
-                        verify_core_per_s
+                        verify_core_per_s; audit_reading_per_s: the same opening every payload with the audit
+                        key and checking it (commitment, schema, rules, disclosure), and audit_reading_ratio =
+                        audit_reading_per_s / audit_per_s
 proof_p99_ms            an inclusion proof at 1,000,000 entries read from the verifier's on-disk tiles
                         (hub.verifier.store + hub.ledger.tiles, as `/proof/inclusion` serves it) and verified
 publish_stream_per_s    one connector (`hub connector run`), PublishStream: requests acknowledged by Kafka per second
 publish_batches_per_s   ... PublishBatches, frames of BATCH (100) requests: requests acknowledged by Kafka per second
+                        (envelope v2: every payload encrypted for its readers); publish_batches_clear_per_s: the
+                        same right after on a connector sealing envelope v1 (payloads in clear), and
+                        publish_encryption_ratio = publish_batches_per_s / publish_batches_clear_per_s
 grpc_echo_stream_per_s  the baseline for both: a Python gRPC stream whose server only echoes each message (of a
                         PublishRequest's size) back, client and server as above; publish_stream_ratio_vs_echo =
                         publish_stream_per_s / grpc_echo_stream_per_s
@@ -185,6 +191,7 @@ class Bench:
         self.consortium = workdir / "consortium"
         self.cfg = HubConfig(bootstrap=bootstrap, namespace=self.namespace, consortium=self.consortium)
         membership, _ = init_dev(self.consortium, dev_members())
+        self.membership = membership
         ensure_topics(bootstrap, self.cfg, topic_specs(self.cfg, list(membership.members)))
         cluster.admit(self.namespace, membership)
         self.topics = Topics(self.namespace)
@@ -193,7 +200,8 @@ class Bench:
         self.registry = default_registry()
 
     def items(self, n: int, seed: int = 1) -> Iterator[Item]:
-        return freeze_orders(self.registry, COURT, self.key, [BANK], n, seed=seed)
+        """Freeze orders as connectors now send them: envelopes v2, encrypted for their readers."""
+        return freeze_orders(self.registry, COURT, self.key, [BANK], n, seed=seed, encrypt_for=self.membership)
 
     def env(self) -> dict[str, str]:
         inherited = {k: v for k, v in os.environ.items() if k not in ("HUB_PKI", "HUB_KAFKA_CONFIG")}
@@ -458,11 +466,13 @@ def p99(ordered: list[float]) -> float:
     return ordered[int(0.99 * (len(ordered) - 1))]
 
 
-def start_connector(b: Bench, member: str) -> tuple[subprocess.Popen[bytes], int]:
-    pf = b.workdir / f"{member}.port"
-    logf = open(b.workdir / f"{member}.log", "wb")  # noqa: SIM115 (lives as long as the process)
+def start_connector(b: Bench, member: str, envelope_version: int = 2) -> tuple[subprocess.Popen[bytes], int]:
+    name = f"{member}-v{envelope_version}"
+    pf = b.workdir / f"{name}.port"
+    logf = open(b.workdir / f"{name}.log", "wb")  # noqa: SIM115 (lives as long as the process)
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "connector", "run", "--agency", member, "--listen",
-                             "127.0.0.1:0", "--port-file", str(pf), "--plaintext"], env=b.env(), stdout=logf,
+                             "127.0.0.1:0", "--port-file", str(pf), "--plaintext",
+                             "--envelope-version", str(envelope_version)], env=b.env(), stdout=logf,
                             stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while not (pf.exists() and pf.read_text().strip()):
@@ -601,16 +611,21 @@ def bench_connector(b: Bench, n: int, broker_pid: int | None, seconds: float = 1
     log(f"publish_stream_per_s {stream_rate:.0f}; CPU per request (us): "
         + ", ".join(f"{k.rsplit('_', 1)[1]} {v:.0f}" for k, v in stream_cpu.items()))
     frame = pb.PublishBatch(requests=[request] * BATCH)
-    list(court.PublishBatches(iter([frame] * 5), timeout=120))  # type: ignore[attr-defined]  # warm-up
-    meter.start()
-    start = time.perf_counter()
-    answers = list(court.PublishBatches(iter([frame] * (n // BATCH)), timeout=600))  # type: ignore[attr-defined]
-    ok = sum(1 for a in answers for r in a.results if r.WhichOneof("outcome") == "response")
-    if ok != n // BATCH * BATCH:
-        raise SystemExit(f"PublishBatches: {ok} of {n // BATCH * BATCH} requests published")
-    out["publish_batches_per_s"] = ok / (time.perf_counter() - start)
-    out.update(meter.per_request("publish_batches", ok))
-    log(f"publish_batches_per_s {out['publish_batches_per_s']:.0f} (frames of {BATCH})")
+    out["publish_batches_per_s"], cpu = publish_batches(court, frame, n, meter)
+    out.update(cpu)
+    log(f"publish_batches_per_s {out['publish_batches_per_s']:.0f} (frames of {BATCH}, envelope v2)")
+    # the same with payloads in clear (envelope v1), on a second connector of the court's, right after
+    clear_proc, clear_port = start_connector(b, COURT, envelope_version=1)
+    try:
+        clear, _ = publish_batches(connector_stub(clear_port), frame, n,
+                                   CpuMeter({"connector": clear_proc.pid, "broker": broker_pid}, own="client"))
+    finally:
+        clear_proc.send_signal(signal.SIGTERM)
+        clear_proc.wait(timeout=60)
+    out["publish_batches_clear_per_s"] = clear
+    out["publish_encryption_ratio"] = out["publish_batches_per_s"] / clear
+    log(f"publish_batches_clear_per_s {clear:.0f} (envelope v1): publish_encryption_ratio "
+        f"{out['publish_encryption_ratio']:.3f}")
 
     seq = b.start_sequencer("seq-connector")
     sent: dict[str, float] = {}
@@ -668,25 +683,52 @@ def bench_connector(b: Bench, n: int, broker_pid: int | None, seconds: float = 1
     return out
 
 
-def bench_audit(b: Bench) -> float:
-    """The auditor's core over the throughput run's ledger (records read first)."""
+def publish_batches(stub: Any, frame: Any, n: int, meter: CpuMeter) -> tuple[float, dict[str, float]]:
+    """PublishBatches of ``n`` requests in frames like ``frame``, after a warm-up: (requests acknowledged
+    per second, CPU per request)."""
+    list(stub.PublishBatches(iter([frame] * 5), timeout=120))  # warm-up
+    meter.start()
+    start = time.perf_counter()
+    answers = list(stub.PublishBatches(iter([frame] * (n // BATCH)), timeout=600))
+    ok = sum(1 for a in answers for r in a.results if r.WhichOneof("outcome") == "response")
+    if ok != n // BATCH * BATCH:
+        raise SystemExit(f"PublishBatches: {ok} of {n // BATCH * BATCH} requests published")
+    return ok / (time.perf_counter() - start), meter.per_request("publish_batches", ok)
+
+
+def bench_audit(b: Bench, read_payloads: bool = False) -> float:
+    """The auditor's core over the throughput run's ledger (records and key capsules read first), with
+    every encrypted payload opened with the audit key and checked when ``read_payloads``."""
+    from hub.audit.driver import read_capsules
     from hub.audit.loops import ClosedLoops
+    from hub.audit.payloads import Observers, PayloadAudit
     from hub.audit.replay import PartitionAudit
-    from hub.consortium.files import load_memberships
+    from hub.consortium.files import load_decryption_key, load_memberships
+    from hub.dev.consortium import AUDITOR_MEMBER
     from hub.kafka.membership_log import read_updates
     from hub.kafka.reader import read_partition
     from hub.sequencer.gc_tuning import quiet_gc
 
     records = [(r.offset, r.value) for r in read_partition(b.bootstrap, b.topics.ledger, 0)]
-    pa = PartitionAudit(0, load_memberships(b.consortium, read_updates(b.bootstrap, b.namespace)), b.registry, loops=ClosedLoops())
+    capsules = read_capsules(b.bootstrap, b.topics.keys, 1)
+    memberships = load_memberships(b.consortium, read_updates(b.bootstrap, b.namespace))
+    auditor = AUDITOR_MEMBER[0]
+    key = load_decryption_key(b.consortium, auditor)
+    payloads = PayloadAudit(capsules, lambda _: None, b.registry,
+                            (auditor, {key.key_id: key.private_key}) if read_payloads else None)
+    pa = PartitionAudit(0, memberships, b.registry, loops=Observers((ClosedLoops(), payloads)))
     quiet_gc()  # as `hub audit` does before it replays
     start = time.perf_counter()
     for offset, raw in records:
         pa.add(offset, raw)
     result = pa.finish()
     elapsed = time.perf_counter() - start
-    if result.violations:
-        raise SystemExit(f"the benchmark ledger does not verify: {result.violations[0].line()}")
+    problems = result.violations + payloads.violations
+    if problems:
+        raise SystemExit(f"the benchmark ledger does not verify: {problems[0].line()}")
+    counts = payloads.counts.get(0)
+    if counts is None or counts.encrypted == 0 or (read_payloads and counts.opened != counts.encrypted):
+        raise SystemExit(f"the audit did not see the encrypted payloads it should have: {counts}")
     return len(records) / elapsed
 
 
@@ -821,12 +863,17 @@ def run(cluster: Cluster, workdir: Path, only: str, n: int, rounds: int, rss_tot
         b = Bench(cluster, workdir / "audit")
         bench_sequencer(b, n)
         ratios = []
+        reading = []
         for _ in range(5):
             verify = bench_verify(b)
-            ratios.append(bench_audit(b) / verify)
-            log(f"audit_ratio_vs_verify {ratios[-1]:.2f} (verify_core_per_s {verify:.0f})")
+            plain_audit = bench_audit(b)
+            ratios.append(plain_audit / verify)
+            reading.append(bench_audit(b, read_payloads=True) / plain_audit)
+            log(f"audit_ratio_vs_verify {ratios[-1]:.2f} (verify_core_per_s {verify:.0f}); audit_reading_ratio "
+                f"{reading[-1]:.3f}")
         results = {f"audit_ratio_vs_verify_run{i + 1}": r for i, r in enumerate(ratios)}
         results["audit_ratio_vs_verify_median"] = statistics.median(ratios)
+        results["audit_reading_ratio_median"] = statistics.median(reading)
         write_results(results, n, None, "audit.json")
         return
     if only == "latency":  # the sequencer's latency run five times on one broker, at BENCH_RATE msgs/s
@@ -855,7 +902,10 @@ def run(cluster: Cluster, workdir: Path, only: str, n: int, rounds: int, rss_tot
     results.update(throughput)
     results["audit_per_s"] = bench_audit(b)
     results["audit_ratio_vs_verify"] = results["audit_per_s"] / results["verify_core_per_s"]
-    log(f"audit_per_s {results['audit_per_s']:.0f}")
+    results["audit_reading_per_s"] = bench_audit(b, read_payloads=True)
+    results["audit_reading_ratio"] = results["audit_reading_per_s"] / results["audit_per_s"]
+    log(f"audit_per_s {results['audit_per_s']:.0f}; reading every payload with the audit key "
+        f"{results['audit_reading_per_s']:.0f} (audit_reading_ratio {results['audit_reading_ratio']:.3f})")
     results["proof_p99_ms"] = bench_proofs(workdir)
     log(f"proof_p99_ms {results['proof_p99_ms']:.2f}")
     results.update(bench_connector(Bench(cluster, workdir / "conn"), n, broker_pid))

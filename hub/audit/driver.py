@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,6 +24,8 @@ from hub.errors import ConfigError, VerifierUnavailableError
 from hub.ledger.trust_policy import PolicyCheck, TrustPolicy, parse_policy
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
     from hub.audit.replay import PartitionAudit, PartitionResult
     from hub.config import HubConfig
     from hub.consortium.membership import Membership
@@ -161,6 +164,12 @@ class AuditRequest:
     cosigned_from: tuple[str, ...] = ()
     #: processes verifying Ed25519 signatures while the replay goes on (0: in this process)
     workers: int = 2
+    #: open every encrypted payload with the audit key and check it (schema, rules, disclosure)
+    read_payloads: bool = False
+    #: the auditor member whose keys open payloads (None: the membership's only auditor)
+    auditor: str | None = None
+    #: its private X25519 key files (empty: the consortium directory's, as `hub agency` keeps them)
+    audit_key_files: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.cosigned_from and not self.policy_paths:
@@ -204,6 +213,7 @@ def run_audit(cfg: HubConfig, bootstrap: str, request: AuditRequest,
     """Replay the ledger from index 0 and verify everything ``hub audit --help`` lists; raise only
     when the audit cannot run (configuration, an unreachable broker or verifier)."""
     from hub.audit.loops import ClosedLoops
+    from hub.audit.payloads import Observers, PayloadAudit
     from hub.audit.replay import PartitionAudit
     from hub.audit.report import report_doc
     from hub.consortium.files import load_memberships
@@ -230,12 +240,15 @@ def run_audit(cfg: HubConfig, bootstrap: str, request: AuditRequest,
                               partitions)
     registry = default_registry()
     loops = ClosedLoops()
+    latest = max(memberships.items())[1]
+    payloads = PayloadAudit(read_capsules(bootstrap, topics.keys, cfg.partitions), _erasures(latest), registry,
+                            _audit_reader(cfg, latest, request) if request.read_payloads else None)
     outcome = AuditOutcome(topic, topics.checkpoints, [])
     quiet_gc()
     checkers = SignatureWorkers(request.workers)  # one set of worker processes for every partition
     try:
         for p in partitions:
-            pa = PartitionAudit(p, memberships, registry, loops=loops, workers=checkers)
+            pa = PartitionAudit(p, memberships, registry, loops=Observers((loops, payloads)), workers=checkers)
             origin_ = origin(consortium, cfg.namespace, p)
             keys = sequencer_verifiers(memberships, origin_)
             pa.expect_checkpoints([(r.offset, r.value) for r in read_partition(bootstrap, topics.checkpoints, p)],
@@ -249,7 +262,12 @@ def run_audit(cfg: HubConfig, bootstrap: str, request: AuditRequest,
                     shown.advance(rec.offset + 1)
             finally:
                 shown.finish()
-            outcome.results.append(pa.finish())
+            result = pa.finish()
+            counts = payloads.counts.get(p)
+            if counts is not None:
+                result.encrypted, result.payloads_opened, result.erased = counts.encrypted, counts.opened, counts.erased
+            result.violations.extend(v for v in payloads.violations if v.partition == p)
+            outcome.results.append(result)
             if check is not None and check.checkpoint is not None:
                 cp = check.checkpoint
                 outcome.witnessed[p].update(size=cp.size, root_hash=cp.root_hash.hex(),
@@ -261,6 +279,48 @@ def run_audit(cfg: HubConfig, bootstrap: str, request: AuditRequest,
         outcome.results[0].violations.extend(closed)  # reported with the partition they name in each line
     outcome.report = report_doc(topic, outcome.results, iso(now_us()), outcome.witnessed)
     return outcome
+
+
+def read_capsules(bootstrap: str, topic: str, partitions: int) -> dict[bytes, bytes | None]:
+    """The keys topic's latest record per message id (None: a tombstone, an erasure)."""
+    from hub.kafka.reader import read_partition
+
+    out: dict[bytes, bytes | None] = {}
+    for p in range(partitions):
+        for rec in read_partition(bootstrap, topic, p):
+            if rec.key is not None:
+                out[rec.key] = rec.value or None
+    return out
+
+
+def _erasures(membership: Membership) -> Callable[[uuid.UUID], str | None]:
+    """Which approved erasure names a message, as text for the report ("v7: <reason>")."""
+    def erasure_of(message_id: uuid.UUID) -> str | None:
+        e = membership.erasure_of(message_id)
+        return None if e is None else f"membership v{e.version} ({e.reason})"
+    return erasure_of
+
+
+def _audit_reader(cfg: HubConfig, membership: Membership,
+                  request: AuditRequest) -> tuple[str, dict[str, X25519PrivateKey]]:
+    """The auditor member and its private keys (by key id) that open payloads; ConfigError otherwise."""
+    from hub.consortium.encryption_keys import DecryptionKey
+    from hub.consortium.files import decryption_key_files
+
+    auditors = [m.id for m in membership.auditors()]
+    auditor = request.auditor
+    if auditor is None:
+        if len(auditors) != 1:
+            raise ConfigError(f"--read-payloads needs --auditor: the membership has {len(auditors)} auditors "
+                              f"({', '.join(auditors) or 'none'})")
+        auditor = auditors[0]
+    elif auditor not in auditors:
+        raise ConfigError(f"{auditor} is not an auditor of the consortium (auditors: {', '.join(auditors) or 'none'})")
+    files = request.audit_key_files or tuple(decryption_key_files(cfg.consortium_dir, auditor))
+    if not files:
+        raise ConfigError(f"--read-payloads: no key of {auditor}; give its X25519 key file with --audit-key")
+    keys = {k.key_id: k.private_key for k in (DecryptionKey.load(f) for f in files)}
+    return auditor, keys
 
 
 def _check_policies_cover(policies: Sequence[tuple[Path, TrustPolicy]], cosigned: Mapping[str, Any],

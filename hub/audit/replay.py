@@ -65,6 +65,11 @@ class Finding(StrEnum):
     FEEDBACK_MISSING = "FEEDBACK_MISSING"
     FEEDBACK_LATE = "FEEDBACK_LATE"
     CREDENTIAL_TRANSITION = "CREDENTIAL_TRANSITION"
+    # encrypted payloads (envelope v2; hub.audit.payloads)
+    KEY_MISSING = "KEY_MISSING"
+    ERASURE_INCOMPLETE = "ERASURE_INCOMPLETE"
+    PAYLOAD_UNOPENABLE = "PAYLOAD_UNOPENABLE"
+    PAYLOAD_INVALID = "PAYLOAD_INVALID"
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,10 @@ class PartitionResult:
     checkpoints: int = 0
     checkpoints_verified: int = 0
     last_checkpoint_size: int = 0
+    #: envelopes v2 (encrypted payloads), how many the audit key opened, how many were erased
+    encrypted: int = 0
+    payloads_opened: int = 0
+    erased: int = 0
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)

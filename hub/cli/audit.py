@@ -57,10 +57,19 @@ class _Bar:
                    "one per partition, matched by origin). Needed with --policy.")
 @click.option("--workers", type=click.IntRange(0, 64), default=2, show_default=True,
               help="Processes that verify Ed25519 signatures while this one replays (0: all in this process).")
+@click.option("--read-payloads", is_flag=True,
+              help="Open every encrypted payload with the audit key and check what the sequencer could not: "
+                   "the commitment the sender signed, the schema, the domain rules and the disclosed fields.")
+@click.option("--auditor", metavar="MEMBER", help="The auditor member whose key opens payloads [default: the "
+              "membership's only auditor].")
+@click.option("--audit-key", "audit_key_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE", help="The auditor's X25519 private key file (repeatable: older keys open older "
+              "messages) [default: the consortium directory's].")
 @pass_ctx
 def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report: Path | None,
           html_report: Path | None, quiet: bool, at: datetime | None, policy_paths: tuple[Path, ...],
-          cosigned_from: tuple[str, ...], workers: int) -> None:
+          cosigned_from: tuple[str, ...], workers: int, read_payloads: bool, auditor: str | None,
+          audit_key_files: tuple[Path, ...]) -> None:
     """Replay the ledger from index 0 and verify every entry: contiguous indexes, every
     previous-hash link, every envelope's signature, schema and policy against the membership
     it names, and every signed checkpoint (signature by any hub-sequencer key of the membership
@@ -73,6 +82,11 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
     cosignature by a policy witness (COSIGNATURE_INVALID), the policy's quorum
     (WITNESS_QUORUM_MISSING), and that the ledger's first N entries hash to its root
     (SPLIT_VIEW: history rewritten or removed after it was witnessed).
+
+    Encrypted payloads (envelope v2): each is readable (its key capsule is in the keys topic) or
+    erased by an approved update (ERASURE_INCOMPLETE while its capsule remains), never simply
+    gone (KEY_MISSING). With --read-payloads, each is opened with the audit key
+    (PAYLOAD_UNOPENABLE, PAYLOAD_INVALID); nothing decrypted is written anywhere.
     Exit 0 verified, 1 violations found, 2 could not run (75: a broker or verifier did not answer)."""
     from hub.audit.report import to_html, to_json
     from hub.kafka.security import AUDITOR
@@ -80,7 +94,8 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
 
     c.speak_as(AUDITOR)
     request = AuditRequest(partitions=partitions, ledger_topic=ledger_topic, at_us=to_us(at) if at else None,
-                           policy_paths=policy_paths, cosigned_from=cosigned_from, workers=workers)
+                           policy_paths=policy_paths, cosigned_from=cosigned_from, workers=workers,
+                           read_payloads=read_payloads, auditor=auditor, audit_key_files=audit_key_files)
     outcome = run_audit(c.cfg, c.bootstrap(), request, _Bar(hidden=quiet or not sys.stderr.isatty()))
     if not quiet:
         _print_partitions(outcome)
@@ -107,6 +122,9 @@ def _print_partitions(outcome: AuditOutcome) -> None:
                    f"root {r.root_hash}")
         click.echo(f"{outcome.checkpoints_topic}[{r.partition}]: {r.checkpoints} signed checkpoints, "
                    f"{r.checkpoints_verified} match the replayed tree (latest covers {r.last_checkpoint_size})")
+        if r.encrypted:
+            click.echo(f"{outcome.topic}[{r.partition}]: {r.encrypted} encrypted payloads (envelope v2): "
+                       f"{r.erased} erased by approved updates, {r.payloads_opened} opened with the audit key")
         w = outcome.witnessed.get(r.partition)
         if w is not None and w["size"] is not None:
             click.echo(f"witnessed checkpoint from {w['source']}: size {w['size']}, cosigned by "

@@ -34,12 +34,17 @@ def connector() -> None:
                    "keys earlier rotations replaced, the current one first. Default: the consortium directory's "
                    "keys/<agency>.x25519.pem and keys/<agency>.x25519.pem.<key id>. Without any, the connector "
                    "serves but cannot open encrypted payloads (a warning says so).")
+@click.option("--envelope-version", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="The envelope Publish seals: 2 encrypts each payload for its recipients, its sender and the "
+                   "auditors; 1 leaves payloads in clear on the ledger, for a consortium created before "
+                   "envelope v2 only until every member has an encryption key (`hub agency rotate-key "
+                   "--encryption`).")
 @click.option("--plaintext", is_flag=True,
               help="Serve without TLS (local development only). Default: mTLS with the member's certificates "
                    "from HUB_HOME/pki; only a client certificate naming this member is let in.")
 @pass_ctx
 def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, verifier_urls: tuple[str, ...],
-                  encryption_keys: tuple[Path, ...], plaintext: bool) -> None:
+                  encryption_keys: tuple[Path, ...], envelope_version: int, plaintext: bool) -> None:
     """Serve the agency's connector: Publish signs and publishes, Subscribe streams what is
     addressed to the agency and the receipts of what it sent, Ack commits the cursor.
     The agency's systems authenticate with their client certificate (mTLS)."""
@@ -71,7 +76,8 @@ def connector_run(c: Ctx, member_id: str, listen: str, port_file: Path | None, v
                     key_file=key_path(c.cfg.consortium_dir, member_id),
                     decryption_keys=load_decryption_keys(member_id, files),
                     encryption_key_file=encryption_keys[0] if encryption_keys
-                    else encryption_key_path(c.cfg.consortium_dir, member_id))
+                    else encryption_key_path(c.cfg.consortium_dir, member_id),
+                    envelope_version=envelope_version)
     wait_ready(agency.bootstrap, timeout=10)
     tls = None
     if not settings.plaintext:

@@ -40,6 +40,9 @@ class Agency:
     decryption_keys: tuple[DecryptionKey, ...] = ()
     #: the current encryption key's file (``keys/<member>.x25519.pem`` in development)
     encryption_key_file: Path | None = None
+    #: the envelope version Publish seals: 2 (payloads encrypted for their readers), or 1 (payloads in
+    #: clear) only while a consortium created before envelope v2 gives its members encryption keys
+    envelope_version: int = 2
 
     @property
     def outbox(self) -> str:

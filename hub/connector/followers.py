@@ -19,10 +19,12 @@ import abc
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 
 from hub.connector.agency import CurrentAgency
 from hub.connector.deliveries import Opener, receipt_pb
 from hub.consortium.governance import apply_update, parse_update
+from hub.consortium.membership import Membership
 from hub.errors import DecodeError, HubError
 from hub.kafka.consumer import Consumer, Message, header
 from hub.kafka.topics import KIND_HEADER
@@ -149,9 +151,12 @@ class MembershipFollower(Follower):
 
     name = "membership"
 
-    def __init__(self, consumer: Consumer, current: CurrentAgency) -> None:
+    def __init__(self, consumer: Consumer, current: CurrentAgency,
+                 on_membership: Callable[[Membership], None] | None = None) -> None:
         super().__init__(consumer, max_records=100, timeout=0.5)
         self.current = current
+        #: told of each new membership version (the keyring forgets what an erasure names)
+        self.on_membership = on_membership
 
     def _tick(self) -> None:
         self.current.check_own_key(now_us())
@@ -168,6 +173,8 @@ class MembershipFollower(Follower):
                       current.version, exc.diagnostics())
             return
         self.current.apply(membership)
+        if self.on_membership is not None:
+            self.on_membership(membership)
         log.info("%s: now checking requests against membership v%d", self.current.agency.member_id,
                  membership.version)
 

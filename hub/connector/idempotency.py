@@ -16,6 +16,7 @@ as ``REPLAYED`` if it did, so one key yields at most one ledger entry.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -108,12 +109,25 @@ IDEMPOTENCY_KEYS = 100_000
 MAX_KEY_LENGTH = 200
 
 
+def request_digest(request_bytes: bytes) -> bytes:
+    """What is kept of a request to recognise its retries: its SHA-256, never the request (its
+    payload is personal information, and the store outlives it)."""
+    return hashlib.sha256(b"judicial-hub/idempotency/v1\x00" + request_bytes).digest()
+
+
+def same_request(kept: bytes | None, request_bytes: bytes) -> bool:
+    """Whether ``request_bytes`` is the request kept as ``kept`` (its digest; the request itself in
+    a store written before digests were kept)."""
+    return kept is not None and (kept == request_digest(request_bytes) or kept == request_bytes)
+
+
 class IdempotencySlot:
     """One idempotency key's answer. ``lock`` is held by the call publishing for the key until its
     answer is known (a stream releases it from the delivery callback), so a retry waits for it."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        #: the request's digest (:func:`request_digest`)
         self.request: bytes | None = None
         self.response: pb.PublishResponse | None = None
         #: the signed envelope produced (or about to be) for the key's request, until it is answered
@@ -158,9 +172,9 @@ class IdempotencyKeys:
     def intend(self, key: str, slot: IdempotencySlot, request_bytes: bytes, envelope: bytes) -> None:
         """Before producing ``envelope`` for ``key``: remember it, in memory and in the store, so
         every retry produces these same bytes (``slot.lock`` held)."""
-        slot.request, slot.envelope = request_bytes, envelope
+        slot.request, slot.envelope = request_digest(request_bytes), envelope
         if self._store is not None:
-            self._store.put_intent(key, request_bytes, envelope)
+            self._store.put_intent(key, slot.request, envelope)
 
     @staticmethod
     def intended(slot: IdempotencySlot, request_bytes: bytes) -> bytes | None:
@@ -168,15 +182,15 @@ class IdempotencyKeys:
         held); :class:`Refusal` when the key was used for a different request."""
         if slot.envelope is None:
             return None
-        if slot.request != request_bytes:
+        if not same_request(slot.request, request_bytes):
             raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key was used before for a different request")
         return slot.envelope
 
     def remember(self, key: str, slot: IdempotencySlot, request_bytes: bytes, response: pb.PublishResponse) -> None:
         """The answer to ``key``, in memory and in the store."""
-        slot.request, slot.response, slot.envelope = request_bytes, response, None
+        slot.request, slot.response, slot.envelope = request_digest(request_bytes), response, None
         if self._store is not None:
-            self._store.put(key, request_bytes, response.SerializeToString(deterministic=True))
+            self._store.put(key, slot.request, response.SerializeToString(deterministic=True))
 
     @staticmethod
     def answered(slot: IdempotencySlot, request_bytes: bytes) -> pb.PublishResponse | None:
@@ -184,7 +198,7 @@ class IdempotencyKeys:
         :class:`Refusal` when the key was used for a different request."""
         if slot.response is None:
             return None
-        if slot.request != request_bytes:
+        if not same_request(slot.request, request_bytes):
             raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key was used before for a different request")
         return slot.response
 

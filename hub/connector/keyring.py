@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from hub.connector.followers import Follower
+from hub.consortium.membership import Membership
 from hub.errors import DecodeError
 from hub.kafka.consumer import Consumer, Message
 from hub.standard.envelope import Envelope
@@ -70,6 +71,10 @@ class KeyRing(Follower):
             for mid in message_ids:
                 self._capsules.pop(mid.bytes, None)
                 self._erased.add(mid.bytes)
+
+    def apply(self, membership: Membership) -> None:
+        """Forget every capsule an approved erasure of ``membership`` names (its tombstones follow)."""
+        self.erase(membership.erased)
 
     def _handle(self, m: Message) -> None:
         key, value = m.key(), m.value()

@@ -18,7 +18,7 @@ from hub.connector.agency import Agency
 from hub.consortium.membership import Membership
 from hub.errors import DecodeError, EncodeError
 from hub.standard.disclosure import disclose
-from hub.standard.envelope import EnvelopeTooLargeError, Unsigned
+from hub.standard.envelope import ENVELOPE_VERSION, EnvelopeTooLargeError, Unsigned, prepare
 from hub.standard.jsonform import FieldProblems
 from hub.standard.rules import describe
 from hub.standard.schemas import PayloadSchema
@@ -53,6 +53,13 @@ def unsigned_envelope(request: pb.PublishRequest, agency: Agency, now: int) -> U
     denied = agency.membership.check_policy(agency.member_id, request.type, recipients, correlation is not None)
     if denied:
         raise Refusal(grpc.StatusCode.PERMISSION_DENIED, denied)
+    if agency.envelope_version == ENVELOPE_VERSION:  # payloads in clear: a consortium migrating to v2
+        try:
+            return prepare(type=request.type, schema_fingerprint=schema.fingerprint, sender=agency.member_id,
+                           key_id=agency.key.key_id, recipients=recipients, payload=payload, created_at=now,
+                           correlation_id=correlation)
+        except EnvelopeTooLargeError as exc:
+            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"TOO_LARGE: {exc}") from None
     readers = readers_of(agency.membership, agency.member_id, recipients, now)
     try:
         unsigned, _ = prepare_v2(type=request.type, schema_fingerprint=schema.fingerprint, sender=agency.member_id,

@@ -216,6 +216,7 @@ def start_connector(agency: Agency) -> Connector:
         keys_topic = agency.topics.keys
         keys_consumer.assign([(keys_topic, p, OFFSET_BEGINNING) for p in keys_consumer.partitions(keys_topic)])
         keyring = KeyRing(keys_consumer, agency.member_id, [(k.key_id, k.private_key) for k in agency.decryption_keys])
+        keyring.apply(agency.membership)
 
         committer = open_consumer(bootstrap, agency.group)
         opened.callback(committer.close)
@@ -233,7 +234,7 @@ def start_connector(agency: Agency) -> Connector:
         membership_consumer = open_consumer(bootstrap, private_group(agency.group, "membership"))
         opened.callback(membership_consumer.close)
         membership_consumer.assign([(agency.topics.membership, 0, 0)])
-        membership = MembershipFollower(membership_consumer, current)
+        membership = MembershipFollower(membership_consumer, current, keyring.apply)
 
         publisher = Publisher(current, producer, stream_producer, receipts, keys, outbox.find_receipt, watch)
         poller = DeliveryPoller(stream_producer)

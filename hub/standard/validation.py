@@ -195,9 +195,10 @@ def check_replay(verdict: Verdict, replay: ReplayWindow) -> Verdict:
 def check_deliver_by(verdict: Verdict, deliver_by: int | None, now_us: int) -> Verdict:
     """Refuse as EXPIRED a message the sequencer would notarise at ``now_us``, after the last
     moment its sender's connector vouches for it (``deliver_by``, microseconds; None: no bound).
-    An envelope v2 carries its own, signed, bound: that one counts, not the record's header."""
-    if isinstance(verdict, Accepted) and verdict.envelope.encrypted:
-        deliver_by = verdict.envelope.deliver_by
+    An envelope v2 may carry its own, signed, bound: then the earlier of the two counts."""
+    signed = verdict.envelope.deliver_by if isinstance(verdict, Accepted) else None
+    if signed is not None:
+        deliver_by = signed if deliver_by is None else min(signed, deliver_by)
     if isinstance(verdict, Accepted) and deliver_by is not None and now_us > deliver_by:
         late_ms = (now_us - deliver_by) // 1000
         return Rejected(Reason.EXPIRED, f"message {verdict.envelope.message_id} reached the sequencer {late_ms} ms "
@@ -276,12 +277,11 @@ def check_capsule(verdict: Verdict, capsule: bytes | None, membership: Membershi
     if capsule is None:
         return Rejected(Reason.KEYS_MISSING, "an envelope v2 needs its key capsule (the hub-keys header)", env)
     try:
-        parsed = KeyCapsule.from_bytes(capsule)
+        mid, wrapped = KeyCapsule.wrapped_for(capsule)
     except DecodeError as exc:
         return Rejected(Reason.KEYS_MISSING, f"the key capsule does not decode: {exc}", env)
-    if parsed.message_id != env.message_id:
-        return Rejected(Reason.KEYS_MISSING, f"the key capsule is message {parsed.message_id}'s", env)
-    wrapped = {(w.reader, w.key_id) for w in parsed.wraps}
+    if mid != env.message_id.bytes:
+        return Rejected(Reason.KEYS_MISSING, f"the key capsule is message {uuid.UUID(bytes=mid)}'s", env)
     for reader in required_readers(env, membership):
         member = membership.member(reader)
         keys = [k for k in member.encryption_keys] if member is not None else []

@@ -1,7 +1,11 @@
 """The connector's idempotency answers on disk: kept across a reopen, the oldest forgotten first."""
 
+import pytest
+
 from hub.connector import idempotency
-from hub.connector.idempotency import IdempotencyStore
+from hub.connector.idempotency import IdempotencyKeys, IdempotencyStore
+from hub.connector.requests import Refusal
+from hub.v1 import connector_pb2 as pb
 
 
 def test_an_answer_survives_closing_and_reopening(tmp_path):
@@ -67,3 +71,22 @@ def test_an_envelope_written_ahead_is_what_a_retry_after_a_reopen_sends_until_an
     assert IdempotencyKeys.intended(slot, b"request") is None  # answered: the intent is gone
     assert IdempotencyKeys.answered(slot, b"request") == pb.PublishResponse(message_id="m")
     keys.close()
+
+
+def test_the_store_keeps_a_digest_of_each_request_never_its_payload(tmp_path):
+    request = pb.PublishRequest(type="t", recipients=["bank"], payload_json='{"id_number": "110102199004204321"}',
+                                idempotency_key="k").SerializeToString(deterministic=True)
+    store = IdempotencyStore(tmp_path / "idem.sqlite")
+    keys = IdempotencyKeys(store)
+    slot = keys.slot("k")
+    keys.intend("k", slot, request, b"sealed envelope")
+    keys.remember("k", slot, request, pb.PublishResponse(message_id="m"))
+    keys.close()
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"110102199004204321" not in on_disk
+    # a restarted connector still recognises the retry, and a different request under the key
+    again = IdempotencyKeys(IdempotencyStore(tmp_path / "idem.sqlite"))
+    slot = again.slot("k")
+    assert again.answered(slot, request) == pb.PublishResponse(message_id="m")
+    with pytest.raises(Refusal):
+        again.answered(slot, request + b"\x00")

@@ -202,3 +202,16 @@ def test_json_whose_times_the_standard_cannot_hold_is_refused_as_json():
     refusal = _refusal(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(payload)))
     assert refusal.code == grpc.StatusCode.INVALID_ARGUMENT
     assert refusal.detail.startswith("payload_json: ") and "years 1..9999" in refusal.detail
+
+
+def test_a_connector_migrating_to_v2_can_still_seal_v1():
+    from dataclasses import replace
+
+    agency = replace(Agency(COURT, world().keys[COURT], world().membership, W.registry, Topics("t"), "127.0.0.1:1"),
+                     envelope_version=1)
+    unsigned = unsigned_envelope(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=_order_json()),
+                                 agency, NOW)
+    env = unsigned.sign(agency.key)
+    assert env.version == 1 and not env.encrypted and unsigned.capsule is None
+    schema = W.registry.latest(ORDER)
+    assert schema is not None and schema.decode(env.payload)["account_number"] == freeze_order()["account_number"]

@@ -131,3 +131,11 @@ def test_disclosed_out_of_order_is_malformed():
     bad = dataclasses.replace(env, raw=b"", disclosed=(("b", "1"), ("a", "2")))
     with pytest.raises(Exception, match="sorted"):
         bad.body()
+
+
+def test_without_a_signed_bound_the_records_header_counts_for_v2_too():
+    w, env, _, _ = sealed_order()
+    verdict = precheck(env.raw, w.membership, w.registry, NOW)
+    late = check_deliver_by(verdict, NOW + 1_000, NOW + 2_000)
+    assert isinstance(late, Rejected) and late.reason == Reason.EXPIRED
+    assert isinstance(check_deliver_by(verdict, None, NOW + 2_000), Accepted)
