@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from hub.ledger.note import NoteVerifier
 
 __all__ = [
-    "AuditOutcome", "AuditRequest", "Progress", "policy_for", "read_cosigned", "read_policy", "run_audit",
+    "AuditOutcome", "AuditRequest", "Progress", "audit_reader", "policy_for", "read_capsules", "read_cosigned", "read_policy", "run_audit",
     "sequencer_verifiers",
 ]
 
@@ -303,22 +303,27 @@ def _erasures(membership: Membership) -> Callable[[uuid.UUID], str | None]:
 
 def _audit_reader(cfg: HubConfig, membership: Membership,
                   request: AuditRequest) -> tuple[str, dict[str, X25519PrivateKey]]:
-    """The auditor member and its private keys (by key id) that open payloads; ConfigError otherwise."""
+    return audit_reader(cfg, membership, request.auditor, request.audit_key_files)
+
+
+def audit_reader(cfg: HubConfig, membership: Membership, auditor: str | None,
+                 key_files: Sequence[Path]) -> tuple[str, dict[str, X25519PrivateKey]]:
+    """The auditor member (None: the membership's only one) and its private keys by key id, from
+    ``key_files`` or the consortium directory's; ConfigError otherwise."""
     from hub.consortium.encryption_keys import DecryptionKey
     from hub.consortium.files import decryption_key_files
 
     auditors = [m.id for m in membership.auditors()]
-    auditor = request.auditor
     if auditor is None:
         if len(auditors) != 1:
-            raise ConfigError(f"--read-payloads needs --auditor: the membership has {len(auditors)} auditors "
+            raise ConfigError(f"name the --auditor: the membership has {len(auditors)} auditors "
                               f"({', '.join(auditors) or 'none'})")
         auditor = auditors[0]
     elif auditor not in auditors:
         raise ConfigError(f"{auditor} is not an auditor of the consortium (auditors: {', '.join(auditors) or 'none'})")
-    files = request.audit_key_files or tuple(decryption_key_files(cfg.consortium_dir, auditor))
+    files = tuple(key_files) or tuple(decryption_key_files(cfg.consortium_dir, auditor))
     if not files:
-        raise ConfigError(f"--read-payloads: no key of {auditor}; give its X25519 key file with --audit-key")
+        raise ConfigError(f"no key of the auditor {auditor}: give its X25519 key file with --audit-key")
     keys = {k.key_id: k.private_key for k in (DecryptionKey.load(f) for f in files)}
     return auditor, keys
 

@@ -242,14 +242,26 @@ def agency_add(c: Ctx, member_id: str, name: str, roles: tuple[str, ...], reason
 
 
 @agency.command("erase")
-@click.option("--message", "messages", multiple=True, required=True, metavar="ID",
+@click.option("--message", "messages", multiple=True, metavar="ID",
               help="The id (UUID) of a message whose payload is erased (repeatable, up to 10,000).")
+@click.option("--case", "case_number", metavar="NUMBER",
+              help="Also every message whose payload names this case number, and every message answering one "
+                   "(found by opening the payloads with the auditor's key).")
+@click.option("--subject-id", metavar="ID",
+              help="Also every message whose payload names this ID number (a party's unified social credit code "
+                   "or resident ID number, at any depth), and every message answering one (auditor's key).")
+@click.option("--auditor", metavar="MEMBER", help="With --case or --subject-id: the auditor whose key opens the "
+              "payloads [default: the membership's only auditor].")
+@click.option("--audit-key", "audit_key_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE", help="With --case or --subject-id: the auditor's X25519 key file (repeatable) "
+                                   "[default: the consortium directory's].")
 @click.option("--reason", required=True,
               help="Why, for the record (one line, at most 500 characters): e.g. the request it grants.")
 @_admin_option
 @_out_option
 @pass_ctx
-def agency_erase(c: Ctx, messages: tuple[str, ...], reason: str, admins: tuple[str, ...],
+def agency_erase(c: Ctx, messages: tuple[str, ...], case_number: str | None, subject_id: str | None,
+                 auditor: str | None, audit_key_files: tuple[Path, ...], reason: str, admins: tuple[str, ...],
                  out: Path | None) -> None:
     """Erase the payloads of messages sent encrypted (envelope v2): an `erase` update approved by the
     given administrators, published, then executed as `hub kafka erasures apply` does: a tombstone
@@ -266,6 +278,10 @@ def agency_erase(c: Ctx, messages: tuple[str, ...], reason: str, admins: tuple[s
     from hub.kafka.erasure import CapsuleState, capsule_states
 
     ids = [_message_id(m) for m in messages]
+    if case_number is not None or subject_id is not None:
+        ids += [m for m in _select(c, case_number, subject_id, auditor, audit_key_files) if m not in ids]
+    elif not ids:
+        raise InputError("name what to erase: --message ID, --case NUMBER or --subject-id ID")
     twice = next((m for n, m in enumerate(ids) if m in ids[:n]), None)
     if twice is not None:
         raise InputError(f"message {twice} is given twice")
@@ -344,3 +360,31 @@ def agency_history(c: Ctx, out: Path) -> None:
     except OSError as exc:
         raise ConfigError(f"cannot write {out}: {exc.strerror}") from exc
     click.echo(f"{len(updates)} membership update(s) written to {out}: versions 1 to {max(history)}")
+
+
+def _select(c: Ctx, case_number: str | None, subject_id: str | None, auditor: str | None,
+            key_files: tuple[Path, ...]) -> list[uuid.UUID]:
+    """The messages of a case or a data subject, found with the auditor's key (hub.audit.selection)."""
+    from hub.audit.driver import audit_reader, read_capsules
+    from hub.audit.selection import select
+    from hub.errors import InputError
+    from hub.kafka.reader import read_partition
+    from hub.kafka.topics import Topics
+    from hub.standard.schemas import default_registry
+
+    membership = current_membership(c)
+    who, keys = audit_reader(c.cfg, membership, auditor, key_files)
+    topics, bootstrap = Topics(c.cfg.namespace), c.bootstrap()
+    entries = (r.value for p in range(c.cfg.partitions) for r in read_partition(bootstrap, topics.ledger, p))
+    found = select(entries, read_capsules(bootstrap, topics.keys, c.cfg.partitions), who, keys, default_registry(),
+                   case_number=case_number, subject_id=subject_id)
+    what = f"case {case_number}" if case_number is not None else f"subject {subject_id}"
+    click.echo(f"{what}: {len(found.message_ids)} encrypted message(s) found with {who}'s key")
+    if found.clear:
+        click.echo(f"  {len(found.clear)} message(s) sent in clear (envelope v1) also name it; nothing erases them: "
+                   + ", ".join(str(m) for m in found.clear[:10]) + ("…" if len(found.clear) > 10 else ""))
+    for mid, why in found.unreadable[:10]:
+        click.echo(f"  not judged, the key does not open it: {mid}: {why}")
+    if not found.message_ids:
+        raise InputError(f"no encrypted message names {what}: nothing to erase")
+    return found.message_ids

@@ -18,7 +18,7 @@ from hub.standard.sealing import KeyCapsule
 from hub.v1 import connector_pb2 as pb
 from hub.v1 import connector_pb2_grpc as pb_grpc
 from tests.integration.conftest import Hub, stub
-from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON
+from tests.integration.test_freeze_loop import BANK, COURT, FEEDBACK, ORDER, ORDER_JSON, feedback_json
 
 ADMINS = ("--admin", "admin-1", "--admin", "admin-2")
 REASON = "当事人依《个人信息保护法》第四十七条申请删除，经审批"
@@ -129,6 +129,11 @@ def test_erasing_again_is_refused_and_apply_runs_again_harmlessly(hub: Hub, worl
 def test_the_audit_still_passes(hub: Hub, world: dict[str, Any]) -> None:
     audit = hub.run("audit")
     assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "1 erased by approved updates" in audit.stdout, audit.stdout
+    # and reading every payload with the auditor's key: the erased one is erased, not lost
+    reading = hub.run("audit", "--read-payloads")
+    assert reading.returncode == 0, reading.stdout + reading.stderr
+    assert "1 erased by approved updates, 1 opened with the audit key" in reading.stdout, reading.stdout
 
 
 def test_the_erased_message_still_has_a_receipt_that_verifies(hub: Hub, world: dict[str, Any]) -> None:
@@ -143,3 +148,26 @@ def test_the_erased_message_still_has_a_receipt_that_verifies(hub: Hub, world: d
 def test_the_connectors_ran_throughout(hub: Hub, world: dict[str, Any]) -> None:
     started = [(name, p) for name, p in hub.procs if name in (COURT, BANK)]
     assert len(started) == 2 and all(p.poll() is None for _, p in started)  # never restarted
+
+
+def test_erasing_a_case_takes_its_order_and_the_feedback_answering_it(hub: Hub, world: dict[str, Any]) -> None:
+    court, bank = stub(hub.connector(COURT, name="court-2")[1]), world["bank"]
+    case = "（2026）京0105执5555号"
+    order = dict(ORDER_JSON, case_number=case, document_number=case + "之一")
+    r = court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(order),
+                                        wait_for_receipt=True), timeout=30)
+    assert r.receipt.status == pb.Receipt.ACCEPTED, r.receipt
+    answer = dict(feedback_json(order), case_number="（2026）京0105执5556号")  # answers it, names no case of it
+    fb = bank.Publish(pb.PublishRequest(type=FEEDBACK, recipients=[COURT], correlation_id=r.message_id,
+                                        payload_json=json.dumps(answer), wait_for_receipt=True), timeout=30)
+    assert fb.receipt.status == pb.Receipt.ACCEPTED, fb.receipt
+    erase = hub.run("agency", "erase", "--case", case, "--reason", REASON, *ADMINS)
+    assert erase.returncode == 0, erase.stdout + erase.stderr
+    assert f"case {case}: 2 encrypted message(s) found with audit-office's key" in erase.stdout, erase.stdout
+    keys = latest_by_key(hub, Topics(hub.namespace).keys)
+    assert keys[uuid.UUID(r.message_id).bytes] == b"" and keys[uuid.UUID(fb.message_id).bytes] == b""
+    assert keys[uuid.UUID(world["kept"]).bytes] != b""  # another case's order is untouched
+    reading = hub.run("audit", "--read-payloads")
+    assert reading.returncode == 0, reading.stdout + reading.stderr
+    none = hub.run("agency", "erase", "--case", "（2026）京0105执0000号", "--reason", REASON, *ADMINS)
+    assert none.returncode == 2 and "nothing to erase" in none.stderr, none.stdout + none.stderr
