@@ -27,11 +27,15 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from hub.audit.driver import read_capsules
+from hub.consortium.files import load_decryption_key
+from hub.dev.consortium import AUDITOR_MEMBER
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
 from hub.standard.envelope import Envelope
 from hub.standard.schemas import default_registry
+from hub.standard.sealing import KeyCapsule, open_envelope_payload
 from hub.v1 import connector_pb2 as pb
 from hub.v1 import connector_pb2_grpc as pb_grpc
 
@@ -382,15 +386,25 @@ class Notarised:
     notarised_at: float  # wall clock, seconds
 
 
-def read_ledger(bootstrap: str, namespace: str, partition: int = 0) -> list[Notarised]:
-    """Every committed entry of ``namespace``'s ledger partition, its payload's account number read."""
+def read_ledger(bootstrap: str, namespace: str, consortium: Path, partition: int = 0) -> list[Notarised]:
+    """Every committed entry of ``namespace``'s ledger partition, its payload's account number read
+    (an encrypted one opened as the auditor does, with the consortium's audit key)."""
     registry = default_registry()
+    auditor = AUDITOR_MEMBER[0]
+    key = load_decryption_key(consortium, auditor)
+    capsules = read_capsules(bootstrap, Topics(namespace).keys, partition + 1)
     out = []
     for record in read_partition(bootstrap, Topics(namespace).ledger, partition):
         entry = LedgerEntry.from_bytes(record.value)
         env = Envelope.from_bytes(entry.envelope)
         schema = registry.by_fingerprint(env.schema_fingerprint)
-        payload = schema.decode(env.payload) if schema is not None else {}
+        plain = env.payload
+        if env.encrypted:
+            capsule = capsules[env.message_id.bytes]
+            assert capsule is not None, f"message {env.message_id} has no key capsule"
+            plain = open_envelope_payload(env, KeyCapsule.from_bytes(capsule), auditor,
+                                          {key.key_id: key.private_key}).payload
+        payload = schema.decode(plain) if schema is not None else {}
         out.append(Notarised(entry.index, str(env.message_id), str(payload.get("account_number", "")),
                              entry.notarised_at / 1e6))
     return out

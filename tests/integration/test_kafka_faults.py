@@ -283,7 +283,7 @@ def under_load(world: World, name: str, inject: Callable[[], object], hold_s: fl
             fault_figures.finish(load, tl)
             load.close()
         settled = settle(world, probe, subscriber, load.calls, tl, failed)
-    ledger = faults.read_ledger(hub.bootstrap, hub.namespace)
+    ledger = faults.read_ledger(hub.bootstrap, hub.namespace, hub.consortium)
     check(world, probe, subscriber, load.calls, ledger, tl, failed)
     if settled:
         try:

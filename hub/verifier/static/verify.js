@@ -8,7 +8,9 @@
  *      - the leaf hash SHA-256(0x00 || entry) is leaf <index> of that checkpoint's tree by the
  *        RFC 9162 inclusion proof (section 2.1.3.2);
  *      - the entry (Avro LedgerEntry) and the envelope it holds decode, and the file's 32-byte
- *        SHA-256 is in the envelope's payload (DocumentServed.document_sha256, EvidenceDeposited...);
+ *        SHA-256 is in the envelope's payload (DocumentServed.document_sha256, EvidenceDeposited...)
+ *        or, for an envelope v2 whose payload is encrypted, among its signed clear ("disclosed")
+ *        fields (a path ending in sha256, the value in lowercase hex);
  *      - what the lookup says (index, sender, type, message id, leaf hash) is what the bytes say.
  *   What is shown (sender, type, index, times) is read from the verified bytes, not from the JSON.
  *
@@ -163,7 +165,7 @@
     return { origin: lines[0], size: BigInt(lines[1]), root, key: signedBy };
   }
 
-  // --- Avro binary (LedgerEntry.v1 and Envelope.v1) ------------------------------------------
+  // --- Avro binary (LedgerEntry.v1, Envelope.v1 and Envelope.v2) ------------------------------
 
   class Reader {
     constructor(bytes) { this.b = bytes; this.at = 0; }
@@ -219,6 +221,21 @@
     const branch = e.long();
     if (branch === 1n) env.correlationId = uuid(e.take(16));
     else if (branch !== 0n) throw new Error("bad correlation_id union branch");
+    env.disclosed = [];
+    if (env.version === 2n) {  // envelope v2: deliver_by, the fields kept in clear, the commitment
+      const bound = e.long();
+      if (bound === 1n) env.deliverBy = e.long();
+      else if (bound !== 0n) throw new Error("bad deliver_by union branch");
+      for (;;) {
+        let n = e.long();
+        if (n === 0n) break;
+        if (n < 0n) { n = -n; e.long(); }
+        for (let i = 0n; i < n; i++) env.disclosed.push({ path: e.string(), value: e.string() });
+      }
+      env.commitment = e.take(32);
+    } else if (env.version !== 1n) {
+      throw new Error(`unsupported envelope version ${env.version}`);
+    }
     env.payload = e.bytes();
     env.signature = e.bytes();
     e.end();
@@ -290,7 +307,11 @@
     await attempt("document", "文件哈希在已签名报文中", "the file's SHA-256 is in the signed message", async () => {
       if (!decoded) throw new Error("needs the entry");
       if (!/^[0-9a-f]{64}$/.test(digestHex)) throw new Error("the file's digest is not 64 hex digits");
-      if (!contains(decoded.env.payload, fromHex(digestHex))) {
+      const env = decoded.env;
+      if (env.version === 2n) {  // the payload is encrypted; its hashes are among the signed clear fields
+        const named = env.disclosed.some(d => /(^|\.|_)sha256$/.test(d.path) && d.value === digestHex);
+        if (!named) throw new Error("the message's clear fields do not carry this file's SHA-256");
+      } else if (!contains(env.payload, fromHex(digestHex))) {
         throw new Error("the message's payload does not carry this file's SHA-256");
       }
       return digestHex;
