@@ -617,15 +617,18 @@ def bench_connector(b: Bench, n: int, broker_pid: int | None, seconds: float = 1
     # the same with payloads in clear (envelope v1), on a second connector of the court's, right after
     clear_proc, clear_port = start_connector(b, COURT, envelope_version=1)
     try:
-        clear, _ = publish_batches(connector_stub(clear_port), frame, n,
-                                   CpuMeter({"connector": clear_proc.pid, "broker": broker_pid}, own="client"))
+        clear, clear_cpu = publish_batches(connector_stub(clear_port), frame, n,
+                                           CpuMeter({"connector": clear_proc.pid, "broker": broker_pid}, own="client"))
     finally:
         clear_proc.send_signal(signal.SIGTERM)
         clear_proc.wait(timeout=60)
     out["publish_batches_clear_per_s"] = clear
+    out.update({k.replace("publish_batches_", "publish_batches_clear_"): v for k, v in clear_cpu.items()})
     out["publish_encryption_ratio"] = out["publish_batches_per_s"] / clear
     log(f"publish_batches_clear_per_s {clear:.0f} (envelope v1): publish_encryption_ratio "
-        f"{out['publish_encryption_ratio']:.3f}")
+        f"{out['publish_encryption_ratio']:.3f}; connector CPU per request (us): "
+        f"{cpu['publish_batches_cpu_us_connector']:.0f} sealing v2, "
+        f"{clear_cpu['publish_batches_cpu_us_connector']:.0f} v1")
 
     seq = b.start_sequencer("seq-connector")
     sent: dict[str, float] = {}

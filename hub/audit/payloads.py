@@ -29,7 +29,7 @@ from hub.standard.disclosure import disclose
 from hub.standard.envelope import Envelope
 from hub.standard.rules import describe
 from hub.standard.schemas import SchemaRegistry
-from hub.standard.sealing import CannotOpenError, KeyCapsule, open_envelope_payload
+from hub.standard.sealing import CannotOpenError, KekCache, KeyCapsule, open_envelope_payload
 
 #: an approved erasure of a message: a text naming the update ("v7: court order 2026-12") or None
 ErasureOf = Callable[[uuid.UUID], str | None]
@@ -56,6 +56,8 @@ class PayloadAudit:
     reader: tuple[str, Mapping[str, X25519PrivateKey]] | None = None
     counts: dict[int, PayloadCounts] = field(default_factory=dict)
     violations: list[Violation] = field(default_factory=list)
+    #: the KEKs opened so far: one HPKE opening per sender's KEK, not per message
+    keks: KekCache = field(default_factory=KekCache)
 
     def observe(self, partition: int, index: int, offset: int, env: Envelope, notarised_at: int,
                 membership: Membership, payload: Any) -> None:
@@ -87,7 +89,7 @@ class PayloadAudit:
         if membership.member(auditor) is None:
             return  # validated before this auditor was a member: not sealed for it
         try:
-            opened = open_envelope_payload(env, KeyCapsule.from_bytes(capsule), auditor, keys)
+            opened = open_envelope_payload(env, KeyCapsule.from_bytes(capsule), auditor, keys, self.keks)
         except (CannotOpenError, DecodeError) as exc:
             flag(Finding.PAYLOAD_UNOPENABLE, str(exc))
             return

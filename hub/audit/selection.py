@@ -22,7 +22,7 @@ from hub.errors import DecodeError
 from hub.ledger.entry import LedgerEntry
 from hub.standard.envelope import Envelope
 from hub.standard.schemas import SchemaRegistry
-from hub.standard.sealing import CannotOpenError, KeyCapsule, open_envelope_payload
+from hub.standard.sealing import CannotOpenError, KekCache, KeyCapsule, open_envelope_payload
 
 
 @dataclass
@@ -63,6 +63,7 @@ def select(entries: Iterable[bytes], capsules: Mapping[bytes, bytes | None], aud
     if case_number is None and subject_id is None:
         raise ValueError("select needs a case number or a subject's id number")
     out = Selection()
+    keks = KekCache()
     chosen: set[uuid.UUID] = set()
     for raw in entries:
         try:
@@ -81,7 +82,7 @@ def select(entries: Iterable[bytes], capsules: Mapping[bytes, bytes | None], aud
             if capsule is None:
                 continue  # erased already, or never readable: nothing left to erase
             try:
-                plain = open_envelope_payload(env, KeyCapsule.from_bytes(capsule), auditor, keys).payload
+                plain = open_envelope_payload(env, KeyCapsule.from_bytes(capsule), auditor, keys, keks).payload
                 hit = names(schema.decode(plain), case_number=case_number, subject_id=subject_id)
             except (CannotOpenError, DecodeError) as exc:
                 out.unreadable.append((env.message_id, str(exc)))

@@ -26,6 +26,7 @@ from hub.standard.envelope import Envelope
 from hub.standard.sealing import (
     CannotOpenError,
     CommitmentMismatchError,
+    KekCache,
     KeyCapsule,
     Opened,
     open_envelope_payload,
@@ -57,6 +58,7 @@ class KeyRing(Follower):
         super().__init__(consumer)
         self.member_id = member_id
         self._keys = dict(keys)
+        self._keks = KekCache()
         self._capsules: dict[bytes, bytes] = {}
         self._erased: set[bytes] = set()
         self._cond = threading.Condition()
@@ -115,7 +117,7 @@ class KeyRing(Follower):
             raise Unreadable("NO_KEY", f"{self.member_id} holds no encryption key: start the connector with its "
                              "encryption key file")
         try:
-            return open_envelope_payload(env, KeyCapsule.from_bytes(raw), self.member_id, self._keys)
+            return open_envelope_payload(env, KeyCapsule.from_bytes(raw), self.member_id, self._keys, self._keks)
         except CommitmentMismatchError as exc:
             raise Unreadable("NOT_OPENING", str(exc)) from None
         except CannotOpenError as exc:

@@ -27,6 +27,7 @@ from hub.kafka.producer import DeliveryCallback, Headers, Producer
 from hub.kafka.topics import DELIVER_BY_HEADER, KEYS_HEADER
 from hub.kafka.watch import BrokerWatch
 from hub.standard.envelope import Envelope, Unsigned
+from hub.standard.sealing import KekEpochs
 from hub.timeutil import iso, now_us
 from hub.v1 import connector_pb2 as pb
 
@@ -76,6 +77,8 @@ class Publisher:
         self.stream_producer = stream_producer
         self.receipts = receipts
         self.keys = keys
+        #: the key-encryption keys data keys are wrapped under, one per reader key (new at every start)
+        self.epochs = KekEpochs()
         agency = current.agency
         self._inbound = agency.topics.inbound
         self._record_key = agency.member_id.encode()
@@ -97,7 +100,7 @@ class Publisher:
         if problem is not None:
             raise Refusal(grpc.StatusCode.FAILED_PRECONDITION, problem)
         agency = self.current.agency
-        return unsigned_envelope(request, agency, now_us()), agency.key
+        return unsigned_envelope(request, agency, now_us(), self.epochs), agency.key
 
     def publish_idempotent(self, request: pb.PublishRequest, time_remaining: float | None) -> pb.PublishResponse:
         """Publish honouring the idempotency key, one call at a time per key; :class:`Refusal` otherwise.

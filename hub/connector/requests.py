@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import grpc
 
@@ -22,7 +23,7 @@ from hub.standard.envelope import ENVELOPE_VERSION, EnvelopeTooLargeError, Unsig
 from hub.standard.jsonform import FieldProblems
 from hub.standard.rules import describe
 from hub.standard.schemas import PayloadSchema
-from hub.standard.sealing import Reader, prepare_v2
+from hub.standard.sealing import KekEpochs, Reader, prepare_v2
 from hub.standard.validation import Reason, required_readers_of
 from hub.v1 import connector_pb2 as pb
 
@@ -36,13 +37,14 @@ class Refusal(Exception):
         self.detail = detail
 
 
-def unsigned_envelope(request: pb.PublishRequest, agency: Agency, now: int) -> Unsigned:
-    """The envelope ``agency`` would sign for ``request``, created at ``now`` (microseconds);
-    :class:`Refusal` when the standard, the policy or the size limit refuses it."""
+def unsigned_envelope(request: pb.PublishRequest, agency: Agency, now: int, epochs: KekEpochs | None = None) -> Unsigned:
+    """The envelope ``agency`` would sign for ``request``, created at ``now`` (microseconds), its
+    payload's data key wrapped under the connector's KEKs ``epochs``; :class:`Refusal` when the
+    standard, the policy or the size limit refuses it."""
     schema = agency.registry.latest(request.type)
     if schema is None:
         raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"unknown message type {request.type!r}")
-    payload = payload_bytes(request, schema, now)
+    payload, decoded = checked_payload(request, schema, now)
     correlation = None
     if request.correlation_id:
         try:
@@ -64,8 +66,9 @@ def unsigned_envelope(request: pb.PublishRequest, agency: Agency, now: int) -> U
     try:
         unsigned, _ = prepare_v2(type=request.type, schema_fingerprint=schema.fingerprint, sender=agency.member_id,
                                  key_id=agency.key.key_id, recipients=recipients, payload=payload,
-                                 disclosed=disclose(request.type, schema.decode(payload)), readers=readers,
-                                 created_at=now, correlation_id=correlation)
+                                 disclosed=disclose(request.type, decoded, hashes_possible=schema.has_hash_fields),
+                                 readers=readers,
+                                 created_at=now, correlation_id=correlation, epochs=epochs)
         return unsigned
     except EnvelopeTooLargeError as exc:
         raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"TOO_LARGE: {exc}") from None
@@ -113,6 +116,11 @@ def payload_bytes(request: pb.PublishRequest, schema: PayloadSchema, created_at:
     """The request's payload as Avro binary under ``schema`` (given as JSON or as Avro); :class:`Refusal`
     when it does not fit the schema or breaks any of its domain rules (for an envelope created at
     ``created_at``), naming every broken rule by field."""
+    return checked_payload(request, schema, created_at)[0]
+
+
+def checked_payload(request: pb.PublishRequest, schema: PayloadSchema, created_at: int) -> tuple[bytes, Any]:
+    """:func:`payload_bytes`, and the payload as decoded to check it."""
     which = request.WhichOneof("payload")
     raw = _encoded(request, schema, which)
     try:
@@ -122,7 +130,7 @@ def payload_bytes(request: pb.PublishRequest, schema: PayloadSchema, created_at:
     broken = schema.check_rules(payload, created_at)
     if broken:
         raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{Reason.RULE_VIOLATED}: {describe(broken)}")
-    return raw
+    return raw, payload
 
 
 def _encoded(request: pb.PublishRequest, schema: PayloadSchema, which: str | None) -> bytes:

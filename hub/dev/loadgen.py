@@ -22,7 +22,7 @@ from hub.standard import avro
 from hub.standard.disclosure import disclose
 from hub.standard.envelope import seal
 from hub.standard.schemas import SchemaRegistry
-from hub.standard.sealing import Reader, prepare_v2
+from hub.standard.sealing import KekEpochs, Reader, prepare_v2
 from hub.standard.validation import required_readers_of
 from hub.timeutil import now_us
 
@@ -67,6 +67,7 @@ def freeze_orders(registry: SchemaRegistry, sender: str, key: SigningKey, recipi
     schema = registry.latest(FREEZE_ORDER)
     assert schema is not None
     rng = random.Random(seed)
+    epochs = KekEpochs()  # as a connector wraps data keys: under a KEK per reader key
     sent: list[tuple[bytes, bytes | None]] = []
     for i in range(n):
         roll = rng.random()
@@ -90,7 +91,7 @@ def freeze_orders(registry: SchemaRegistry, sender: str, key: SigningKey, recipi
             unsigned, _ = prepare_v2(type=FREEZE_ORDER, schema_fingerprint=schema.fingerprint, sender=sender,
                                      key_id=key.key_id, recipients=recipients, payload=payload,
                                      disclosed=disclose(FREEZE_ORDER, schema.decode(payload)), readers=readers,
-                                     created_at=now)
+                                     created_at=now, epochs=epochs)
             env, capsule = unsigned.sign(key), unsigned.capsule
         if roll < replayed + forged:
             forged_raw = bytearray(env.raw)

@@ -32,12 +32,15 @@ def is_hash_field(name: str) -> bool:
     return name == "sha256" or name.endswith("_sha256")
 
 
-def disclose(type_: str, payload: Any) -> Disclosure:
-    """The (path, text) pairs of ``payload`` (decoded, a dict) kept in clear, sorted by path."""
+def disclose(type_: str, payload: Any, *, hashes_possible: bool = True) -> Disclosure:
+    """The (path, text) pairs of ``payload`` (decoded, a dict) kept in clear, sorted by path;
+    ``hashes_possible`` False (the schema has no hash field: ``PayloadSchema.has_hash_fields``)
+    skips the walk through every field."""
     out: dict[str, str] = {}
     if not isinstance(payload, dict):
         return ()
-    _hashes(payload, "", out)
+    if hashes_possible:
+        _hashes(payload, "", out)
     for name, value in payload.items():
         if name.endswith("_deadline") and isinstance(value, (datetime, int)) and not isinstance(value, bool):
             out[name] = str(to_us(value))

@@ -11,6 +11,7 @@ payload types.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,6 +83,12 @@ class PayloadSchema:
         if written is not None:
             return written
         return avro.encode(self.schema, from_json(self.schema, value, path))
+
+    @cached_property
+    def has_hash_fields(self) -> bool:
+        """Whether some field, at any depth, is named ``sha256`` or ``*_sha256`` (what envelope v2
+        discloses in clear: :mod:`hub.standard.disclosure`)."""
+        return bool(re.search(r'"name": ?"(?:[A-Za-z0-9_]*_)?sha256"', json.dumps(self.schema)))
 
     def decode(self, data: bytes) -> Any:
         """The payload's value, under the standard's canonical rule (:func:`hub.standard.avro.decode`),

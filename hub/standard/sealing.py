@@ -8,13 +8,15 @@ Construction (docs/standard.md, "Envelope v2"):
 * ``ciphertext = AES-256-GCM(data key, nonce = 12 zero bytes, salt || payload,
   aad = "judicial-hub/payload/v2" || 0x00 || message id)``: a key encrypts one plaintext only, so
   the fixed nonce is never reused with another;
-* the data key is wrapped for each reader with HPKE (RFC 9180) base mode, DHKEM(X25519,
-  HKDF-SHA256), HKDF-SHA256, AES-256-GCM, ``info = "judicial-hub/key/v2" || 0x00 || message id ||
-  reader id``; the wraps form a :class:`KeyCapsule`, kept off the ledger (the keys topic), so
-  destroying it erases the payload while every hash and signature over the ciphertext still holds.
+* the data key is wrapped for each reader (:mod:`hub.standard.key_capsule`: under a key-encryption
+  key sealed for the reader with HPKE, RFC 9180); the wraps form a :class:`KeyCapsule`, kept off the
+  ledger (the keys topic), so destroying it erases the payload while every hash and signature over
+  the ciphertext still holds.
 
 Readers are the recipients, the sender (to prove what it sent) and the consortium's auditors.
 No I/O, no clock; randomness is drawn here unless given (test vectors give it).
+
+The names of :mod:`hub.standard.key_capsule` most callers need are re-exported here.
 """
 
 from __future__ import annotations
@@ -27,101 +29,36 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hpke
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from hub.errors import DecodeError, HubError
-from hub.standard import avro
 from hub.standard.envelope import ENVELOPE_V2, Envelope, Unsigned, prepare, uuid7
+from hub.standard.key_capsule import (
+    DATA_KEY_SIZE,
+    CannotOpenError,
+    KekCache,
+    KekEpochs,
+    KeyCapsule,
+    KeyWrap,
+    Reader,
+    unwrap,
+    wrap,
+)
+
+__all__ = [
+    "CannotOpenError", "CommitmentMismatchError", "KekCache", "KekEpochs", "KeyCapsule", "KeyWrap", "Opened",
+    "Reader", "Sealed", "commitment", "open_envelope_payload", "open_payload", "opens", "prepare_v2", "seal",
+    "unwrap", "wrap",
+]
 
 COMMITMENT_DOMAIN = b"judicial-hub/commitment/v2\x00"
 PAYLOAD_DOMAIN = b"judicial-hub/payload/v2\x00"
-KEY_DOMAIN = b"judicial-hub/key/v2\x00"
-DATA_KEY_SIZE = 32
 SALT_SIZE = 32
 NONCE = bytes(12)
-#: HPKE's encapsulated key (32) and the sealed data key with its tag (32 + 16)
-WRAP_SIZE = 32 + DATA_KEY_SIZE + 16
-SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
-
-
-class CannotOpenError(HubError):
-    """A payload this process cannot decrypt: no wrap for its keys, a key erased, or bytes that do
-    not decrypt (never a reason to trust them)."""
 
 
 class CommitmentMismatchError(CannotOpenError):
     """A payload that decrypts but does not open the commitment its sender signed."""
-
-
-@dataclass(frozen=True)
-class Reader:
-    """Someone a payload is encrypted for: a member id and one of its X25519 encryption keys."""
-
-    member: str
-    key_id: str
-    public: X25519PublicKey
-
-
-@dataclass(frozen=True)
-class KeyWrap:
-    """The data key sealed for one reader key."""
-
-    reader: str
-    key_id: str
-    sealed: bytes
-
-
-@dataclass(frozen=True)
-class KeyCapsule:
-    """A message's data key wrapped for each of its readers (``schemas/hub/KeyCapsule.v1.avsc``)."""
-
-    message_id: uuid.UUID
-    wraps: tuple[KeyWrap, ...]
-
-    def to_bytes(self) -> bytes:
-        z, text = avro.zigzag, avro.avro_bytes
-        items = b"".join(text(w.reader.encode()) + text(w.key_id.encode()) + text(w.sealed) for w in self.wraps)
-        return self.message_id.bytes + ((z(len(self.wraps)) + items + b"\x00") if self.wraps else b"\x00")
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> KeyCapsule:
-        """Decode strictly; DecodeError otherwise."""
-        c = avro.Cursor(raw)
-        mid = c.fixed(16)
-        n = c.long()
-        wraps: list[KeyWrap] = []
-        if n < 0:
-            raise DecodeError("key capsule: array block with a byte size: not the canonical layout")
-        if n:
-            wraps = [KeyWrap(c.string(), c.string(), c.blob()) for _ in range(n)]
-            if c.long() != 0:
-                raise DecodeError("key capsule: array in more than one block")
-        c.end("KeyCapsule")
-        return cls(uuid.UUID(bytes=mid), tuple(wraps))
-
-    @staticmethod
-    def wrapped_for(raw: bytes) -> tuple[bytes, set[tuple[str, str]]]:
-        """A capsule's message id (16 bytes) and its (reader, key id) pairs, without building it (the
-        sequencer's check of every message); DecodeError as :meth:`from_bytes`."""
-        c = avro.Cursor(raw)
-        mid = c.fixed(16)
-        n = c.long()
-        pairs: set[tuple[str, str]] = set()
-        if n < 0:
-            raise DecodeError("key capsule: array block with a byte size: not the canonical layout")
-        if n:
-            for _ in range(n):
-                pairs.add((c.string(), c.string()))
-                c.blob()
-            if c.long() != 0:
-                raise DecodeError("key capsule: array in more than one block")
-        c.end("KeyCapsule")
-        return mid, pairs
-
-    def readers(self) -> list[str]:
-        return sorted({w.reader for w in self.wraps})
 
 
 @dataclass(frozen=True)
@@ -155,43 +92,17 @@ def opens(commitment_: bytes, salt: bytes, payload: bytes) -> bool:
     return len(salt) == SALT_SIZE and hmac.compare_digest(commitment(salt, payload), commitment_)
 
 
-def seal(payload: bytes, message_id: uuid.UUID, readers: Iterable[Reader], *,
+def seal(payload: bytes, message_id: uuid.UUID, readers: Iterable[Reader], *, epochs: KekEpochs | None = None,
          data_key: bytes | None = None, salt: bytes | None = None) -> Sealed:
-    """Encrypt ``payload`` (Avro binary) for ``readers``; ``data_key`` and ``salt`` are random
-    unless given (test vectors)."""
+    """Encrypt ``payload`` (Avro binary) for ``readers`` (under the sender's KEK ``epochs``; None: a
+    KEK per reader for this message alone); ``data_key`` and ``salt`` are random unless given (test
+    vectors)."""
     data_key = data_key if data_key is not None else os.urandom(DATA_KEY_SIZE)
     salt = salt if salt is not None else os.urandom(SALT_SIZE)
     if len(data_key) != DATA_KEY_SIZE or len(salt) != SALT_SIZE:
         raise ValueError("a data key and a salt are 32 bytes each")
     ciphertext = AESGCM(data_key).encrypt(NONCE, salt + payload, PAYLOAD_DOMAIN + message_id.bytes)
-    return Sealed(ciphertext, commitment(salt, payload), salt, wrap(data_key, message_id, readers))
-
-
-def wrap(data_key: bytes, message_id: uuid.UUID, readers: Iterable[Reader]) -> KeyCapsule:
-    """The capsule of ``data_key`` for ``readers`` (one wrap per reader key, sorted)."""
-    unique = {(r.member, r.key_id): r for r in readers}
-    wraps = tuple(
-        KeyWrap(r.member, r.key_id, SUITE.encrypt(data_key, r.public, info=_info(message_id, r.member)))
-        for _, r in sorted(unique.items())
-    )
-    return KeyCapsule(message_id, wraps)
-
-
-def unwrap(capsule: KeyCapsule, member: str, keys: Mapping[str, X25519PrivateKey]) -> bytes:
-    """The data key, opened with one of ``member``'s private keys (by key id); CannotOpenError when
-    the capsule has no wrap for them or none opens."""
-    for w in capsule.wraps:
-        key = keys.get(w.key_id) if w.reader == member else None
-        if key is None:
-            continue
-        try:
-            data_key = SUITE.decrypt(w.sealed, key, info=_info(capsule.message_id, member))
-        except (InvalidTag, ValueError):
-            continue
-        if len(data_key) == DATA_KEY_SIZE:
-            return data_key
-    held = ", ".join(sorted(keys)) or "none"
-    raise CannotOpenError(f"message {capsule.message_id}: no key of {member} (held: {held}) opens its capsule")
+    return Sealed(ciphertext, commitment(salt, payload), salt, wrap(data_key, message_id, readers, epochs))
 
 
 def open_payload(ciphertext: bytes, message_id: uuid.UUID, data_key: bytes, commitment_: bytes) -> Opened:
@@ -211,12 +122,12 @@ def open_payload(ciphertext: bytes, message_id: uuid.UUID, data_key: bytes, comm
 def prepare_v2(*, type: str, schema_fingerprint: bytes, sender: str, key_id: str, recipients: Sequence[str],
                payload: bytes, disclosed: Sequence[tuple[str, str]], readers: Iterable[Reader], created_at: int,
                correlation_id: uuid.UUID | None = None, message_id: uuid.UUID | None = None,
-               deliver_by: int | None = None, data_key: bytes | None = None,
+               deliver_by: int | None = None, epochs: KekEpochs | None = None, data_key: bytes | None = None,
                salt: bytes | None = None) -> tuple[Unsigned, Sealed]:
     """An envelope v2 to sign, its payload (Avro binary) sealed for ``readers``, and the sealing
     (capsule for the keys topic, salt for the opening). EnvelopeTooLargeError if it would not fit."""
     message_id = message_id or uuid7(created_at // 1000)
-    sealed = seal(payload, message_id, readers, data_key=data_key, salt=salt)
+    sealed = seal(payload, message_id, readers, epochs=epochs, data_key=data_key, salt=salt)
     unsigned = prepare(type=type, schema_fingerprint=schema_fingerprint, sender=sender, key_id=key_id,
                        recipients=recipients, payload=sealed.ciphertext, created_at=created_at,
                        correlation_id=correlation_id, message_id=message_id, version=ENVELOPE_V2,
@@ -224,13 +135,11 @@ def prepare_v2(*, type: str, schema_fingerprint: bytes, sender: str, key_id: str
     return replace(unsigned, capsule=sealed.capsule.to_bytes()), sealed
 
 
-def open_envelope_payload(env: Envelope, capsule: KeyCapsule, member: str,
-                          keys: Mapping[str, X25519PrivateKey]) -> Opened:
-    """An envelope v2's payload, opened by ``member`` with its private keys; CannotOpenError otherwise."""
+def open_envelope_payload(env: Envelope, capsule: KeyCapsule, member: str, keys: Mapping[str, X25519PrivateKey],
+                          cache: KekCache | None = None) -> Opened:
+    """An envelope v2's payload, opened by ``member`` with its private keys (and the KEKs it opened
+    before, in ``cache``); CannotOpenError otherwise."""
     if capsule.message_id != env.message_id:
         raise CannotOpenError(f"the capsule is message {capsule.message_id}'s, not {env.message_id}'s")
-    return open_payload(env.payload, env.message_id, unwrap(capsule, member, keys), env.commitment)
+    return open_payload(env.payload, env.message_id, unwrap(capsule, member, keys, cache), env.commitment)
 
-
-def _info(message_id: uuid.UUID, reader: str) -> bytes:
-    return KEY_DOMAIN + message_id.bytes + reader.encode()

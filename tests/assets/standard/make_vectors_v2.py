@@ -5,12 +5,14 @@ Run by hand from the repository root after a deliberate change to envelope v2 or
     .venv/bin/python tests/assets/standard/make_vectors_v2.py
 
 Every value is fixed by the inputs below (signing seeds, X25519 reader keys, data keys, salts,
-message ids, times, the payloads of the v1 vectors) except each key capsule: HPKE encapsulation
-draws a fresh ephemeral key, and pyca/cryptography takes none from the caller. So each capsule was
-generated once and is kept: a rerun reuses the capsule stored in vectors_v2.json as long as it
-still holds one wrap per reader key, each opening to the vector's data key; otherwise it makes a
-new one and says so. tests/unit/standard/test_vectors_v2.py never runs this: the stored file is
-the reference, and the test recomputes every deterministic value and opens every capsule.
+message ids, times, the payloads of the v1 vectors, and per sender and reader the KEK and its id,
+per wrap the nonce) except each KEK sealed for its reader (``kek_sealed``): HPKE encapsulation
+draws a fresh ephemeral key, and pyca/cryptography takes none from the caller. So each sealed KEK
+was generated once and is kept: a rerun reuses the one stored in vectors_v2.json as long as the
+reader's private key still opens it to the fixed KEK under its info; otherwise it seals the KEK
+anew and says so. Every ``sealed`` (the data key under the KEK) follows from the inputs.
+tests/unit/standard/test_vectors_v2.py never runs this: the stored file is the reference, and the
+test recomputes every deterministic value and opens every sealed KEK.
 
 It rewrites the part of ``docs/standard.md`` between the ``vectors-v2:begin`` and
 ``vectors-v2:end`` markers.
@@ -18,6 +20,7 @@ It rewrites the part of ``docs/standard.md`` between the ``vectors-v2:begin`` an
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import uuid
@@ -29,6 +32,7 @@ ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from cryptography.exceptions import InvalidTag
 from make_vectors import (
     FEEDBACK,
     INPUTS,
@@ -48,7 +52,7 @@ from hub.consortium.encryption_keys import DecryptionKey
 from hub.consortium.identity import SigningKey
 from hub.consortium.membership import answers_to_json
 from hub.errors import HubError
-from hub.standard import avro, sealing
+from hub.standard import avro, key_capsule, sealing
 from hub.standard.disclosure import disclose
 from hub.standard.envelope import DOMAIN_V2, Envelope, prepare, uuid7
 from hub.standard.jsonform import from_json, to_json
@@ -111,6 +115,42 @@ VECTORS: list[dict[str, Any]] = [
 ]
 
 
+# The key capsules' inputs. A sender has one KEK per reader key for many messages (docs/standard.md,
+# section 13.3): the court's next message to the bank (``kek_reuse``) is sealed under the same KEKs as
+# vector freeze-order, whereas freeze-feedback, the bank's, has KEKs of its own. In the hub KEKs, KEK
+# ids and nonces are random; here each is the SHA-256 of a label, cut to size (see :func:`fixed`).
+KEK_REUSE: dict[str, Any] = {
+    "name": "kek-reuse",
+    "same_keks_as": "freeze-order",
+    "created_at": V1["freeze-order"]["created_at"] + 4_000_000,  # 4 s later: the same KEK epoch
+    "rand": "e4a19c07b35d6f28a190",
+    "data_key": bytes(range(0x61, 0x81)).hex(),
+}
+
+
+def fixed(label: str, size: int) -> bytes:
+    """Fixed bytes for a test input: the first ``size`` bytes of SHA-256 of a label."""
+    return hashlib.sha256(f"judicial-hub test vectors v2: {label}".encode()).digest()[:size]
+
+
+def kek_inputs(sender: str, reader: str) -> tuple[bytes, bytes]:
+    """The sender's KEK for the reader, and its id."""
+    return (fixed(f"kek {sender} {reader}", key_capsule.KEK_SIZE),
+            fixed(f"kek id {sender} {reader}", key_capsule.KEK_ID_SIZE))
+
+
+def nonce_for(message: str, reader: str) -> bytes:
+    return fixed(f"nonce {message} {reader}", key_capsule.NONCE_SIZE)
+
+
+def kek_info(kek_id: bytes, reader: str) -> bytes:
+    return key_capsule.KEK_DOMAIN + kek_id + reader.encode()
+
+
+def key_aad(message_id: uuid.UUID, reader: str) -> bytes:
+    return key_capsule.KEY_DOMAIN + message_id.bytes + reader.encode()
+
+
 def envelope_fields() -> list[dict[str, Any]]:
     fields: list[dict[str, Any]] = json.loads(ENVELOPE_SCHEMA.read_text(encoding="utf-8"))["fields"]
     return fields
@@ -141,29 +181,100 @@ def decryption_keys() -> dict[str, DecryptionKey]:
     return {m["id"]: DecryptionKey.from_raw(bytes.fromhex(m["x25519"])) for m in MEMBERS}
 
 
-def capsule_for(v: dict[str, Any], message_id: uuid.UUID, readers: list[str],
-                stored: dict[str, Any] | None) -> sealing.KeyCapsule:
-    """The stored capsule if it still fits, else a new one (HPKE is randomised)."""
-    keys = decryption_keys()
-    data_key = bytes.fromhex(v["data_key"])
-    if stored is not None:
+def reader_of(member: str) -> sealing.Reader:
+    dk = decryption_keys()[member]
+    return sealing.Reader(member, dk.key_id, dk.public.x25519())
+
+
+class Keks:
+    """Each sender's fixed KEK for each reader, sealed for the reader once: the sealed KEK stored in
+    vectors_v2.json while the reader's private key opens it to the fixed KEK, else a new one (HPKE is
+    randomised)."""
+
+    def __init__(self, stored: dict[str, Any]) -> None:
+        self.stored: dict[tuple[str, bytes], bytes] = {}
+        raws = [v.get("capsule", {}).get("bytes") for v in stored.get("vectors", {}).values()]
+        raws.append(stored.get("kek_reuse", {}).get("capsule", {}).get("bytes"))
+        for raw in raws:
+            try:
+                capsule = sealing.KeyCapsule.from_bytes(bytes.fromhex(raw))
+            except (HubError, TypeError, ValueError):  # none stored, or stored in an older layout
+                continue
+            for w in capsule.wraps:
+                self.stored.setdefault((w.reader, w.kek_id), w.kek_sealed)
+        self.made: dict[tuple[str, str], key_capsule.Kek] = {}
+
+    def kek(self, sender: str, reader: str) -> key_capsule.Kek:
+        if (sender, reader) not in self.made:
+            key, kek_id = kek_inputs(sender, reader)
+            old = self.stored.get((reader, kek_id))
+            if old is not None and self._opens(old, key, kek_id, reader):
+                self.made[(sender, reader)] = key_capsule.Kek(kek_id, key, old)
+            else:
+                print(f"KEK of {sender} for {reader}: sealed anew (HPKE draws a fresh ephemeral key)")
+                self.made[(sender, reader)] = key_capsule.seal_kek(reader_of(reader), key=key, kek_id=kek_id)
+        return self.made[(sender, reader)]
+
+    @staticmethod
+    def _opens(sealed: bytes, key: bytes, kek_id: bytes, reader: str) -> bool:
+        private = decryption_keys()[reader].private_key
         try:
-            old = sealing.KeyCapsule.from_bytes(bytes.fromhex(stored["capsule"]["bytes"]))
-            fits = (old.message_id == message_id and
-                    [(w.reader, w.key_id) for w in old.wraps] == [(r, keys[r].key_id) for r in readers] and
-                    all(sealing.unwrap(old, r, {keys[r].key_id: keys[r].private_key}) == data_key for r in readers))
-        except (HubError, KeyError, ValueError):
-            fits = False
-        if fits:
-            return old
-    print(f"vector {v['name']}: a new key capsule (HPKE draws a fresh ephemeral key)")
-    return sealing.wrap(data_key, message_id,
-                        [sealing.Reader(r, keys[r].key_id, keys[r].public.x25519()) for r in readers])
+            return bool(key_capsule.SUITE.decrypt(sealed, private, info=kek_info(kek_id, reader)) == key)
+        except (InvalidTag, ValueError):
+            return False
+
+
+def capsule_for(name: str, sender: str, message_id: uuid.UUID, data_key: bytes, readers: list[str],
+                keks: Keks) -> sealing.KeyCapsule:
+    """The message's capsule: its data key under the sender's KEK for each reader, with fixed nonces."""
+    rs = sorted((reader_of(r) for r in readers), key=lambda r: (r.member, r.key_id))
+    capsule = sealing.wrap(data_key, message_id, rs, keks={(r.member, r.key_id): keks.kek(sender, r.member) for r in rs},
+                           nonces=[nonce_for(name, r.member) for r in rs])
+    keys = decryption_keys()
+    for r in readers:
+        assert sealing.unwrap(capsule, r, {keys[r].key_id: keys[r].private_key}) == data_key
+    return capsule
+
+
+def capsule_json(capsule: sealing.KeyCapsule, sender: str, keks: Keks) -> dict[str, Any]:
+    """Each wrap with what it is made of: the HPKE layer (``kek_*``) and the AES-GCM layer."""
+    ns = key_capsule.NONCE_SIZE
+    wraps = [{"reader": w.reader, "key_id": w.key_id,
+              "kek_id": w.kek_id.hex(), "kek": keks.kek(sender, w.reader).key.hex(),
+              "kek_info": kek_info(w.kek_id, w.reader).hex(), "kek_enc": w.kek_sealed[:32].hex(),
+              "kek_ciphertext": w.kek_sealed[32:].hex(), "kek_sealed": w.kek_sealed.hex(),
+              "nonce": w.sealed[:ns].hex(), "aad": key_aad(capsule.message_id, w.reader).hex(),
+              "ciphertext": w.sealed[ns:].hex(), "sealed": w.sealed.hex()} for w in capsule.wraps]
+    return {"wraps": wraps, "bytes": capsule.to_bytes().hex()}
+
+
+def kek_reuse(order: dict[str, Any], keks: Keks) -> dict[str, Any]:
+    """A capsule of the court's next message to the bank: the same KEKs as vector freeze-order's."""
+    r = KEK_REUSE
+    f = order["envelope_fields"]
+    message_id = uuid7(r["created_at"] // 1000, bytes.fromhex(r["rand"]))
+    data_key = bytes.fromhex(r["data_key"])
+    capsule = capsule_for(r["name"], f["sender"], message_id, data_key, order["readers"], keks)
+    return {
+        "description": f"The key capsule of the next message {f['sender']} sends to {', '.join(f['recipients'])}, "
+                       f"4 s after vector `{r['same_keks_as']}` (only its capsule is given). The sender's KEK "
+                       "for each reader is the same, so each wrap has the same `kek_id`, `kek` and `kek_sealed` "
+                       f"as `{r['same_keks_as']}`'s; its `sealed` differs (another data key, nonce and aad). A "
+                       "reader that opened the KEK once opens this capsule with no HPKE operation.",
+        "same_keks_as": r["same_keks_as"],
+        "sender": f["sender"],
+        "readers": order["readers"],
+        "message_id": str(message_id),
+        "created_at": r["created_at"],
+        "data_key": data_key.hex(),
+        "capsule": capsule_json(capsule, f["sender"], keks),
+    }
 
 
 def build(stored: dict[str, Any]) -> dict[str, Any]:
     registry = default_registry()
     keys = decryption_keys()
+    keks = Keks(stored)
     vectors: dict[str, Any] = {}
     sent: dict[str, Envelope] = {}
     for v in VECTORS:
@@ -177,7 +288,7 @@ def build(stored: dict[str, Any]) -> dict[str, Any]:
         correlation = sent[v["answers"]].message_id if v["answers"] else None
         data_key, salt = bytes.fromhex(v["data_key"]), bytes.fromhex(v["salt"])
         readers = readers_of(v1["sender"], v1["recipients"])
-        capsule = capsule_for(v, message_id, readers, stored.get("vectors", {}).get(v["name"]))
+        capsule = capsule_for(v["name"], v1["sender"], message_id, data_key, readers, keks)
         sealed = sealing.seal(payload, message_id, [], data_key=data_key, salt=salt)
         env = prepare(type=v1["type"], schema_fingerprint=schema.fingerprint, sender=v1["sender"],
                       key_id=key.key_id, recipients=v1["recipients"], payload=sealed.ciphertext,
@@ -227,13 +338,7 @@ def build(stored: dict[str, Any]) -> dict[str, Any]:
             "envelope": env.raw.hex(),
             "notarised_at": v["created_at"] + v["delay_us"],
             "readers": readers,
-            "capsule": {
-                "wraps": [{"reader": w.reader, "key_id": w.key_id,
-                           "info": (sealing.KEY_DOMAIN + message_id.bytes + w.reader.encode()).hex(),
-                           "enc": w.sealed[:32].hex(), "ciphertext": w.sealed[32:].hex(), "sealed": w.sealed.hex()}
-                          for w in capsule.wraps],
-                "bytes": capsule.to_bytes().hex(),
-            },
+            "capsule": capsule_json(capsule, v1["sender"], keks),
         }
 
     members = []
@@ -257,14 +362,16 @@ def build(stored: dict[str, Any]) -> dict[str, Any]:
     return {
         "about": "Test vectors of envelope v2 (docs/standard.md, section 13). Generated by "
                  "tests/assets/standard/make_vectors_v2.py; checked by tests/unit/standard/test_vectors_v2.py. "
-                 "Every value follows from the inputs but each key capsule (HPKE is randomised): it was "
-                 "generated once and is kept.",
+                 "Every value follows from the inputs but each KEK sealed for its reader with HPKE "
+                 "(`kek_sealed`, randomised): it was generated once and is kept.",
         "domains": {"envelope": domain(DOMAIN_V2), "commitment": domain(sealing.COMMITMENT_DOMAIN),
-                    "payload": domain(sealing.PAYLOAD_DOMAIN), "key": domain(sealing.KEY_DOMAIN)},
+                    "payload": domain(sealing.PAYLOAD_DOMAIN), "kek": domain(key_capsule.KEK_DOMAIN),
+                    "key": domain(key_capsule.KEY_DOMAIN)},
         "hpke": {"mode": "base", "kem": "DHKEM(X25519, HKDF-SHA256)", "kem_id": 32, "kdf": "HKDF-SHA256",
                  "kdf_id": 1, "aead": "AES-256-GCM", "aead_id": 2, "aad": ""},
         "membership": {"version": MEMBERSHIP_VERSION, "members": members, "policy": policy},
         "vectors": vectors,
+        "kek_reuse": kek_reuse(vectors["freeze-order"], keks),
         "negative": negatives(vectors),
     }
 
@@ -328,17 +435,38 @@ def negatives(vectors: dict[str, Any]) -> dict[str, Any]:
     x25519 = {m["id"]: m["x25519"] for m in MEMBERS}
     wraps = {w["reader"]: w for w in order["capsule"]["wraps"]}
     bank, court = "bank-icbc-bj", "court-bj-chaoyang"
+    w = wraps[bank]
     out["capsule-wrong-key"] = {
         "kind": "capsule", "base": "freeze-order",
-        "description": f"The wrap for {bank}, opened with {court}'s private key (and {bank}'s info): HPKE "
-                       "decryption must fail.",
-        "wrap": bank, "private_key": x25519[court], "info": wraps[bank]["info"],
+        "description": f"The wrap for {bank}: its `kek_sealed` opened with {court}'s private key (and {bank}'s "
+                       "`kek_info`): HPKE decryption must fail.",
+        "wrap": bank, "private_key": x25519[court], "info": w["kek_info"],
         "expect": "DECRYPTION_FAILS"}
     out["capsule-wrong-info"] = {
         "kind": "capsule", "base": "freeze-order",
-        "description": f"The wrap for {bank}, opened with {bank}'s own private key but with the info naming "
-                       f"{court}: the reader's id is bound to its wrap, so HPKE decryption must fail.",
-        "wrap": bank, "private_key": x25519[bank], "info": wraps[court]["info"],
+        "description": f"The wrap for {bank}: its `kek_sealed` opened with {bank}'s own private key but with an "
+                       f"info naming {court} (its `kek_id` and {court}'s id): the reader's id is bound to the "
+                       "sealed KEK, so HPKE decryption must fail.",
+        "wrap": bank, "private_key": x25519[bank],
+        "info": kek_info(bytes.fromhex(w["kek_id"]), court).hex(),
+        "expect": "DECRYPTION_FAILS"}
+    out["capsule-flipped-sealed"] = {
+        "kind": "capsule", "base": "freeze-order",
+        "description": f"The wrap for {bank} with the lowest bit of the first byte after the nonce of its "
+                       "`sealed` flipped: the KEK opens, but AES-256-GCM decryption of the data key with the KEK, "
+                       "the nonce and the aad must fail.",
+        "wrap": bank, "sealed": flip(w["sealed"], key_capsule.NONCE_SIZE),
+        "expect": "DECRYPTION_FAILS"}
+    feedback_id = uuid.UUID(vectors["freeze-feedback"]["envelope_fields"]["message_id"])
+    moved = sealing.KeyCapsule(feedback_id, sealing.KeyCapsule.from_bytes(bytes.fromhex(order["capsule"]["bytes"])).wraps)
+    out["capsule-moved"] = {
+        "kind": "capsule", "base": "freeze-order",
+        "description": f"Vector `freeze-order`'s wraps in a capsule naming vector `freeze-feedback`'s message id. "
+                       f"The KEK still opens ({bank}'s `kek_info` does not name the message), but the aad a reader "
+                       "computes names the other message, so AES-256-GCM decryption of the data key must fail: "
+                       "a wrap opens for its own message only.",
+        "wrap": bank, "message_id": str(feedback_id), "aad": key_aad(feedback_id, bank).hex(),
+        "capsule": moved.to_bytes().hex(),
         "expect": "DECRYPTION_FAILS"}
     return out
 
@@ -401,12 +529,25 @@ def markdown(data: dict[str, Any]) -> str:
         out.append(hex_block(f"{p}.signature", v["signature"]))
         out.append(f"**Envelope** ({len(v['envelope']) // 2} bytes):\n")
         out.append(hex_block(f"{p}.envelope", v["envelope"]))
-        out.append("**Key capsule** (generated once: HPKE is randomised, so yours will differ; check that each "
-                   "reader's private key opens its wrap to the data key above). Each wrap's `info` is "
-                   "`\"judicial-hub/key/v2\" || 00 || message_id || reader id`, `enc` is HPKE's encapsulated key "
-                   "and `sealed` = `enc || ciphertext`:\n")
+        out.append(f"**Key capsule** (section 13.3), one wrap per reader. The KEK layer: `kek_id` and `kek` are "
+                   f"{v['envelope_fields']['sender']}'s KEK for the reader (fixed inputs here, random in the hub); "
+                   "`kek_info` is `\"judicial-hub/kek/v2\" || 00 || kek_id || reader id`; `kek_sealed` = "
+                   "`kek_enc || kek_ciphertext` was generated once (HPKE is randomised, so yours will differ: check "
+                   "that the reader's private key opens it to `kek`). The data key layer is deterministic: `aad` "
+                   "is `\"judicial-hub/key/v2\" || 00 || message_id || reader id`, `ciphertext` is "
+                   "AES-256-GCM under `kek` with `nonce` and `aad`, its tag at the end, and `sealed` = "
+                   "`nonce || ciphertext` must be yours byte for byte:\n")
         out.append(json_block(f"{p}.capsule.wraps", v["capsule"]["wraps"]))
+        out.append("**Capsule bytes**, `KeyCapsule.v1.avsc` (the keys topic's value):\n")
         out.append(hex_block(f"{p}.capsule.bytes", v["capsule"]["bytes"]))
+    r = data["kek_reuse"]
+    out.append(f"#### One KEK, many messages: the next capsule of {r['sender']}\n")
+    out.append(r["description"] + " Its message id and data key:\n")
+    out.append(block("text", "v2:kek_reuse.message_id", r["message_id"]))
+    out.append(hex_block("v2:kek_reuse.data_key", r["data_key"]))
+    out.append("**Key capsule**, its fields as in the vectors above:\n")
+    out.append(json_block("v2:kek_reuse.capsule.wraps", r["capsule"]["wraps"]))
+    out.append(hex_block("v2:kek_reuse.capsule.bytes", r["capsule"]["bytes"]))
     out.append("#### Negative vectors (v2)\n")
     for name, n in data["negative"].items():
         q = f"v2:negative.{name}"
@@ -414,7 +555,8 @@ def markdown(data: dict[str, Any]) -> str:
         out.append(n["description"] + "\n")
         if "steps" in n:
             out.append(json_block(f"{q}.steps", n["steps"]))
-        for k in ("ciphertext", "salt", "payload", "commitment", "private_key", "info", "envelope"):
+        for k in ("ciphertext", "salt", "payload", "commitment", "private_key", "info", "sealed", "aad", "capsule",
+                  "envelope"):
             if k in n:
                 out.append(hex_block(f"{q}.{k}", n[k]))
     return "\n".join(out)

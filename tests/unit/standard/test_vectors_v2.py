@@ -2,10 +2,11 @@
 
 tests/assets/standard/vectors_v2.json is the reference: nothing here regenerates it
 (tests/assets/standard/make_vectors_v2.py is run by hand). Every deterministic value is recomputed
-from the stored inputs with the library and compared byte for byte; the envelope and the capsule are
-also rebuilt by the independent Avro encoder of test_vectors.py, and every capsule is opened both by
-the library (pyca's HPKE) and by a small HPKE (RFC 9180) opener written here from the RFC alone, so
-that the parameters docs/standard.md gives are the ones the hub uses.
+from the stored inputs with the library and compared byte for byte, each wrap's ``sealed`` (the data
+key under the KEK) included; the envelope and the capsule are also rebuilt by the independent Avro
+encoder of test_vectors.py, and every sealed KEK (the one randomised value) is opened both by the
+library (pyca's HPKE) and by a small HPKE (RFC 9180) opener written here from the RFC alone, so that
+the parameters docs/standard.md gives are the ones the hub uses.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from hub.consortium.membership import Member, MemberKey, Membership, PolicyRule,
 from hub.errors import DecodeError
 from hub.ledger.entry import ChainHead
 from hub.sequencer.core import Appended, InboundRecord, Notary
-from hub.standard import avro, sealing
+from hub.standard import avro, key_capsule, sealing
 from hub.standard.disclosure import disclose
 from hub.standard.envelope import DOMAIN_V2, ENVELOPE_V2, Envelope, prepare
 from hub.standard.jsonform import from_json, to_json
@@ -108,10 +109,11 @@ def hpke_open(sk: X25519PrivateKey, sealed: bytes, info: bytes, *, kem_id: int, 
     return AESGCM(key).decrypt(nonce, ct, b"")
 
 
-def open_wrap(sk: X25519PrivateKey, sealed: bytes, info: bytes) -> bytes:
+def open_kek(sk: X25519PrivateKey, kek_sealed: bytes, info: bytes) -> bytes:
+    """A wrap's KEK, opened from its ``kek_sealed`` by hand."""
     p = DATA["hpke"]
     assert p["mode"] == "base" and p["aad"] == ""
-    return hpke_open(sk, sealed, info, kem_id=p["kem_id"], kdf_id=p["kdf_id"], aead_id=p["aead_id"])
+    return hpke_open(sk, kek_sealed, info, kem_id=p["kem_id"], kdf_id=p["kdf_id"], aead_id=p["aead_id"])
 
 
 # --- the inputs --------------------------------------------------------------------------------------
@@ -125,15 +127,19 @@ def test_there_are_the_vectors_the_standard_promises():
     assert vec("freeze-feedback")["envelope_fields"]["deliver_by"] is None
     assert vec("freeze-order")["disclosed"] and not vec("freeze-feedback")["disclosed"]
     assert {n["kind"] for n in DATA["negative"].values()} == {"ciphertext", "opening", "envelope", "capsule"}
-    assert {"flip-ciphertext-byte", "wrong-salt", "not-uuid7", "disclosed-out-of-order"} <= set(NEGATIVE)
+    assert {"flip-ciphertext-byte", "wrong-salt", "not-uuid7", "disclosed-out-of-order", "capsule-wrong-key",
+            "capsule-wrong-info", "capsule-flipped-sealed", "capsule-moved"} <= set(NEGATIVE)
+    assert DATA["kek_reuse"]["same_keks_as"] == "freeze-order"
 
 
 def test_domains_and_hpke_parameters():
     d = DATA["domains"]
     for name, constant in (("envelope", DOMAIN_V2), ("commitment", sealing.COMMITMENT_DOMAIN),
-                           ("payload", sealing.PAYLOAD_DOMAIN), ("key", sealing.KEY_DOMAIN)):
+                           ("payload", sealing.PAYLOAD_DOMAIN), ("kek", key_capsule.KEK_DOMAIN),
+                           ("key", key_capsule.KEY_DOMAIN)):
         assert h(d[name]["hex"]) == constant == d[name]["text"].encode("ascii") + b"\x00", name
     assert d["envelope"]["text"] == "judicial-hub/envelope/v2"
+    assert (d["kek"]["text"], d["key"]["text"]) == ("judicial-hub/kek/v2", "judicial-hub/key/v2")
     assert DATA["hpke"] == {"mode": "base", "kem": "DHKEM(X25519, HKDF-SHA256)", "kem_id": 0x20,
                             "kdf": "HKDF-SHA256", "kdf_id": 1, "aead": "AES-256-GCM", "aead_id": 2, "aad": ""}
     assert sealing.NONCE == bytes(12)
@@ -280,41 +286,120 @@ def test_envelope_layout(name):
 
 # --- the stored capsules -----------------------------------------------------------------------------
 
+# every capsule in the vectors: each vector's, and the court's next one under freeze-order's KEKs
+CAPSULES = [*NAMES, "kek-reuse"]
 
-@pytest.mark.parametrize("name", NAMES)
-def test_capsule_decodes_and_names_every_reader(name):
+
+def capsule_of(name: str) -> tuple[dict[str, Any], uuid.UUID, str, list[str]]:
+    """A capsule's record in vectors_v2.json, its message id, its sender and its readers."""
+    if name == "kek-reuse":
+        r = DATA["kek_reuse"]
+        return r, uuid.UUID(r["message_id"]), r["sender"], r["readers"]
     v = vec(name)
-    f = v["envelope_fields"]
-    mid = uuid.UUID(f["message_id"])
+    return v, uuid.UUID(v["envelope_fields"]["message_id"]), v["envelope_fields"]["sender"], v["readers"]
+
+
+def wraps_of(name: str) -> dict[str, dict[str, Any]]:
+    return {w["reader"]: w for w in capsule_of(name)[0]["capsule"]["wraps"]}
+
+
+@pytest.mark.parametrize("name", CAPSULES)
+def test_capsule_decodes_and_names_every_reader(name):
+    v, mid, sender, readers = capsule_of(name)
     raw = h(v["capsule"]["bytes"])
     capsule = sealing.KeyCapsule.from_bytes(raw)
     assert capsule.to_bytes() == raw and capsule.message_id == mid
-    assert v["readers"] == required_readers_of(membership(), f["sender"], f["recipients"])
-    assert "audit-office" in v["readers"] and f["sender"] in v["readers"]
+    if name in NAMES:
+        f = v["envelope_fields"]
+        assert readers == required_readers_of(membership(), sender, f["recipients"])
+    else:
+        assert readers == vec(v["same_keks_as"])["readers"] and sender == vec(v["same_keks_as"])["envelope_fields"][
+            "sender"]
+        assert mid.version == 7 and mid.int >> 80 == v["created_at"] // 1000
+    assert "audit-office" in readers and sender in readers
     wraps = v["capsule"]["wraps"]
-    assert [(w.reader, w.key_id, w.sealed.hex()) for w in capsule.wraps] == \
-        [(w["reader"], w["key_id"], w["sealed"]) for w in wraps]
-    assert [w["reader"] for w in wraps] == v["readers"]  # sorted by reader, one key each
-    for w in wraps:
-        assert w["key_id"] == members()[w["reader"]]["encryption_keys"][0]["key_id"]
-        assert h(w["info"]) == b"judicial-hub/key/v2\x00" + mid.bytes + w["reader"].encode()
-        assert w["sealed"] == w["enc"] + w["ciphertext"] and len(h(w["sealed"])) == sealing.WRAP_SIZE == 80
-    mini = {"message_id": f["message_id"], "wraps": [{k: w[k] for k in ("reader", "key_id", "sealed")} for w in wraps]}
+    assert [(w.reader, w.key_id, w.kek_id.hex(), w.kek_sealed.hex(), w.sealed.hex()) for w in capsule.wraps] == \
+        [(w["reader"], w["key_id"], w["kek_id"], w["kek_sealed"], w["sealed"]) for w in wraps]
+    assert [w["reader"] for w in wraps] == readers  # sorted by reader, one key each
+    assert key_capsule.KeyCapsule.wrapped_for(raw) == (mid.bytes, {(w["reader"], w["key_id"]) for w in wraps})
+    fields = ("reader", "key_id", "kek_id", "kek_sealed", "sealed")
+    mini = {"message_id": str(mid), "wraps": [{k: w[k] for k in fields} for w in wraps]}
     assert MiniAvro(avsc("schemas/hub/KeyCapsule.v1.avsc")).encode(mini) == raw
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_each_reader_opens_the_capsule_to_the_data_key(name):
-    v = vec(name)
+@pytest.mark.parametrize("name", CAPSULES)
+def test_every_wrap_is_rederived_from_its_kek_nonce_and_aad(name):
+    """All of a wrap but ``kek_enc`` / ``kek_ciphertext`` is deterministic: recompute it."""
+    v, mid, _, _ = capsule_of(name)
+    data_key = h(v["data_key"])
+    keks, nonces = {}, []
+    for w in v["capsule"]["wraps"]:
+        assert w["key_id"] == members()[w["reader"]]["encryption_keys"][0]["key_id"]
+        kek, kek_id, nonce = h(w["kek"]), h(w["kek_id"]), h(w["nonce"])
+        assert (len(kek), len(kek_id), len(nonce)) == (32, 16, 12)
+        assert h(w["kek_info"]) == b"judicial-hub/kek/v2\x00" + kek_id + w["reader"].encode()
+        assert h(w["aad"]) == b"judicial-hub/key/v2\x00" + mid.bytes + w["reader"].encode()
+        assert w["kek_sealed"] == w["kek_enc"] + w["kek_ciphertext"]
+        assert len(h(w["kek_enc"])) == 32 and len(h(w["kek_sealed"])) == key_capsule.KEK_SEALED_SIZE == 80
+        ct = AESGCM(kek).encrypt(nonce, data_key, h(w["aad"]))
+        assert ct.hex() == w["ciphertext"] and len(ct) == 32 + 16
+        assert w["sealed"] == w["nonce"] + w["ciphertext"] and len(h(w["sealed"])) == key_capsule.WRAP_SIZE == 60
+        keks[(w["reader"], w["key_id"])] = key_capsule.Kek(kek_id, kek, h(w["kek_sealed"]))
+        nonces.append(nonce)
+    # the library, given the same KEKs (sealed as stored) and nonces, builds the same capsule
+    readers = [sealing.Reader(r, k, private_key(r).public_key()) for r, k in keks]
+    again = sealing.wrap(data_key, mid, readers, keks=keks, nonces=nonces)
+    assert again.to_bytes().hex() == v["capsule"]["bytes"]
+
+
+@pytest.mark.parametrize("name", CAPSULES)
+def test_each_reader_opens_its_kek_and_then_the_data_key(name):
+    v, _, _, _ = capsule_of(name)
     capsule = sealing.KeyCapsule.from_bytes(h(v["capsule"]["bytes"]))
-    env = Envelope.from_bytes(h(v["envelope"]))
     for w in v["capsule"]["wraps"]:
         sk = private_key(w["reader"])
-        assert open_wrap(sk, h(w["sealed"]), h(w["info"])).hex() == v["data_key"]  # RFC 9180 by hand
-        assert sealing.SUITE.decrypt(h(w["sealed"]), sk, info=h(w["info"])).hex() == v["data_key"]
+        assert open_kek(sk, h(w["kek_sealed"]), h(w["kek_info"])).hex() == w["kek"]  # RFC 9180 by hand
+        assert key_capsule.SUITE.decrypt(h(w["kek_sealed"]), sk, info=h(w["kek_info"])).hex() == w["kek"]
+        data_key = AESGCM(h(w["kek"])).decrypt(h(w["nonce"]), h(w["ciphertext"]), h(w["aad"]))
+        assert data_key.hex() == v["data_key"]
         assert sealing.unwrap(capsule, w["reader"], {w["key_id"]: sk}).hex() == v["data_key"]
-        opened = sealing.open_envelope_payload(env, capsule, w["reader"], {w["key_id"]: sk})
-        assert (opened.payload.hex(), opened.salt.hex()) == (v["payload"]["avro"], v["salt"])
+    if name in NAMES:
+        env = Envelope.from_bytes(h(v["envelope"]))
+        for w in v["capsule"]["wraps"]:
+            opened = sealing.open_envelope_payload(env, capsule, w["reader"], {w["key_id"]: private_key(w["reader"])})
+            assert (opened.payload.hex(), opened.salt.hex()) == (v["payload"]["avro"], v["salt"])
+
+
+def test_a_sender_seals_many_data_keys_under_one_kek_per_reader():
+    """The point of the KEK: the court's next message shares freeze-order's KEKs, not its wraps."""
+    order, again, feedback = wraps_of("freeze-order"), wraps_of("kek-reuse"), wraps_of("freeze-feedback")
+    assert list(order) == list(again) == list(feedback)
+    for r in order:
+        for k in ("key_id", "kek_id", "kek", "kek_info", "kek_sealed"):
+            assert again[r][k] == order[r][k], (r, k)
+        for k in ("nonce", "aad", "ciphertext", "sealed"):
+            assert again[r][k] != order[r][k], (r, k)
+    # a KEK is the sender's for one reader: another reader, or another sender, has another one
+    assert len({w["kek_id"] for w in [*order.values(), *feedback.values()]}) == 2 * len(order)
+    assert len({w["kek"] for w in [*order.values(), *feedback.values()]}) == 2 * len(order)
+    assert len({w["nonce"] for ws in (order, again, feedback) for w in ws.values()}) == 3 * len(order)
+
+
+def test_a_reader_opens_a_kek_once():
+    """With the KEK cached from freeze-order's capsule, the next capsule opens with no HPKE operation:
+    even a private key that cannot open the KEK is not needed."""
+    bank_key_id = members()["bank-icbc-bj"]["encryption_keys"][0]["key_id"]
+    first = sealing.KeyCapsule.from_bytes(h(vec("freeze-order")["capsule"]["bytes"]))
+    second = sealing.KeyCapsule.from_bytes(h(DATA["kek_reuse"]["capsule"]["bytes"]))
+    not_the_banks = {bank_key_id: private_key("court-bj-chaoyang")}
+    with pytest.raises(sealing.CannotOpenError):
+        sealing.unwrap(second, "bank-icbc-bj", not_the_banks)
+    cache = sealing.KekCache()
+    opened = sealing.unwrap(first, "bank-icbc-bj", {bank_key_id: private_key("bank-icbc-bj")}, cache)
+    assert opened.hex() == vec("freeze-order")["data_key"]
+    assert cache.get("bank-icbc-bj", h(wraps_of("freeze-order")["bank-icbc-bj"]["kek_sealed"])) == \
+        h(wraps_of("freeze-order")["bank-icbc-bj"]["kek"])
+    assert sealing.unwrap(second, "bank-icbc-bj", not_the_banks, cache).hex() == DATA["kek_reuse"]["data_key"]
 
 
 def test_a_capsule_opens_for_its_own_message_only():
@@ -324,10 +409,6 @@ def test_a_capsule_opens_for_its_own_message_only():
     assert sealing.unwrap(capsule, "bank-icbc-bj", bank).hex() == order["data_key"]  # a positive control
     with pytest.raises(sealing.CannotOpenError):
         sealing.open_envelope_payload(Envelope.from_bytes(h(feedback["envelope"])), capsule, "bank-icbc-bj", bank)
-    # a wrap moved into another message's capsule does not open under that message's info
-    moved = sealing.KeyCapsule(uuid.UUID(feedback["envelope_fields"]["message_id"]), capsule.wraps)
-    with pytest.raises(sealing.CannotOpenError):
-        sealing.unwrap(moved, "bank-icbc-bj", bank)
     # a member that is not a reader has no wrap
     with pytest.raises(sealing.CannotOpenError):
         sealing.unwrap(capsule, "bank-ccb-bj", bank)
@@ -445,20 +526,63 @@ def refused(n: dict[str, Any], why: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["capsule-wrong-key", "capsule-wrong-info"])
-def test_a_wrap_does_not_open_with_another_key_or_another_readers_info(name):
+def test_a_sealed_kek_does_not_open_with_another_key_or_another_readers_info(name):
     n = neg(name)
-    v = vec(n["base"])
-    wrap = next(w for w in v["capsule"]["wraps"] if w["reader"] == n["wrap"])
+    w = wraps_of(n["base"])[n["wrap"]]
     sk = X25519PrivateKey.from_private_bytes(h(n["private_key"]))
     right_key = private_key(n["wrap"])
     other_key = raw_public(sk.public_key()) != raw_public(right_key.public_key())
-    other_info = h(n["info"]) != h(wrap["info"])
+    other_info = h(n["info"]) != h(w["kek_info"])
     assert other_key != other_info, "exactly one of the two is wrong"
+    if other_info:  # the wrap's own KEK id, another reader's id
+        court = "court-bj-chaoyang"
+        assert h(n["info"]) == b"judicial-hub/kek/v2\x00" + h(w["kek_id"]) + court.encode() and n["wrap"] != court
     with pytest.raises(InvalidTag):
-        open_wrap(sk, h(wrap["sealed"]), h(n["info"]))
+        open_kek(sk, h(w["kek_sealed"]), h(n["info"]))
     with pytest.raises((InvalidTag, ValueError)):
-        sealing.SUITE.decrypt(h(wrap["sealed"]), sk, info=h(n["info"]))
-    assert open_wrap(right_key, h(wrap["sealed"]), h(wrap["info"])).hex() == v["data_key"]  # a positive control
+        key_capsule.SUITE.decrypt(h(w["kek_sealed"]), sk, info=h(n["info"]))
+    assert open_kek(right_key, h(w["kek_sealed"]), h(w["kek_info"])).hex() == w["kek"]  # a positive control
+    assert n["expect"] == "DECRYPTION_FAILS"
+
+
+def test_a_flipped_byte_of_sealed_does_not_decrypt():
+    n = neg("capsule-flipped-sealed")
+    v = vec(n["base"])
+    w = wraps_of(n["base"])[n["wrap"]]
+    sealed = h(n["sealed"])
+    assert differs_in_one_bit(sealed, h(w["sealed"])) and sealed[:12] == h(w["nonce"])
+    assert open_kek(private_key(n["wrap"]), h(w["kek_sealed"]), h(w["kek_info"])).hex() == w["kek"]  # the KEK opens
+    with pytest.raises(InvalidTag):
+        AESGCM(h(w["kek"])).decrypt(sealed[:12], sealed[12:], h(w["aad"]))
+    capsule = sealing.KeyCapsule.from_bytes(h(v["capsule"]["bytes"]))
+    flipped = sealing.KeyCapsule(capsule.message_id, tuple(
+        key_capsule.KeyWrap(x.reader, x.key_id, x.kek_id, x.kek_sealed, sealed) if x.reader == n["wrap"] else x
+        for x in capsule.wraps))
+    with pytest.raises(sealing.CannotOpenError):
+        sealing.unwrap(flipped, n["wrap"], {w["key_id"]: private_key(n["wrap"])})
+    assert n["expect"] == "DECRYPTION_FAILS"
+
+
+def test_a_wrap_moved_to_another_message_does_not_decrypt():
+    n = neg("capsule-moved")
+    order = vec(n["base"])
+    w = wraps_of(n["base"])[n["wrap"]]
+    mid = uuid.UUID(n["message_id"])
+    assert n["message_id"] == vec("freeze-feedback")["envelope_fields"]["message_id"]
+    moved = sealing.KeyCapsule.from_bytes(h(n["capsule"]))
+    original = sealing.KeyCapsule.from_bytes(h(order["capsule"]["bytes"]))
+    assert moved.message_id == mid and moved.wraps == original.wraps
+    assert h(n["aad"]) == b"judicial-hub/key/v2\x00" + mid.bytes + n["wrap"].encode() != h(w["aad"])
+    # the KEK does not name the message: it opens; the data key's aad does, and it does not decrypt
+    assert open_kek(private_key(n["wrap"]), h(w["kek_sealed"]), h(w["kek_info"])).hex() == w["kek"]
+    with pytest.raises(InvalidTag):
+        AESGCM(h(w["kek"])).decrypt(h(w["nonce"]), h(w["ciphertext"]), h(n["aad"]))
+    keys = {w["key_id"]: private_key(n["wrap"])}
+    with pytest.raises(sealing.CannotOpenError):
+        sealing.unwrap(moved, n["wrap"], keys)
+    with pytest.raises(sealing.CannotOpenError):
+        sealing.unwrap(moved, n["wrap"], keys, sealing.KekCache())
+    assert sealing.unwrap(original, n["wrap"], keys).hex() == order["data_key"]  # a positive control
     assert n["expect"] == "DECRYPTION_FAILS"
 
 
@@ -504,16 +628,19 @@ def test_every_v2_value_in_the_markdown_equals_vectors_v2_json():
                                           "aead.aad", "aead.ciphertext", "envelope_fields", "envelope_layout",
                                           "signing_input", "signature", "envelope", "capsule.wraps",
                                           "capsule.bytes")}
+    required |= {f"kek_reuse.{k}" for k in ("message_id", "data_key", "capsule.wraps", "capsule.bytes")}
     for name, n in DATA["negative"].items():
         required |= {f"negative.{name}.{k}" for k in ("ciphertext", "salt", "payload", "commitment", "private_key",
-                                                     "info", "envelope", "steps") if k in n}
+                                                     "info", "sealed", "aad", "capsule", "envelope", "steps")
+                     if k in n}
     assert required <= seen, sorted(required - seen)
 
 
 def test_the_markdown_section_states_the_construction():
     text = DOC.read_text(encoding="utf-8")
     section = text[text.index("## 13. Envelope v2"):]
-    for needle in ("judicial-hub/commitment/v2", "judicial-hub/payload/v2", "judicial-hub/key/v2", "`0x0020`",
+    for needle in ("judicial-hub/commitment/v2", "judicial-hub/payload/v2", "judicial-hub/kek/v2",
+                   "judicial-hub/key/v2", "kek_sealed", "100,000", "10 minutes", "`0x0020`",
                    "`0x0001`", "`0x0002`", "KEYS_MISSING", "vectors_v2.json", "commitment_salt", "payload_avro",
                    "hub proof open", "`<namespace>.keys`", "tombstone", "auditor"):
         assert needle in section, needle
