@@ -31,8 +31,9 @@ audit_per_s             ledger entries replayed and verified per second by the a
 proof_p99_ms            an inclusion proof at 1,000,000 entries read from the verifier's on-disk tiles
                         (hub.verifier.store + hub.ledger.tiles, as `/proof/inclusion` serves it) and verified
 publish_stream_per_s    one connector (`hub connector run`), PublishStream: requests acknowledged by Kafka per second
-publish_batches_per_s   ... PublishBatches, frames of BATCH (100) requests: requests acknowledged by Kafka per second
-                        (envelope v2: every payload encrypted for its readers); publish_batches_clear_per_s: the
+publish_batches_per_s   ... PublishBatches, frames of BATCH (100) requests, 2,000 distinct orders cycled: requests
+                        acknowledged by Kafka per second (envelope v2: every payload encrypted for its readers);
+                        publish_batches_clear_per_s: the
                         same right after on a connector sealing envelope v1 (payloads in clear), and
                         publish_encryption_ratio = publish_batches_per_s / publish_batches_clear_per_s
 grpc_echo_stream_per_s  the baseline for both: a Python gRPC stream whose server only echoes each message (of a
@@ -540,8 +541,9 @@ def connector_stub(port: int) -> object:
     return pb_grpc.ConnectorStub(ch)
 
 
-def order_json() -> dict[str, object]:
-    """A freeze order in the connector's JSON form, from the load generator's payload."""
+def order_json(i: int = 1) -> dict[str, object]:
+    """Freeze order ``i`` in the connector's JSON form, from the load generator's payload (each ``i``
+    its own case number, account and amount)."""
     from hub.dev.loadgen import FREEZE_ORDER, freeze_order
     from hub.standard.jsonform import to_json
     from hub.standard.schemas import default_registry
@@ -549,7 +551,12 @@ def order_json() -> dict[str, object]:
 
     schema = default_registry().latest(FREEZE_ORDER)
     assert schema is not None
-    return dict(to_json(schema.schema, freeze_order(1, now_us())))
+    return dict(to_json(schema.schema, freeze_order(i, now_us())))
+
+
+#: distinct orders the PublishBatches runs cycle through: one order repeated would let lz4 compress
+#: a batch of payloads in clear to almost nothing, as no real traffic does (and ciphertext never does)
+DISTINCT_ORDERS = 2_000
 
 
 BATCH = 100
@@ -610,14 +617,16 @@ def bench_connector(b: Bench, n: int, broker_pid: int | None, seconds: float = 1
     out["publish_stream_ratio_vs_echo"] = stream_rate / out["grpc_echo_stream_per_s"]
     log(f"publish_stream_per_s {stream_rate:.0f}; CPU per request (us): "
         + ", ".join(f"{k.rsplit('_', 1)[1]} {v:.0f}" for k, v in stream_cpu.items()))
-    frame = pb.PublishBatch(requests=[request] * BATCH)
-    out["publish_batches_per_s"], cpu = publish_batches(court, frame, n, meter)
+    orders = [pb.PublishRequest(type=request.type, recipients=[BANK],
+                                payload_json=json.dumps(order_json(i), ensure_ascii=False)) for i in range(DISTINCT_ORDERS)]
+    frames = [pb.PublishBatch(requests=orders[i:i + BATCH]) for i in range(0, DISTINCT_ORDERS, BATCH)]
+    out["publish_batches_per_s"], cpu = publish_batches(court, frames, n, meter)
     out.update(cpu)
     log(f"publish_batches_per_s {out['publish_batches_per_s']:.0f} (frames of {BATCH}, envelope v2)")
     # the same with payloads in clear (envelope v1), on a second connector of the court's, right after
     clear_proc, clear_port = start_connector(b, COURT, envelope_version=1)
     try:
-        clear, clear_cpu = publish_batches(connector_stub(clear_port), frame, n,
+        clear, clear_cpu = publish_batches(connector_stub(clear_port), frames, n,
                                            CpuMeter({"connector": clear_proc.pid, "broker": broker_pid}, own="client"))
     finally:
         clear_proc.send_signal(signal.SIGTERM)
@@ -686,13 +695,13 @@ def bench_connector(b: Bench, n: int, broker_pid: int | None, seconds: float = 1
     return out
 
 
-def publish_batches(stub: Any, frame: Any, n: int, meter: CpuMeter) -> tuple[float, dict[str, float]]:
-    """PublishBatches of ``n`` requests in frames like ``frame``, after a warm-up: (requests acknowledged
-    per second, CPU per request)."""
-    list(stub.PublishBatches(iter([frame] * 5), timeout=120))  # warm-up
+def publish_batches(stub: Any, frames: list[Any], n: int, meter: CpuMeter) -> tuple[float, dict[str, float]]:
+    """PublishBatches of ``n`` requests in ``frames`` (of BATCH requests, cycled), after a warm-up:
+    (requests acknowledged per second, CPU per request)."""
+    list(stub.PublishBatches(iter(frames[:5]), timeout=120))  # warm-up
     meter.start()
     start = time.perf_counter()
-    answers = list(stub.PublishBatches(iter([frame] * (n // BATCH)), timeout=600))
+    answers = list(stub.PublishBatches((frames[i % len(frames)] for i in range(n // BATCH)), timeout=600))
     ok = sum(1 for a in answers for r in a.results if r.WhichOneof("outcome") == "response")
     if ok != n // BATCH * BATCH:
         raise SystemExit(f"PublishBatches: {ok} of {n // BATCH * BATCH} requests published")

@@ -169,5 +169,14 @@ def test_erasing_a_case_takes_its_order_and_the_feedback_answering_it(hub: Hub, 
     assert keys[uuid.UUID(world["kept"]).bytes] != b""  # another case's order is untouched
     reading = hub.run("audit", "--read-payloads")
     assert reading.returncode == 0, reading.stdout + reading.stderr
+    # every reader that could read them before now reads neither: the bank the order, the court the feedback
+    assert orders_from_the_start(bank, 3)[r.message_id].payload_unavailable == "ERASED"
+    stream = court.Subscribe(pb.SubscribeRequest(after_cursor=-1), timeout=30)
+    try:
+        feedback = next(d.message for d in stream if d.WhichOneof("item") == "message"
+                        and d.message.message_id == fb.message_id)
+    finally:
+        stream.cancel()
+    assert feedback.payload_unavailable == "ERASED" and not feedback.payload_json
     none = hub.run("agency", "erase", "--case", "（2026）京0105执0000号", "--reason", REASON, *ADMINS)
     assert none.returncode == 2 and "nothing to erase" in none.stderr, none.stdout + none.stderr

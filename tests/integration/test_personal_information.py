@@ -118,3 +118,20 @@ def test_a_judge_checks_the_opening_and_a_forged_one_fails(hub: Hub, sent: dict[
     assert opens(env.commitment, m.commitment_salt, m.payload_avro)
     forged = m.payload_avro.replace(ORDER_JSON["account_number"].encode(), b"0200009999999999999")
     assert forged != m.payload_avro and not opens(env.commitment, m.commitment_salt, forged)
+
+
+def test_hub_proof_open_shows_a_judge_what_the_court_signed(hub: Hub, sent: dict[str, Any], tmp_path: Path) -> None:
+    m = sent["delivery"]
+    receipt, payload, forged = tmp_path / "order.tlog-proof", tmp_path / "order.avro", tmp_path / "forged.avro"
+    hub.wait_for(lambda: hub.run("proof", "export", sent["id"], "--partition", "0", "--out",
+                                 str(receipt)).returncode == 0, "a checkpoint covering the order")
+    payload.write_bytes(m.payload_avro)
+    opened = hub.run("proof", "open", str(receipt), "--payload", str(payload), "--salt", m.commitment_salt.hex(),
+                     "--consortium", str(hub.consortium))
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    assert "OPENED" in opened.stdout and sent["id"] in opened.stdout
+    assert ORDER_JSON["account_number"] in opened.stdout  # the payload, shown to the judge
+    forged.write_bytes(m.payload_avro.replace(ORDER_JSON["account_number"].encode(), b"0200009999999999999"))
+    refused = hub.run("proof", "open", str(receipt), "--payload", str(forged), "--salt", m.commitment_salt.hex(),
+                      "--consortium", str(hub.consortium))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
