@@ -52,3 +52,15 @@ def init_dev(directory: Path, members: Sequence[DevMember], *, consortium: str =
                             admins=tuple(admins), quorum=2)
     write_genesis(directory, membership)
     return membership, True
+
+
+def without_encryption_keys(directory: Path, bootstrap: str, namespace: str) -> list[str]:
+    """The members of the latest membership (the genesis in ``directory`` and the membership log)
+    with no current encryption key, the sequencer aside: a consortium created before envelope v2."""
+    from hub.consortium.files import load_memberships
+    from hub.kafka.membership_log import read_updates
+
+    latest = max(load_memberships(directory, read_updates(bootstrap, namespace)).items())[1]
+    now = now_us()
+    return [m.id for m in latest.members.values()
+            if m.id != SEQUENCER_MEMBER and m.current_encryption_key(now, latest.version) is None]

@@ -31,7 +31,7 @@ from hub.config import HubConfig
 from hub.consortium.files import load_signing_key
 from hub.consortium.membership import Membership
 from hub.consortium.pki import DevCA, issue_member
-from hub.dev.consortium import DevMember, init_dev
+from hub.dev.consortium import DevMember, init_dev, without_encryption_keys
 from hub.dev.processes import Processes
 from hub.errors import HubError
 from hub.kafka import security
@@ -177,7 +177,20 @@ def _prepare(cfg: HubConfig, members: Sequence[DevMember], narrator: Narrator) -
     narrator.say("hub", f"Kafka ACLs from membership v{membership.version}: {len(changes.added)} added, "
                         f"{len(changes.removed)} removed, {changes.kept} kept; {BANK} may read "
                         f"{cfg.namespace}.outbox.{BANK} and no other outbox, nor the ledger (`hub kafka acls list`)")
-    return _Stage(cfg, broker.bootstrap, membership, agencies, Path(tempfile.mkdtemp(prefix="hub-demo-")), narrator)
+    stage = _Stage(cfg, broker.bootstrap, membership, agencies, Path(tempfile.mkdtemp(prefix="hub-demo-")), narrator)
+    _give_encryption_keys(stage)  # a consortium made before envelope v2
+    return stage
+
+
+def _give_encryption_keys(stage: _Stage) -> None:
+    """Members of a consortium created before envelope v2 get an encryption key, through the quorum."""
+    missing = without_encryption_keys(stage.cfg.consortium_dir, stage.bootstrap, stage.cfg.namespace)
+    if missing:
+        stage.narrator.say("hub", f"consortium made before envelope v2: {len(missing)} member(s) get an encryption key "
+                                  "(`hub agency rotate-key --encryption`, approved by admin-1 and admin-2)")
+    for member in missing:
+        stage.run(f"an encryption key for {member}", "agency", "rotate-key", "--encryption", "--member", member,
+                  "--admin", "admin-1", "--admin", "admin-2", "--reason", "envelope v2: an encryption key")
 
 
 def _start_services(stage: _Stage, procs: Processes) -> None:
