@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hub.cli.context import Ctx, current_membership, membership_or_genesis, pass_ctx
+from hub.cli.context import Ctx, auditor_key_options, current_membership, membership_or_genesis, pass_ctx
 from hub.consortium.membership import Role
 from hub.errors import ConfigError, IntegrityError
 
@@ -250,11 +250,7 @@ def agency_add(c: Ctx, member_id: str, name: str, roles: tuple[str, ...], reason
 @click.option("--subject-id", metavar="ID",
               help="Also every message whose payload names this ID number (a party's unified social credit code "
                    "or resident ID number, at any depth), and every message answering one (auditor's key).")
-@click.option("--auditor", metavar="MEMBER", help="With --case or --subject-id: the auditor whose key opens the "
-              "payloads [default: the membership's only auditor].")
-@click.option("--audit-key", "audit_key_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
-              metavar="FILE", help="With --case or --subject-id: the auditor's X25519 key file (repeatable) "
-                                   "[default: the consortium directory's].")
+@auditor_key_options("With --case or --subject-id")
 @click.option("--reason", required=True,
               help="Why, for the record (one line, at most 500 characters): e.g. the request it grants.")
 @_admin_option

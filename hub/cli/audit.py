@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from hub.audit.driver import AuditOutcome, AuditRequest, run_audit
-from hub.cli.context import Ctx, pass_ctx
+from hub.cli.context import Ctx, auditor_key_options, pass_ctx
 from hub.errors import ConfigError
 
 __all__ = ["audit"]
@@ -60,11 +60,7 @@ class _Bar:
 @click.option("--read-payloads", is_flag=True,
               help="Open every encrypted payload with the audit key and check what the sequencer could not: "
                    "the commitment the sender signed, the schema, the domain rules and the disclosed fields.")
-@click.option("--auditor", metavar="MEMBER", help="The auditor member whose key opens payloads [default: the "
-              "membership's only auditor].")
-@click.option("--audit-key", "audit_key_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
-              metavar="FILE", help="The auditor's X25519 private key file (repeatable: older keys open older "
-              "messages) [default: the consortium directory's].")
+@auditor_key_options("With --read-payloads")
 @pass_ctx
 def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report: Path | None,
           html_report: Path | None, quiet: bool, at: datetime | None, policy_paths: tuple[Path, ...],

@@ -6,13 +6,17 @@ Commands take a :class:`Ctx` through :data:`pass_ctx` (the one way to reach it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from hub.config import HubConfig
 from hub.errors import ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 if TYPE_CHECKING:
     from hub.consortium.membership import Membership
@@ -82,3 +86,17 @@ def check_partition(c: Ctx, partition: int) -> None:
     """A ConfigError unless ``partition`` is one of the configuration's ledger partitions."""
     if not 0 <= partition < c.cfg.partitions:
         raise ConfigError(f"partition {partition} is outside 0..{c.cfg.partitions - 1}")
+
+
+def auditor_key_options(purpose: str) -> Callable[[F], F]:
+    """``--auditor MEMBER`` and ``--audit-key FILE`` (repeatable): whose X25519 keys open payloads
+    (:func:`hub.audit.driver.audit_reader`), for ``purpose`` (shown in their help)."""
+    def decorate(f: F) -> F:
+        f = click.option("--audit-key", "audit_key_files", multiple=True,
+                         type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+                         help=f"{purpose}: the auditor's X25519 private key file (repeatable: older keys open older "
+                              "messages) [default: the consortium directory's].")(f)
+        return click.option("--auditor", metavar="MEMBER",
+                            help=f"{purpose}: the auditor member whose key opens payloads [default: the "
+                                 "membership's only auditor].")(f)
+    return decorate

@@ -24,7 +24,7 @@ from hub.standard.jsonform import FieldProblems
 from hub.standard.rules import describe
 from hub.standard.schemas import PayloadSchema
 from hub.standard.sealing import KekEpochs, Reader, prepare_v2
-from hub.standard.validation import Reason, required_readers_of
+from hub.standard.validation import NoEncryptionKeyError, Reason, encryption_readers
 from hub.v1 import connector_pb2 as pb
 
 
@@ -75,20 +75,11 @@ def unsigned_envelope(request: pb.PublishRequest, agency: Agency, now: int, epoc
 
 
 def readers_of(membership: Membership, sender: str, recipients: list[str], now: int) -> list[Reader]:
-    """Whom a message is encrypted for: its recipients, its sender and every auditor, each under its
-    current encryption key; FAILED_PRECONDITION naming a reader with none (the sequencer would
-    refuse the message as KEYS_MISSING)."""
-    out = []
-    for member_id in required_readers_of(membership, sender, recipients):
-        member = membership.member(member_id)
-        key = member.current_encryption_key(now, membership.version) if member is not None else None
-        if key is None:
-            raise Refusal(grpc.StatusCode.FAILED_PRECONDITION,
-                          f"{member_id} has no current encryption key in membership v{membership.version}: "
-                          "nothing can be encrypted for it (an administrator adds one: `hub agency rotate-key "
-                          "--encryption`)")
-        out.append(Reader(member_id, key.key_id, key.key.x25519()))
-    return out
+    """:func:`~hub.standard.validation.encryption_readers`, FAILED_PRECONDITION for a reader without a key."""
+    try:
+        return encryption_readers(membership, sender, recipients, now)
+    except NoEncryptionKeyError as exc:
+        raise Refusal(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
 
 
 def submission(raw: bytes, capsule: bytes | None) -> bytes:

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from hub.consortium.identity import key_id, write_private_pem
+from hub.consortium.key_window import KeyWindow
 from hub.errors import ConfigError, DecodeError, HubError
 from hub.timeutil import RFC3339_FORM, iso, parse_rfc3339, to_us
 
@@ -135,7 +136,7 @@ class DecryptionKey:
 
 
 @dataclass(frozen=True)
-class MemberEncryptionKey:
+class MemberEncryptionKey(KeyWindow):
     """One of a member's X25519 keys, with its validity window and any revocation: the same rules
     as a signing key's (:class:`hub.consortium.membership.MemberKey`), for the time a payload is
     encrypted and the membership version it is encrypted under."""
@@ -150,16 +151,6 @@ class MemberEncryptionKey:
     @property
     def key_id(self) -> str:
         return self.key.key_id
-
-    def valid_at(self, at_us: int) -> bool:
-        """Whether ``at_us`` falls within the key's validity period."""
-        return self.not_before <= at_us and (self.not_after is None or at_us <= self.not_after)
-
-    def is_revoked(self, at_us: int, membership_version: int) -> bool:
-        """Whether the key is revoked at ``at_us`` under membership ``membership_version``."""
-        if self.revoked_in_version is not None and membership_version >= self.revoked_in_version:
-            return True
-        return self.revoked_at is not None and at_us >= self.revoked_at
 
 
 # --- the member document's JSON form --------------------------------------------------------

@@ -63,6 +63,7 @@ from hub.consortium.encryption_keys import (
 )
 from hub.consortium.erasures import Erasure, erasures_from_doc, erasures_to_doc
 from hub.consortium.identity import VerifyingKey, key_id
+from hub.consortium.key_window import KeyWindow
 from hub.errors import ConfigError, EncodeError
 from hub.timeutil import iso, to_us
 
@@ -87,7 +88,7 @@ class Role(StrEnum):
 
 
 @dataclass(frozen=True)
-class MemberKey:
+class MemberKey(KeyWindow):
     """One of a member's Ed25519 signing keys, with its validity window and any revocation."""
 
     key: VerifyingKey
@@ -100,17 +101,6 @@ class MemberKey:
     @property
     def key_id(self) -> str:
         return self.key.key_id
-
-    def valid_at(self, at_created_us: int) -> bool:
-        """Whether a message created at ``at_created_us`` falls within the key's validity period."""
-        return self.not_before <= at_created_us and (self.not_after is None or at_created_us <= self.not_after)
-
-    def is_revoked(self, at_created_us: int, membership_version: int) -> bool:
-        """Whether a message created at ``at_created_us`` and validated against membership
-        ``membership_version`` must be refused as signed with a revoked key."""
-        if self.revoked_in_version is not None and membership_version >= self.revoked_in_version:
-            return True
-        return self.revoked_at is not None and at_created_us >= self.revoked_at
 
 
 @dataclass(frozen=True)

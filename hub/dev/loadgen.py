@@ -22,8 +22,8 @@ from hub.standard import avro
 from hub.standard.disclosure import disclose
 from hub.standard.envelope import seal
 from hub.standard.schemas import SchemaRegistry
-from hub.standard.sealing import KekEpochs, Reader, prepare_v2
-from hub.standard.validation import required_readers_of
+from hub.standard.sealing import KekEpochs, prepare_v2
+from hub.standard.validation import encryption_readers
 from hub.timeutil import now_us
 
 FREEZE_ORDER = "cn.judicial.hub.enforcement.FreezeOrder"
@@ -82,12 +82,7 @@ def freeze_orders(registry: SchemaRegistry, sender: str, key: SigningKey, recipi
             env = seal(type=FREEZE_ORDER, schema_fingerprint=schema.fingerprint, sender=sender, key=key,
                        recipients=recipients, payload=payload, created_at=now)
         else:
-            readers = []
-            for mid in required_readers_of(encrypt_for, sender, recipients):
-                member = encrypt_for.members[mid]
-                ek = member.current_encryption_key(now, encrypt_for.version)
-                assert ek is not None, f"{mid} has no encryption key"
-                readers.append(Reader(mid, ek.key_id, ek.key.x25519()))
+            readers = encryption_readers(encrypt_for, sender, recipients, now)
             unsigned, _ = prepare_v2(type=FREEZE_ORDER, schema_fingerprint=schema.fingerprint, sender=sender,
                                      key_id=key.key_id, recipients=recipients, payload=payload,
                                      disclosed=disclose(FREEZE_ORDER, schema.decode(payload)), readers=readers,

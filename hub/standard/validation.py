@@ -17,12 +17,12 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from hub.consortium.membership import MemberKey, Membership, Role
-from hub.errors import DecodeError
+from hub.errors import DecodeError, InputError
 from hub.standard.disclosure import clear_fields
 from hub.standard.envelope import Envelope, EnvelopeTooLargeError
 from hub.standard.rules import describe
 from hub.standard.schemas import SchemaRegistry
-from hub.standard.sealing import KeyCapsule
+from hub.standard.sealing import KeyCapsule, Reader
 
 
 class Reason(StrEnum):
@@ -265,6 +265,26 @@ def required_readers_of(membership: Membership, sender: str, recipients: Iterabl
     """:func:`required_readers` of a message from ``sender`` to ``recipients``."""
     auditors = [m.id for m in membership.members_with_role(Role.AUDITOR)]
     return sorted({*recipients, sender, *auditors})
+
+
+class NoEncryptionKeyError(InputError):
+    """A reader of a message has no current encryption key: nothing can be encrypted for it."""
+
+
+def encryption_readers(membership: Membership, sender: str, recipients: Iterable[str], now_us: int) -> list[Reader]:
+    """Whom a message is encrypted for (:func:`required_readers_of`), each under its current
+    encryption key; :class:`NoEncryptionKeyError` naming a reader with none (the sequencer would
+    refuse the message as KEYS_MISSING)."""
+    out = []
+    for member_id in required_readers_of(membership, sender, recipients):
+        member = membership.member(member_id)
+        key = member.current_encryption_key(now_us, membership.version) if member is not None else None
+        if key is None:
+            raise NoEncryptionKeyError(f"{member_id} has no current encryption key in membership "
+                                       f"v{membership.version}: nothing can be encrypted for it (an administrator "
+                                       "adds one: `hub agency rotate-key --encryption`)")
+        out.append(Reader(member_id, key.key_id, key.key.x25519()))
+    return out
 
 
 def check_capsule(verdict: Verdict, capsule: bytes | None, membership: Membership) -> Verdict:

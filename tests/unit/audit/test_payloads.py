@@ -13,8 +13,8 @@ from hub.ledger.entry import ChainHead, LedgerEntry, Source
 from hub.standard import avro
 from hub.standard.disclosure import disclose
 from hub.standard.envelope import Envelope
-from hub.standard.sealing import KeyCapsule, Reader, prepare_v2
-from hub.standard.validation import required_readers_of
+from hub.standard.sealing import KeyCapsule, prepare_v2
+from hub.standard.validation import encryption_readers
 from tests.unit.factories import FEEDBACK, NOW, ORDER, freeze_feedback, freeze_order, world
 
 W = world(encryption=True)
@@ -26,8 +26,7 @@ def sealed(sender: str, type_: str, datum: dict, recipients: list[str], *, corre
     schema = W.registry.latest(type_)
     assert schema is not None
     payload = avro.encode(schema.schema, datum)
-    readers = [Reader(m, W.decryption[m].key_id, W.decryption[m].public.x25519())
-               for m in required_readers_of(W.membership, sender, recipients)]
+    readers = encryption_readers(W.membership, sender, recipients, NOW)
     unsigned, _ = prepare_v2(type=type_, schema_fingerprint=schema.fingerprint, sender=sender,
                              key_id=W.keys[sender].key_id, recipients=recipients, payload=payload,
                              disclosed=disclose(type_, schema.decode(payload)) if disclosed is None else disclosed,
