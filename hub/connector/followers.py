@@ -10,7 +10,8 @@
 Each takes the consumer it reads (opened and assigned by :func:`hub.connector.service.start_connector`),
 runs in a daemon thread from :meth:`Follower.start`, and closes its consumer when :meth:`Follower.close`
 stops it. A Kafka failure is logged and the follower reads on after a pause (librdkafka
-reconnects by itself).
+reconnects by itself); a record whose handling meets a transient failure (an
+:class:`~hub.errors.UnavailableError`) is read again after the pause.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from hub.connector.agency import CurrentAgency
 from hub.connector.deliveries import Opener, receipt_pb
 from hub.consortium.governance import apply_update, parse_update
 from hub.consortium.membership import Membership
-from hub.errors import DecodeError, HubError
+from hub.errors import DecodeError, HubError, UnavailableError
 from hub.kafka.consumer import Consumer, Message, header
 from hub.kafka.topics import KIND_HEADER
 from hub.ledger.entry import LedgerEntry
@@ -74,11 +75,31 @@ class Follower(abc.ABC):
                     log.warning("%s: %s", self.name, exc.diagnostics())
                     self._stop.wait(RETRY_PAUSE_S)
                     continue
-                for m in msgs:
-                    self._handle(m)
-                self._read(self._consumer.eof)
+                for i, m in enumerate(msgs):
+                    try:
+                        self._handle(m)
+                    except UnavailableError as exc:  # e.g. the keyring has not read a capsule yet
+                        log.warning("%s: %s; reading again from %s[%s]@%s", self.name, exc.diagnostics(),
+                                    m.topic(), m.partition(), m.offset())
+                        self._rewind(msgs[i:])
+                        self._stop.wait(RETRY_PAUSE_S)
+                        break
+                else:
+                    self._read(self._consumer.eof)
         finally:
             self._consumer.close()
+
+    def _rewind(self, unhandled: list[Message]) -> None:
+        """Read these records again: seek each of their partitions back to the first of them."""
+        first: dict[tuple[str, int], int] = {}
+        for m in unhandled:
+            first.setdefault((m.topic() or "", m.partition() or 0), m.offset() or 0)
+        for (topic, partition), offset in first.items():
+            try:
+                self._consumer.seek(topic, partition, offset)
+            except HubError as exc:
+                log.error("%s: cannot read %s[%s] again from %s, its records there are skipped: %s", self.name,
+                          topic, partition, offset, exc.diagnostics())
 
     def _tick(self) -> None:
         """Called before each read."""

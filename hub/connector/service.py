@@ -211,11 +211,12 @@ def start_connector(agency: Agency) -> Connector:
         receipts_consumer.assign([(agency.outbox, 0, high)])  # receipts of what is published from now
         receipts = ReceiptWatcher(receipts_consumer, agency.outbox)
 
-        keys_consumer = open_consumer(bootstrap, private_group(agency.group, "keys"))
+        keys_consumer = open_consumer(bootstrap, private_group(agency.group, "keys"), partition_eof=True)
         opened.callback(keys_consumer.close)
-        keys_topic = agency.topics.keys
-        keys_consumer.assign([(keys_topic, p, OFFSET_BEGINNING) for p in keys_consumer.partitions(keys_topic)])
-        keyring = KeyRing(keys_consumer, agency.member_id, [(k.key_id, k.private_key) for k in agency.decryption_keys])
+        keys_parts = [(agency.topics.keys, p) for p in keys_consumer.partitions(agency.topics.keys)]
+        keys_consumer.assign([(t, p, OFFSET_BEGINNING) for t, p in keys_parts])
+        keyring = KeyRing(keys_consumer, agency.member_id, [(k.key_id, k.private_key) for k in agency.decryption_keys],
+                          keys_parts)
         keyring.apply(agency.membership)
 
         committer = open_consumer(bootstrap, agency.group)

@@ -71,6 +71,9 @@ class Consumer:
         #: (topic, partition) that reported their end during the last :meth:`consume` (only with
         #: ``partition_eof``)
         self.eof: set[tuple[str, int]] = set()
+        #: (topic, partition) -> the offset at which it last reported its end: everything committed
+        #: below it was read (a read_committed end is the last stable offset, past any commit marker)
+        self.eof_at: dict[tuple[str, int], int] = {}
 
     def assign(self, positions: Sequence[tuple[str, int, int]]) -> None:
         """Read these (topic, partition, next offset) and nothing else (:data:`OFFSET_BEGINNING`: from
@@ -100,7 +103,9 @@ class Consumer:
             if err is None:
                 kept.append(m)
             elif err.code() == KafkaError._PARTITION_EOF:
-                self.eof.add((m.topic() or "", m.partition() or 0))
+                where = (m.topic() or "", m.partition() or 0)
+                self.eof.add(where)
+                self.eof_at[where] = m.offset() or 0
             elif err.code() in _SETTLING or err.code() in _DISCONNECTED:
                 log.debug("%s[%s]: %s; waiting for it", m.topic(), m.partition(), err.str())
             else:
@@ -127,7 +132,8 @@ class Consumer:
 
     def watermarks(self, topic: str, partition: int, *, timeout: float = 10.0, cached: bool = False) -> tuple[int, int]:
         """(low, high) offsets of ``topic[partition]``, asked of the broker (or the last fetch's,
-        ``cached``)."""
+        ``cached``). Asked, ``high`` is the last stable offset (this consumer reads committed
+        records only); cached, it is the high watermark. Safe to call while another thread consumes."""
         try:
             low, high = self._client.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout,
                                                            cached=cached)

@@ -200,6 +200,8 @@ class Subscriber:
         self.deliveries: list[Delivered] = []
         self.breaks: list[tuple[float, str]] = []  # (monotonic, status) of each broken stream
         self.ack_failures: list[tuple[float, str]] = []
+        #: (message id, payload_unavailable) of each message delivered without its payload
+        self.unreadable: list[tuple[str, str]] = []
         self._lock = threading.Condition()
         self._last = -1
         self._acked = -1
@@ -230,14 +232,18 @@ class Subscriber:
             self._stop.wait(0.5)  # back-off before subscribing again
 
     def _receive(self, d: pb.Delivery) -> None:
+        got = unreadable = None
         if d.WhichOneof("item") == "message":
-            account = str(json.loads(d.message.payload_json).get("account_number", ""))
-            got = Delivered(d.cursor, d.message.message_id, account, time.monotonic())
-        else:
-            got = None
+            if d.message.payload_json:
+                account = str(json.loads(d.message.payload_json).get("account_number", ""))
+                got = Delivered(d.cursor, d.message.message_id, account, time.monotonic())
+            else:  # delivered but not opened: a failure the checks report (it counts as not delivered)
+                unreadable = (d.message.message_id, d.message.payload_unavailable or "no payload_json")
         with self._lock:
             if got is not None:
                 self.deliveries.append(got)
+            if unreadable is not None:
+                self.unreadable.append(unreadable)
             self._last = max(self._last, d.cursor)
             self._lock.notify_all()
 

@@ -387,6 +387,9 @@ def check(world: World, probe: HealthProbe, subscriber: Subscriber, calls: list[
     if undelivered:
         failed.append(f"{len(undelivered)} of {len(ok)} calls answered OK never reached the bank's subscriber, e.g. "
                       f"{[c.message_id for c in undelivered[:3]]}")
+    if subscriber.unreadable:
+        failed.append(f"{len(subscriber.unreadable)} messages reached the bank without their payload, e.g. "
+                      f"{subscriber.unreadable[:3]} (payload_unavailable)")
     again = {m: k for m, k in delivered.items() if k > 1}
     if again:
         failed.append(f"{len(again)} messages delivered to the bank more than once, e.g. {list(again)[:3]}")

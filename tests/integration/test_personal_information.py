@@ -4,14 +4,20 @@ sender signed by opening the commitment."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hub.connector.followers import private_group
+from hub.connector.keyring import KeyRing, KeyringBehindError, Unreadable
 from hub.consortium.files import load_decryption_key
+from hub.kafka.consumer import OFFSET_BEGINNING, open_consumer
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
@@ -135,3 +141,38 @@ def test_hub_proof_open_shows_a_judge_what_the_court_signed(hub: Hub, sent: dict
     refused = hub.run("proof", "open", str(receipt), "--payload", str(forged), "--salt", m.commitment_salt.hex(),
                       "--consortium", str(hub.consortium))
     assert refused.returncode == 1, refused.stdout + refused.stderr
+
+
+def keyring_of(hub: Hub, member: str) -> KeyRing:
+    """The member's keyring on the module's keys topic, as a connector builds it, not started."""
+    topic = Topics(hub.namespace).keys
+    consumer = open_consumer(hub.bootstrap, private_group(f"test-{member}", "keys"), partition_eof=True)
+    parts = [(topic, p) for p in consumer.partitions(topic)]
+    consumer.assign([(t, p, OFFSET_BEGINNING) for t, p in parts])
+    key = load_decryption_key(hub.consortium, member)
+    return KeyRing(consumer, member, [(key.key_id, key.private_key)], parts)
+
+
+def test_a_lagging_keyring_says_so_and_never_calls_a_payload_keyless(hub: Hub, sent: dict[str, Any]) -> None:
+    """After a broker outage the keyring may read the keys topic later than the outbox: the delivery
+    waits for it (or the stream ends UNAVAILABLE), never NO_KEY for a capsule that is on the topic."""
+    env = Envelope.from_bytes(sent["delivery"].envelope)
+    keyring = keyring_of(hub, BANK)
+    try:
+        with pytest.raises(KeyringBehindError):  # not reading at all: behind, not "no key"
+            keyring.open(env, wait_s=0.05, catch_up_s=1.0)
+        got: list[Any] = []
+        opener = threading.Thread(target=lambda: got.append(keyring.open(env, wait_s=0.05, catch_up_s=30)))
+        opener.start()
+        time.sleep(1.5)  # the keyring starts reading well after the delivery began waiting for it
+        keyring.start()
+        opener.join(30)
+        assert got and ORDER_JSON["account_number"].encode() in got[0].payload
+        # a message whose capsule is not on the topic: NO_KEY once the keyring has read it to its end
+        unknown = dataclasses.replace(env, message_id=uuid.uuid4())
+        began = time.monotonic()
+        with pytest.raises(Unreadable) as no_key:
+            keyring.open(unknown, wait_s=0.05, catch_up_s=30)
+        assert no_key.value.reason == "NO_KEY" and time.monotonic() - began < 10
+    finally:
+        keyring.close()
