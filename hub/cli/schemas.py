@@ -1,4 +1,4 @@
-"""``hub schemas check|list``: the standard's Avro schemas."""
+"""``hub schemas check|list|describe|reference``: the standard's Avro schemas and their reference."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ __all__ = ["schemas"]
 
 @click.group()
 def schemas() -> None:
-    """The standard's Avro schemas (schemas/<family>/<Name>.v<N>.avsc, installed with the package)."""
+    """The standard's Avro schemas (schemas/<family>/<Name>.v<N>.avsc, installed with the package) and the
+    message reference generated from them (describe, reference)."""
 
 
 @schemas.command("check")
@@ -59,3 +60,37 @@ def schemas_list() -> None:
     for t in registry.types():
         for v in registry.versions(t):
             click.echo(f"{t:60} v{v.version}  {v.fingerprint.hex()[:16]}…  {v.path.name}")
+
+
+@schemas.command("describe")
+@click.argument("type_name", metavar="TYPE")
+def schemas_describe(type_name: str) -> None:
+    """Print the reference of one message type, TYPE by its full name or its short name
+    (cn.judicial.hub.enforcement.FreezeOrder or FreezeOrder): its purpose, every version with what
+    changed, every field (type in JSON terms, default, meaning), the domain rules, who sends it to whom
+    and what answers it, what envelope v2 keeps in clear, and an example payload_json that passes the
+    connector's checks. Markdown. Exit 2 if no type has that name."""
+    from hub.standard.reference import describe_type
+    from hub.standard.schemas import default_registry
+
+    click.echo(describe_type(default_registry(), type_name), nl=False)
+
+
+@schemas.command("reference")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the reference to this file (docs/messages.md in the repository) [default: print it].")
+def schemas_reference(out: Path | None) -> None:
+    """Write the reference of every message type (what `describe` prints for each, the JSON form and the
+    delivered Message's fields) as one Markdown document."""
+    from hub.standard.reference import render_reference
+    from hub.standard.schemas import default_registry
+
+    text = render_reference(default_registry())
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {out}: {text.count(chr(10))} lines")

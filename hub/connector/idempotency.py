@@ -22,9 +22,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-import grpc
-
-from hub.connector.requests import Refusal
+from hub.connector.requests import Refusal, bad_field
 from hub.errors import ConfigError
 from hub.v1 import connector_pb2 as pb
 
@@ -151,8 +149,7 @@ class IdempotencyKeys:
         """The slot of ``key`` (with the answer the store holds, after a restart); :class:`Refusal`
         for a key that is too long."""
         if len(key) > MAX_KEY_LENGTH:
-            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"idempotency_key is longer than {MAX_KEY_LENGTH} characters")
+            raise bad_field("idempotency_key", f"is longer than {MAX_KEY_LENGTH} characters", "TOO_LONG")
         with self._lock:
             slot = self._slots.get(key)
             if slot is not None:
@@ -183,7 +180,7 @@ class IdempotencyKeys:
         if slot.envelope is None:
             return None
         if not same_request(slot.request, request_bytes):
-            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key was used before for a different request")
+            raise _reused()
         return slot.envelope
 
     def remember(self, key: str, slot: IdempotencySlot, request_bytes: bytes, response: pb.PublishResponse) -> None:
@@ -199,9 +196,13 @@ class IdempotencyKeys:
         if slot.response is None:
             return None
         if not same_request(slot.request, request_bytes):
-            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key was used before for a different request")
+            raise _reused()
         return slot.response
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def _reused() -> Refusal:
+    return bad_field("idempotency_key", "was used before for a different request", "IDEMPOTENCY_KEY_REUSED")

@@ -12,11 +12,12 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import grpc
 
 from hub.connector.deliveries import Opener, delivery_pb, receipt_pb
-from hub.connector.requests import Refusal
+from hub.connector.requests import Refusal, bad_field
 from hub.errors import DecodeError, UnavailableError
 from hub.kafka.consumer import OFFSET_COMMITTED, Consumer, header
 from hub.kafka.reader import read_partition
@@ -90,18 +91,30 @@ class Outbox:
     def find_receipt(self, message_id: str, look_back: int = LOOK_BACK) -> pb.Receipt | None:
         """The ACCEPTED receipt of ``message_id`` among the outbox's last ``look_back`` records (None
         if there is none): what a retry whose copy was refused as REPLAYED is answered with."""
+        trace = self.trace(message_id, look_back)
+        return trace.accepted
+
+    def trace(self, message_id: str, look_back: int = LOOK_BACK) -> Trace:
+        """What the outbox's last ``look_back`` records say of ``message_id``: its receipts (the agency
+        sent it) and whether it was delivered to the agency (it received it)."""
         key = uuid.UUID(message_id).bytes
         low, high = self._committer.watermarks(self.topic, 0)
+        found = Trace()
         for rec in read_partition(self._committer.bootstrap, self.topic, 0, max(low, high - look_back)):
-            if rec.key != key or rec.headers.get(KIND_HEADER) != b"receipt":
+            if rec.key != key:
+                continue
+            if rec.headers.get(KIND_HEADER) == b"entry":
+                found.delivered = True
                 continue
             try:
                 receipt = receipt_pb(rec.value)
             except DecodeError:
                 continue
             if receipt.status == pb.Receipt.ACCEPTED:
-                return receipt
-        return None
+                found.accepted = found.accepted or receipt
+            else:
+                found.rejected = found.rejected or receipt
+        return found
 
     def ack(self, cursor: int, time_remaining: float | None = None) -> int:
         """Commit the position after ``cursor`` as the agency's and return it, within the call's
@@ -109,13 +122,14 @@ class Outbox:
         held (nothing moves), UNAVAILABLE when Kafka does not answer or the commit does not complete in
         time (the cursor may or may not be committed: Ack again)."""
         if cursor < 0:
-            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"cursor {cursor} is negative: cursors start at 0")
+            raise bad_field("cursor", f"{cursor} is negative: cursors start at 0", "CURSOR_NEGATIVE")
         wait = ACK_WAIT_S if time_remaining is None else max(0.0, min(time_remaining - 0.05, ACK_WAIT_S))
         end = time.monotonic() + wait
         _, high = self._offsets(max(wait, 0.01), "nothing was acknowledged; Ack again later")
         if cursor >= high:
             raise Refusal(grpc.StatusCode.OUT_OF_RANGE,
-                          f"cursor {cursor} was never delivered: the outbox ends before {high}; nothing was acknowledged")
+                          f"cursor {cursor} was never delivered: the outbox ends before {high}; nothing was acknowledged",
+                          reason="CURSOR_PAST_END")
         next_cursor = cursor + 1
         commit = self._commits.submit(self._commit, next_cursor)
         try:
@@ -150,23 +164,36 @@ class Outbox:
         self._committer.close()
 
 
+@dataclass
+class Trace:
+    """A message as the agency's outbox knows it: :meth:`Outbox.trace`."""
+
+    accepted: pb.Receipt | None = None
+    rejected: pb.Receipt | None = None
+    delivered: bool = False
+
+    @property
+    def notarised(self) -> bool:
+        return self.accepted is not None or self.delivered
+
+
 def subscribe_start(after_cursor: int, low: int, high: int) -> int:
     """The outbox offset a Subscribe ``after_cursor`` starts at, given the outbox's offsets
     ``low`` (its oldest record) and ``high`` (after its last); :class:`Refusal` for a cursor it
     cannot honour. ``-1`` means "from the oldest record the outbox still holds"."""
     if after_cursor < -1:
-        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT,
-                      f"after_cursor {after_cursor} is negative: give a cursor, -1 for the oldest record, "
-                      "or none to resume after the last acknowledged one")
+        raise bad_field("after_cursor", f"{after_cursor} is negative: give a cursor, -1 for the oldest record, "
+                        "or none to resume after the last acknowledged one", "CURSOR_NEGATIVE")
     if after_cursor == -1:
         return low
     if after_cursor + 1 > high:
         raise Refusal(grpc.StatusCode.OUT_OF_RANGE,
-                      f"after_cursor {after_cursor} is past the end of the outbox, which ends before {high}")
+                      f"after_cursor {after_cursor} is past the end of the outbox, which ends before {high}",
+                      reason="CURSOR_PAST_END")
     if after_cursor + 1 < low:
         raise Refusal(grpc.StatusCode.OUT_OF_RANGE,
                       f"the records after cursor {after_cursor} have expired: the outbox now starts at {low} "
-                      f"(records are kept 30 days); after_cursor {low - 1} reads what it holds")
+                      f"(records are kept 30 days); after_cursor {low - 1} reads what it holds", reason="CURSOR_EXPIRED")
     return after_cursor + 1
 
 

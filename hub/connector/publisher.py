@@ -98,7 +98,7 @@ class Publisher:
         to sign it with; :class:`Refusal` otherwise."""
         problem = self.current.key_problem
         if problem is not None:
-            raise Refusal(grpc.StatusCode.FAILED_PRECONDITION, problem)
+            raise Refusal(grpc.StatusCode.FAILED_PRECONDITION, problem, reason="SIGNING_KEY_NOT_VALID")
         agency = self.current.agency
         return unsigned_envelope(request, agency, now_us(), self.epochs), agency.key
 
@@ -217,7 +217,8 @@ class Publisher:
             if first is None:
                 raise Refusal(grpc.StatusCode.ALREADY_EXISTS,
                               f"message {mid}, published before with this idempotency key, is on the ledger; "
-                              "its receipt is older than the connector looks back: GetReceipt gives its proof")
+                              "its receipt is older than the connector looks back: GetReceipt gives its proof",
+                              reason="ALREADY_NOTARISED")
             receipt = first
         response.receipt.CopyFrom(receipt)
         return response

@@ -4,7 +4,8 @@ No Kafka, no clock, no files: :func:`unsigned_envelope` checks a request against
 (the payload decodes or encodes under its schema, with the domain rules), the membership's
 policy (this sender may send this type to these recipients) and the envelope's size limit,
 and returns the envelope to sign. A refused request raises :class:`Refusal` with the gRPC
-status the connector answers and a detail naming the field.
+status the connector answers, a detail naming the field, and the same as machine-readable
+details (:mod:`hub.rpc.status_details`: the reason code, one violation per bad field).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import grpc
 from hub.connector.agency import Agency
 from hub.consortium.membership import Membership
 from hub.errors import DecodeError, EncodeError
+from hub.rpc.status_details import Details, Precondition, Violation
 from hub.standard.disclosure import disclose
 from hub.standard.envelope import ENVELOPE_VERSION, EnvelopeTooLargeError, Unsigned, prepare
 from hub.standard.jsonform import FieldProblems
@@ -27,14 +29,31 @@ from hub.standard.sealing import KekEpochs, Reader, prepare_v2
 from hub.standard.validation import NoEncryptionKeyError, Reason, encryption_readers
 from hub.v1 import connector_pb2 as pb
 
+#: the reason of a refusal that names none: the connector's own UNAVAILABLE and RESOURCE_EXHAUSTED
+#: answers are Kafka's absence and the back-pressure of its queue to Kafka
+_DEFAULT_REASON = {grpc.StatusCode.UNAVAILABLE: "BROKER_UNAVAILABLE", grpc.StatusCode.RESOURCE_EXHAUSTED: "QUEUE_FULL"}
+
 
 class Refusal(Exception):
-    """A request the connector refuses, with the gRPC status to answer and why."""
+    """A request the connector refuses, with the gRPC status to answer, why, and the same as
+    :class:`~hub.rpc.status_details.Details` (a reason code alone: ``reason``)."""
 
-    def __init__(self, code: grpc.StatusCode, detail: str):
+    def __init__(self, code: grpc.StatusCode, detail: str, details: Details | None = None, *, reason: str = ""):
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.details = details if details is not None else Details(reason=reason or _DEFAULT_REASON.get(code, ""))
+
+    def as_status(self) -> tuple[grpc.StatusCode, str, Details]:
+        """(code, text, details): the arguments of :func:`hub.rpc.status_details.abort`."""
+        return self.code, self.detail, self.details
+
+
+def bad_field(path: str, description: str, reason: str = Reason.INVALID_PAYLOAD, *, code: str | None = None) -> Refusal:
+    """INVALID_ARGUMENT for one bad field ``path``: "<path>: <description>", ErrorInfo ``code``
+    (default: ``reason``), one violation with ``reason``."""
+    return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{path}: {description}",
+                   Details(reason=code or reason, violations=[Violation(path, description, reason)]))
 
 
 def unsigned_envelope(request: pb.PublishRequest, agency: Agency, now: int, epochs: KekEpochs | None = None) -> Unsigned:
@@ -43,25 +62,27 @@ def unsigned_envelope(request: pb.PublishRequest, agency: Agency, now: int, epoc
     standard, the policy or the size limit refuses it."""
     schema = agency.registry.latest(request.type)
     if schema is None:
-        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"unknown message type {request.type!r}")
+        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"unknown message type {request.type!r}",
+                      Details(reason=Reason.UNKNOWN_SCHEMA, violations=[Violation(
+                          "type", f"unknown message type {request.type!r} (`hub schemas list`)", Reason.UNKNOWN_SCHEMA)]))
     payload, decoded = checked_payload(request, schema, now)
     correlation = None
     if request.correlation_id:
         try:
             correlation = uuid.UUID(request.correlation_id)
         except ValueError:
-            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, "correlation_id is not a UUID") from None
+            raise bad_field("correlation_id", "is not a UUID", Reason.MALFORMED) from None
     recipients = list(request.recipients)
     denied = agency.membership.check_policy(agency.member_id, request.type, recipients, correlation is not None)
     if denied:
-        raise Refusal(grpc.StatusCode.PERMISSION_DENIED, denied)
+        raise Refusal(grpc.StatusCode.PERMISSION_DENIED, denied, reason=Reason.POLICY_DENIED)
     if agency.envelope_version == ENVELOPE_VERSION:  # payloads in clear: a consortium migrating to v2
         try:
             return prepare(type=request.type, schema_fingerprint=schema.fingerprint, sender=agency.member_id,
                            key_id=agency.key.key_id, recipients=recipients, payload=payload, created_at=now,
                            correlation_id=correlation)
         except EnvelopeTooLargeError as exc:
-            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"TOO_LARGE: {exc}") from None
+            raise too_large(exc) from None
     readers = readers_of(agency.membership, agency.member_id, recipients, now)
     try:
         unsigned, _ = prepare_v2(type=request.type, schema_fingerprint=schema.fingerprint, sender=agency.member_id,
@@ -71,7 +92,12 @@ def unsigned_envelope(request: pb.PublishRequest, agency: Agency, now: int, epoc
                                  created_at=now, correlation_id=correlation, epochs=epochs)
         return unsigned
     except EnvelopeTooLargeError as exc:
-        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"TOO_LARGE: {exc}") from None
+        raise too_large(exc) from None
+
+
+def too_large(exc: EnvelopeTooLargeError) -> Refusal:
+    return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{Reason.TOO_LARGE}: {exc}",
+                   Details(reason=Reason.TOO_LARGE, violations=[Violation("payload", str(exc), Reason.TOO_LARGE)]))
 
 
 def readers_of(membership: Membership, sender: str, recipients: list[str], now: int) -> list[Reader]:
@@ -79,7 +105,8 @@ def readers_of(membership: Membership, sender: str, recipients: list[str], now: 
     try:
         return encryption_readers(membership, sender, recipients, now)
     except NoEncryptionKeyError as exc:
-        raise Refusal(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
+        raise Refusal(grpc.StatusCode.FAILED_PRECONDITION, str(exc), Details(
+            reason="NO_ENCRYPTION_KEY", preconditions=[Precondition("ENCRYPTION_KEY", exc.member, str(exc))])) from None
 
 
 def submission(raw: bytes, capsule: bytes | None) -> bytes:
@@ -117,10 +144,12 @@ def checked_payload(request: pb.PublishRequest, schema: PayloadSchema, created_a
     try:
         payload = schema.decode(raw)
     except DecodeError as exc:  # Avro as given, or JSON that encoded to what the standard refuses (a time past 9999)
-        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{which}: {exc.diagnostics()}") from None
+        raise bad_field(which or "payload", exc.diagnostics()) from None
     broken = schema.check_rules(payload, created_at)
     if broken:
-        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{Reason.RULE_VIOLATED}: {describe(broken)}")
+        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{Reason.RULE_VIOLATED}: {describe(broken)}", Details(
+            reason=Reason.RULE_VIOLATED,
+            violations=[Violation(f"payload.{v.path}", v.detail, str(v.code)) for v in broken]))
     return raw, payload
 
 
@@ -129,14 +158,16 @@ def _encoded(request: pb.PublishRequest, schema: PayloadSchema, which: str | Non
     if which == "payload_avro":
         return bytes(request.payload_avro)
     if which != "payload_json":
-        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, "a payload (payload_json or payload_avro) is required")
+        raise bad_field("payload", "a payload (payload_json or payload_avro) is required")
     try:
         obj = json.loads(request.payload_json)
     except ValueError as exc:
-        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"payload_json is not JSON: {exc}") from None
+        raise bad_field("payload_json", f"is not JSON: {exc}") from None
     try:
         return schema.encode_json(obj)
     except FieldProblems as exc:
-        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc), Details(
+            reason=Reason.INVALID_PAYLOAD,
+            violations=[Violation(path, problem, Reason.INVALID_PAYLOAD) for path, problem in exc.problems])) from None
     except EncodeError as exc:
-        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, exc.diagnostics()) from None
+        raise bad_field("payload_json", exc.diagnostics()) from None

@@ -36,13 +36,17 @@ from hub.connector.keyring import KeyRing
 from hub.connector.outbox import Outbox
 from hub.connector.proofs import locate, receipt
 from hub.connector.publisher import DeliveryPoller, Publisher
-from hub.connector.requests import Refusal
+from hub.connector.receipt_status import not_located
+from hub.connector.requests import Refusal, bad_field
 from hub.connector.stream import PublishStreamCall
 from hub.errors import HubError
 from hub.kafka.consumer import OFFSET_BEGINNING, open_consumer
 from hub.kafka.producer import open_producer
 from hub.kafka.watch import BrokerWatch
+from hub.rpc import status_details
 from hub.rpc.server import TlsConfig, abort_with, create_server, set_serving
+from hub.rpc.status_details import Details, Precondition
+from hub.standard.validation import Reason
 from hub.timeutil import RFC3339_FORM, iso, now_us, parse_rfc3339, to_us
 from hub.v1 import connector_pb2 as pb
 from hub.v1 import connector_pb2_grpc as pb_grpc
@@ -81,7 +85,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         try:
             return self.publisher.publish_idempotent(request, context.time_remaining())
         except Refusal as r:
-            context.abort(r.code, r.detail)
+            status_details.abort(context, *r.as_status())
 
     def PublishStream(self, request_iterator: Iterator[pb.PublishRequest],
                       context: grpc.ServicerContext) -> Iterator[pb.PublishResult]:
@@ -111,7 +115,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         try:
             yield from self.outbox.deliveries(after, context.is_active, float(request.heartbeat_seconds))
         except Refusal as r:
-            context.abort(r.code, r.detail)
+            status_details.abort(context, *r.as_status())
         except HubError as exc:
             abort_with(context, exc)
 
@@ -119,7 +123,7 @@ class ConnectorService(pb_grpc.ConnectorServicer):
         try:
             return pb.AckResponse(next_cursor=self.outbox.ack(request.cursor, context.time_remaining()))
         except Refusal as r:
-            context.abort(r.code, r.detail)
+            status_details.abort(context, *r.as_status())
         except HubError as exc:
             abort_with(context, exc)
 
@@ -128,18 +132,19 @@ class ConnectorService(pb_grpc.ConnectorServicer):
     def LookupCredential(self, request: pb.LookupCredentialRequest,
                          context: grpc.ServicerContext) -> pb.LookupCredentialResponse:
         if not request.license_number:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "license_number is required")
+            status_details.abort(context, *bad_field("license_number", "is required", "REQUIRED").as_status())
         at = now_us()
         if request.at:
             when = parse_rfc3339(request.at)
             if when is None:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at={request.at!r} is not a time in the form {RFC3339_FORM}")
+                status_details.abort(context, *bad_field("at", f"{request.at!r} is not a time in the form {RFC3339_FORM}",
+                                                         Reason.MALFORMED).as_status())
             at = to_us(when)
         if not self.credentials.ready.is_set():
             done, total = self.credentials.progress()
-            context.abort(grpc.StatusCode.UNAVAILABLE,
-                          f"the connector is still reading the credential register ({done} of {total} partitions "
-                          "read); retry shortly")
+            status_details.abort(context, grpc.StatusCode.UNAVAILABLE,
+                                 f"the connector is still reading the credential register ({done} of {total} "
+                                 "partitions read); retry shortly", Details(reason="REGISTER_LOADING"))
         change = self.credentials.status_at(request.license_number, at)
         if change is None:
             return pb.LookupCredentialResponse(status=pb.LookupCredentialResponse.NEVER_LICENSED,
@@ -150,24 +155,30 @@ class ConnectorService(pb_grpc.ConnectorServicer):
             ledger_index=change.ledger_index, since=iso(change.at))
 
     def GetReceipt(self, request: pb.GetReceiptRequest, context: grpc.ServicerContext) -> pb.GetReceiptResponse:
+        """The message's receipt with its inclusion proof; for one no verifier knows, "not yet"
+        (UNAVAILABLE) apart from "never" (NOT_FOUND): :mod:`hub.connector.receipt_status`."""
         agency = self.current.agency
         if not agency.verifier_urls:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                          "this connector has no verifier configured (hub connector run --verifier URL)")
+            status_details.abort(context, grpc.StatusCode.FAILED_PRECONDITION,
+                                 "this connector has no verifier configured (hub connector run --verifier URL)",
+                                 Details(reason="NO_VERIFIER", preconditions=[Precondition(
+                                     "VERIFIER", agency.member_id, "the connector runs without --verifier URL")]))
         try:
-            mid = str(uuid.UUID(request.message_id))
+            message_id = uuid.UUID(request.message_id)
         except ValueError:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message_id is not a UUID")
+            status_details.abort(context, *bad_field("message_id", "is not a UUID", Reason.MALFORMED).as_status())
+        mid = str(message_id)
         try:
             # each verifier serves one ledger partition: the message is on the one that knows it
             located = locate(agency.verifier_urls, mid)
             if located is None:
-                context.abort(grpc.StatusCode.NOT_FOUND,
-                              f"message {mid} is not covered by a published checkpoint yet; try again shortly")
+                refusal = not_located(message_id, agency.member_id, self.outbox.trace(mid), now_us() // 1000)
+                status_details.abort(context, *refusal.as_status())
             if agency.member_id != located.sender and agency.member_id not in located.recipients:
-                context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{agency.member_id} neither sent nor received {mid}")
+                status_details.abort(context, grpc.StatusCode.PERMISSION_DENIED,
+                                     f"{agency.member_id} neither sent nor received {mid}", Details(reason="NOT_A_PARTY"))
             return receipt(located, mid)
-        except HubError as exc:  # VerifierUnavailableError: UNAVAILABLE, retry later
+        except HubError as exc:  # VerifierUnavailableError, Kafka away: UNAVAILABLE, retry later
             abort_with(context, exc)
 
 

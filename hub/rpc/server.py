@@ -9,6 +9,7 @@ only: the CLI asks for that explicitly.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from hub.errors import (
     QueueFullError,
     UnavailableError,
 )
+from hub.rpc import status_details
+from hub.rpc.status_details import Details
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +156,17 @@ def status_for(exc: HubError) -> grpc.StatusCode:
 
 
 def abort_with(context: grpc.ServicerContext, exc: HubError) -> NoReturn:
-    """End the call with ``exc``'s status (:func:`status_for`) and its diagnostics; raises, as
+    """End the call with ``exc``'s status (:func:`status_for`), its diagnostics and, in the
+    status details, its reason code (:func:`reason_of`; RetryInfo when retryable); raises, as
     ``context.abort`` does."""
-    context.abort(status_for(exc), exc.diagnostics())
+    status_details.abort(context, status_for(exc), exc.diagnostics(), Details(reason=reason_of(exc)))
+
+
+def reason_of(exc: HubError) -> str:
+    """The stable reason code of a hub error, from its class: ``BrokerUnavailableError`` ->
+    ``BROKER_UNAVAILABLE``."""
+    name = type(exc).__name__.removesuffix("Error") or "HUB"
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).upper()
 
 
 # --- peers ---------------------------------------------------------------------------------
@@ -226,7 +237,8 @@ class _MemberGate(grpc.ServerInterceptor):
     def _check(self, context: grpc.ServicerContext) -> None:
         member = peer_member_id(context)
         if member is None:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "the client certificate names no hub member")
+            status_details.abort(context, grpc.StatusCode.UNAUTHENTICATED, "the client certificate names no hub member",
+                                 Details(reason="UNKNOWN_MEMBER_CERTIFICATE"))
         if member not in self._allowed:
             context.abort(grpc.StatusCode.PERMISSION_DENIED,
                           f"member {member} may not call this server (it serves {', '.join(sorted(self._allowed))})")

@@ -268,7 +268,11 @@ def required_readers_of(membership: Membership, sender: str, recipients: Iterabl
 
 
 class NoEncryptionKeyError(InputError):
-    """A reader of a message has no current encryption key: nothing can be encrypted for it."""
+    """A reader of a message (``member``) has no current encryption key: nothing can be encrypted for it."""
+
+    def __init__(self, member: str, message: str):
+        super().__init__(message)
+        self.member = member
 
 
 def encryption_readers(membership: Membership, sender: str, recipients: Iterable[str], now_us: int) -> list[Reader]:
@@ -280,7 +284,7 @@ def encryption_readers(membership: Membership, sender: str, recipients: Iterable
         member = membership.member(member_id)
         key = member.current_encryption_key(now_us, membership.version) if member is not None else None
         if key is None:
-            raise NoEncryptionKeyError(f"{member_id} has no current encryption key in membership "
+            raise NoEncryptionKeyError(member_id, f"{member_id} has no current encryption key in membership "
                                        f"v{membership.version}: nothing can be encrypted for it (an administrator "
                                        "adds one: `hub agency rotate-key --encryption`)")
         out.append(Reader(member_id, key.key_id, key.key.x25519()))

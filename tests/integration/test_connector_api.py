@@ -13,11 +13,12 @@ import pytest
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.ledger.entry import LedgerEntry
-from hub.standard.envelope import Envelope
+from hub.standard.envelope import Envelope, uuid7
 from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, stub
 from tests.integration.test_flows import fixture_json
 from tests.integration.test_freeze_loop import BANK, COURT, ORDER, ORDER_JSON
+from tests.rich_status import refused
 
 JUSTICE = "justice-bureau-bj"
 ISSUED = "cn.judicial.hub.lawyers.LawyerCredentialIssued"
@@ -106,10 +107,11 @@ def test_get_receipt_returns_a_proof_that_verifies_offline(hub: Hub, world):
         try:
             got = court.GetReceipt(pb.GetReceiptRequest(message_id=r.message_id), timeout=10)
             break
-        except grpc.RpcError as exc:
-            assert exc.code() == grpc.StatusCode.NOT_FOUND, exc.details()
-            assert time.monotonic() < deadline
-            time.sleep(0.3)
+        except grpc.RpcError as exc:  # notarised, not yet covered by a published checkpoint: ask again
+            why = refused(exc)
+            assert (why.code, why.reason) == (grpc.StatusCode.UNAVAILABLE, "NOT_YET_COVERED"), exc.details()
+            assert why.retry_after_s and time.monotonic() < deadline
+            time.sleep(why.retry_after_s)
     assert got.ledger_index == r.receipt.ledger_index
     assert got.leaf_hash == r.receipt.leaf_hash
     assert got.tlog_proof.startswith("c2sp.org/tlog-proof@v1")
@@ -117,10 +119,16 @@ def test_get_receipt_returns_a_proof_that_verifies_offline(hub: Hub, world):
     receipt.write_text(got.tlog_proof)
     ok = hub.run("proof", "verify", str(receipt))
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    # a message id the ledger does not hold is not found
+    # a message id the hub never saw is not found, for good (no RetryInfo: asking again changes nothing)
     with pytest.raises(grpc.RpcError) as exc:
         court.GetReceipt(pb.GetReceiptRequest(message_id=str(uuid.uuid4())), timeout=10)
-    assert exc.value.code() == grpc.StatusCode.NOT_FOUND, exc.value.details()
+    never = refused(exc.value)
+    assert (never.code, never.reason, never.retry_after_s) == (grpc.StatusCode.NOT_FOUND, "NOT_ON_LEDGER", None)
+    # an id minted a moment ago may be a Publish on its way: not yet, ask again
+    with pytest.raises(grpc.RpcError) as exc:
+        court.GetReceipt(pb.GetReceiptRequest(message_id=str(uuid7(time.time_ns() // 1_000_000))), timeout=10)
+    fresh = refused(exc.value)
+    assert (fresh.code, fresh.reason) == (grpc.StatusCode.UNAVAILABLE, "NOT_YET_NOTARISED") and fresh.retry_after_s
     entries = [LedgerEntry.from_bytes(x.value) for x in read_partition(hub.bootstrap, Topics(hub.namespace).ledger, 0)]
     assert any(e.index == got.ledger_index for e in entries)
     # the order is on the ledger and covered by a checkpoint (the court just got its proof): its recipient

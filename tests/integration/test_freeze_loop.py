@@ -15,6 +15,7 @@ from hub.kafka.topics import Topics, describe_configs
 from hub.ledger.entry import LedgerEntry
 from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, stub
+from tests.rich_status import refused
 
 COURT, BANK, OTHER_BANK = "court-bj-chaoyang", "bank-icbc-bj", "bank-ccb-bj"
 ORDER = "cn.judicial.hub.enforcement.FreezeOrder"
@@ -124,18 +125,31 @@ def test_bad_requests_get_the_right_status_and_reach_no_topic(hub: Hub, running)
         court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(bad)), timeout=10)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "payload.amount" in exc.value.details()
+    why = refused(exc.value)  # the same, machine-readable (google.rpc.Status in grpc-status-details-bin)
+    assert (why.reason, why.domain) == ("INVALID_PAYLOAD", "judicial-hub")
+    assert [v[:2] for v in why.violations] == [("payload.amount", "INVALID_PAYLOAD")], why
+    negative = dict(ORDER_JSON, amount="-5.00", currency="")  # two domain rules broken at once
+    with pytest.raises(grpc.RpcError) as exc:
+        court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(negative)), timeout=10)
+    why = refused(exc.value)
+    assert why.code == grpc.StatusCode.INVALID_ARGUMENT and why.reason == "RULE_VIOLATED"
+    assert {v[0] for v in why.violations} == {"payload.amount", "payload.currency"}, why
+    assert all(v[1] and v[2] for v in why.violations) and why.retry_after_s is None
     with pytest.raises(grpc.RpcError) as exc:
         court.Publish(pb.PublishRequest(type="cn.judicial.hub.Nope", recipients=[BANK], payload_json="{}"), timeout=10)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v[:2] for v in refused(exc.value).violations] == [("type", "UNKNOWN_SCHEMA")]
     with pytest.raises(grpc.RpcError) as exc:
         bank.Publish(pb.PublishRequest(type=ORDER, recipients=[OTHER_BANK], payload_json=json.dumps(ORDER_JSON)),
                      timeout=10)
     assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert refused(exc.value).reason == "POLICY_DENIED"
     missing = {k: v for k, v in ORDER_JSON.items() if k != "judge"}
     with pytest.raises(grpc.RpcError) as exc:
         court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(missing)), timeout=10)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "payload.judge: missing required field" in exc.value.details()
+    assert ("payload.judge", "INVALID_PAYLOAD", "missing required field") in refused(exc.value).violations
     huge = dict(ORDER_JSON, legal_basis="《民事诉讼法》" * 12_000)  # ~100 KB of text in one field: over its rules
     with pytest.raises(grpc.RpcError) as exc:
         court.Publish(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=json.dumps(huge)), timeout=10)
@@ -151,6 +165,7 @@ def test_bad_requests_get_the_right_status_and_reach_no_topic(hub: Hub, running)
                       timeout=10)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "TOO_LARGE" in exc.value.details()
+    assert refused(exc.value).reason == "TOO_LARGE"
     assert len(list(read_partition(hub.bootstrap, inbound, 0))) == before
 
 

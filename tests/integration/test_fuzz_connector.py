@@ -31,6 +31,7 @@ from hub.v1 import connector_pb2 as pb
 from tests.integration.conftest import Hub, stub
 from tests.integration.test_flows import fixture_json
 from tests.integration.test_freeze_loop import BANK, COURT
+from tests.rich_status import refused
 
 EXAMPLES = int(os.environ.get("HUB_FUZZ_EXAMPLES", "300"))
 
@@ -122,6 +123,10 @@ def test_generated_requests_get_documented_answers_and_only_valid_orders_reach_t
             r = connector.Publish(request, timeout=20)
         except grpc.RpcError as exc:
             assert exc.code() in DOCUMENTED, (exc.code(), exc.details(), request)
+            why = refused(exc)  # every refusal is machine-readable: a reason code, and the field when it is one
+            assert why.reason and why.domain == "judicial-hub", (exc.code(), exc.details())
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                assert why.violations and all(f and r for f, r, _ in why.violations), (exc.details(), why)
             answers[exc.code().name] = answers.get(exc.code().name, 0) + 1
             return
         answers["OK"] = answers.get("OK", 0) + 1

@@ -76,8 +76,8 @@ def test_get_receipt_asks_the_verifier_of_the_partition_that_holds_the_message(h
             try:
                 got = court.GetReceipt(pb.GetReceiptRequest(message_id=mid), timeout=10)
                 break
-            except grpc.RpcError as exc:
-                assert exc.code() == grpc.StatusCode.NOT_FOUND, exc.details()
+            except grpc.RpcError as exc:  # not yet covered by a published checkpoint
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE, exc.details()
                 assert time.monotonic() < deadline, f"no receipt for {mid} on partition {p}"
                 time.sleep(0.3)
         assert (got.ledger_partition, got.ledger_index) == (p, last.index)

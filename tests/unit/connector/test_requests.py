@@ -66,6 +66,8 @@ def test_a_reader_without_an_encryption_key_is_failed_precondition():
     agency = Agency(COURT, world().keys[COURT], world().membership, W.registry, Topics("t"), "127.0.0.1:1")
     refusal = _refusal(pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=_order_json()), agency)
     assert refusal.code == grpc.StatusCode.FAILED_PRECONDITION and "encryption key" in refusal.detail
+    assert refusal.details.reason == "NO_ENCRYPTION_KEY"
+    assert [(p.type, p.subject) for p in refusal.details.preconditions] == [("ENCRYPTION_KEY", BANK)]
 
 
 def test_an_avro_payload_is_taken_as_it_is():
@@ -104,12 +106,15 @@ def test_a_request_the_standard_refuses_is_answered_by_field(request_: pb.Publis
     refusal = _refusal(request_)
     assert refusal.code == code
     assert words in refusal.detail
+    assert refusal.details.reason and refusal.details.violations  # which field, machine-readable
+    assert all(v.field and v.reason and v.description for v in refusal.details.violations)
 
 
 def test_a_correlation_id_must_be_a_uuid():
     request = pb.PublishRequest(type=ORDER, recipients=[BANK], payload_json=_order_json(), correlation_id="nope")
     refusal = _refusal(request)
-    assert (refusal.code, refusal.detail) == (grpc.StatusCode.INVALID_ARGUMENT, "correlation_id is not a UUID")
+    assert (refusal.code, refusal.detail) == (grpc.StatusCode.INVALID_ARGUMENT, "correlation_id: is not a UUID")
+    assert [(v.field, v.reason) for v in refusal.details.violations] == [("correlation_id", "MALFORMED")]
 
 
 def test_the_policy_decides_who_may_send_what_to_whom():
@@ -173,6 +178,10 @@ def test_a_payload_breaking_the_rules_is_refused_naming_every_broken_rule_by_fie
     for named in NAMED:
         assert named in refusal.detail, (named, refusal.detail)
     assert refusal.detail.count("; ") == len(NAMED) - 1
+    # the same, machine-readable: one field violation per broken rule, its code as the reason
+    assert refusal.details.reason == "RULE_VIOLATED"
+    assert sorted(f"{v.field}: {v.reason}" for v in refusal.details.violations) == sorted(NAMED)
+    assert all(v.description for v in refusal.details.violations)
 
 
 @pytest.mark.parametrize(("changes", "named"), [
