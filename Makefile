@@ -48,10 +48,33 @@ demo: install
 test: install lint browser kcat
 	$(PY) -m pytest -rs tests
 
-# mypy strict on hub/ and bench/, ruff on the code and the tests (generated stubs excluded);
+# Tools built from the Go module proxy into the project's own .tools/ (git-ignored), pinned: bumping a
+# version installs it beside the old one. Only Go is needed on a fresh machine.
+TOOLS       := .tools
+BUF_VERSION := v1.75.0
+BUF         := $(TOOLS)/buf-$(BUF_VERSION)/buf
+# The API's last release, what `buf breaking` compares proto/ against (a buf image, committed).
+API_BASELINE := proto/release/hub-v1.binpb
+
+.PHONY: buf api-baseline
+
+buf: $(BUF)
+
+$(BUF):
+	@command -v go >/dev/null || (echo "make: Go is needed to install buf (https://go.dev/dl)" >&2; exit 2)
+	GOBIN=$(abspath $(dir $(BUF))) go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+
+# At a release of the API: the current proto/ becomes the baseline `buf breaking` guards (commit it).
+api-baseline: $(BUF)
+	$(BUF) build proto --exclude-source-info -o $(API_BASELINE)
+
+# buf: the gRPC API's style (proto/buf.yaml) and no breaking change against the last release's
+# API ($(API_BASELINE)); mypy strict on hub/ and bench/, ruff on the code and the tests (generated stubs excluded);
 # the house's plan (.importlinter: no import cycles, lazy imports counted; confluent_kafka only under
 # hub/kafka/, click only under hub/cli/, pure packages free of I/O); no module over 500 lines (pylint)
-lint: install
+lint: install $(BUF)
+	$(BUF) lint proto
+	$(BUF) breaking proto --against $(API_BASELINE)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy bench
 	$(VENV)/bin/ruff check hub connectors bench tests

@@ -112,7 +112,6 @@ class Publisher:
         if not key:
             return self.publish(request, time_remaining)
         deadline = self._deadline(time_remaining)
-        self.check_kafka()
         slot = self.keys.slot(key)
         started = time.monotonic()
         # a concurrent retry waits for the first call's answer, within its own deadline
@@ -129,8 +128,10 @@ class Publisher:
             raw = self.keys.intended(slot, request_bytes)
             again = raw is not None
             if raw is None:
-                raw = self._sign(request)
+                raw = self._sign(request)  # a bad request is refused as such, whatever Kafka's state
                 self.keys.intend(key, slot, request_bytes, raw)
+            else:
+                self.check_kafka()
             response = self._send(raw, request.wait_for_receipt, deadline, again=again)
             if response.receipt.status != pb.Receipt.STATUS_UNSPECIFIED or not request.wait_for_receipt:
                 self.keys.remember(key, slot, request_bytes, response)
@@ -141,7 +142,6 @@ class Publisher:
     def publish(self, request: pb.PublishRequest, time_remaining: float | None) -> pb.PublishResponse:
         """Check, sign and publish one request, waiting for Kafka (and for the receipt if asked)."""
         deadline = self._deadline(time_remaining)
-        self.check_kafka()
         return self._send(self._sign(request), request.wait_for_receipt, deadline, again=False)
 
     def check_kafka(self) -> None:
@@ -165,8 +165,11 @@ class Publisher:
         return time_remaining - ANSWER_MARGIN_S
 
     def _sign(self, request: pb.PublishRequest) -> bytes:
-        """The signed envelope with its key capsule (:func:`~hub.connector.requests.submission`)."""
+        """The signed envelope with its key capsule (:func:`~hub.connector.requests.submission`):
+        the request is checked first (a bad one is refused as such even while Kafka is away), then
+        nothing is signed while Kafka does not answer (:meth:`check_kafka`)."""
         unsigned, key = self.prepare(request)
+        self.check_kafka()
         return submission(unsigned.sign(key).raw, unsigned.capsule)
 
     def _send(self, raw: bytes, wait_for_receipt: bool, wait_s: float, *, again: bool) -> pb.PublishResponse:

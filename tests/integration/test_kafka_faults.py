@@ -27,6 +27,7 @@ says: it kills it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import time
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import grpc
 import pytest
 
 from hub.config import HubConfig
@@ -50,6 +52,8 @@ from hub.kafka.provision import Broker
 from hub.kafka.reader import read_partition
 from hub.kafka.topics import Topics
 from hub.standard.schemas import default_registry
+from hub.v1 import connector_pb2 as pb
+from hub.v1 import connector_pb2_grpc as pb_grpc
 from tests.integration import fault_figures, faults
 from tests.integration.conftest import Hub, make_hub
 from tests.integration.fault_figures import Timeline
@@ -259,7 +263,23 @@ def test_broker_sigstop_then_sigcont(world: World):
 
 def test_broker_down_then_started_again(world: World):
     b = world.broker
-    under_load(world, f"stopped for {DOWN_S:g} s, then started", b.stop, DOWN_S, lambda: b.restart(HOME))
+    bad_while_down: list[str] = []
+
+    def release() -> None:
+        # the connector has known for seconds that Kafka is away: a bad request is still told what is wrong
+        # with it (not UNAVAILABLE, which would have the caller retry it as it is)
+        bad = json.dumps(dict(json.loads(faults.order_json(10**6)), amount="-1.00"), ensure_ascii=False)
+        with grpc.insecure_channel(f"127.0.0.1:{world.court_port}") as channel:
+            try:
+                pb_grpc.ConnectorStub(channel).Publish(pb.PublishRequest(
+                    type=faults.ORDER, recipients=[BANK], payload_json=bad), timeout=5)
+                bad_while_down.append("OK")
+            except grpc.RpcError as exc:
+                bad_while_down.append(exc.code().name)
+        b.restart(HOME)
+
+    under_load(world, f"stopped for {DOWN_S:g} s, then started", b.stop, DOWN_S, release)
+    assert bad_while_down == ["INVALID_ARGUMENT"], bad_while_down
 
 
 def under_load(world: World, name: str, inject: Callable[[], object], hold_s: float,
