@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: how many of the outbox's last records :meth:`Outbox.find_receipt` reads
 LOOK_BACK = 100_000
+#: the windows before the outbox's end :meth:`Outbox.trace` reads first, the nearest first
+TRACE_WINDOWS = (1_000, 10_000)
 #: how long Subscribe waits for the outbox's offsets to check a cursor, seconds
 WATERMARKS_WAIT_S = 2.5
 #: how long Ack waits for Kafka to confirm a commit when its call has no (or a longer) deadline, seconds
@@ -91,29 +93,29 @@ class Outbox:
     def find_receipt(self, message_id: str, look_back: int = LOOK_BACK) -> pb.Receipt | None:
         """The ACCEPTED receipt of ``message_id`` among the outbox's last ``look_back`` records (None
         if there is none): what a retry whose copy was refused as REPLAYED is answered with."""
-        trace = self.trace(message_id, look_back)
-        return trace.accepted
+        return self.trace(message_id, look_back).accepted
 
     def trace(self, message_id: str, look_back: int = LOOK_BACK) -> Trace:
         """What the outbox's last ``look_back`` records say of ``message_id``: its receipts (the agency
-        sent it) and whether it was delivered to the agency (it received it)."""
+        sent it) and whether it was delivered to the agency (it received it). The end is read first,
+        in widening windows (:data:`TRACE_WINDOWS`), until the message is found notarised: a recent
+        message costs a read of its last thousand records, only an unknown one all ``look_back``."""
         key = uuid.UUID(message_id).bytes
         low, high = self._committer.watermarks(self.topic, 0)
         found = Trace()
-        for rec in read_partition(self._committer.bootstrap, self.topic, 0, max(low, high - look_back)):
-            if rec.key != key:
+        end = high
+        for window in (*(w for w in TRACE_WINDOWS if w < look_back), look_back):
+            start = max(low, high - window)
+            if start >= end:
                 continue
-            if rec.headers.get(KIND_HEADER) == b"entry":
-                found.delivered = True
-                continue
-            try:
-                receipt = receipt_pb(rec.value)
-            except DecodeError:
-                continue
-            if receipt.status == pb.Receipt.ACCEPTED:
-                found.accepted = found.accepted or receipt
-            else:
-                found.rejected = found.rejected or receipt
+            for rec in read_partition(self._committer.bootstrap, self.topic, 0, start):
+                if rec.offset >= end:
+                    break
+                if rec.key == key:
+                    _note(found, rec.headers.get(KIND_HEADER), rec.value)
+            if found.notarised or start <= low:
+                break
+            end = start
         return found
 
     def ack(self, cursor: int, time_remaining: float | None = None) -> int:
@@ -162,6 +164,21 @@ class Outbox:
     def close(self) -> None:
         self._commits.shutdown(wait=False, cancel_futures=True)
         self._committer.close()
+
+
+def _note(found: Trace, kind: bytes | None, value: bytes) -> None:
+    """Add one outbox record of the message to what is known of it."""
+    if kind == b"entry":
+        found.delivered = True
+        return
+    try:
+        receipt = receipt_pb(value)
+    except DecodeError:
+        return
+    if receipt.status == pb.Receipt.ACCEPTED:
+        found.accepted = found.accepted or receipt
+    else:
+        found.rejected = found.rejected or receipt
 
 
 @dataclass
