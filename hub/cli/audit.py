@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from hub.audit.driver import AuditOutcome, AuditRequest, run_audit
+from hub.audit.reconcile import Discrepancy
 from hub.cli.context import Ctx, auditor_key_options, pass_ctx
 from hub.errors import ConfigError
 
@@ -60,11 +61,14 @@ class _Bar:
 @click.option("--read-payloads", is_flag=True,
               help="Open every encrypted payload with the audit key and check what the sequencer could not: "
                    "the commitment the sender signed, the schema, the domain rules and the disclosed fields.")
+@click.option("--reconcile", is_flag=True,
+              help="Also prove, record for record, inbound = ledger + rejected and that every entry is in each "
+                   "recipient's outbox (within what inbound and the outboxes keep).")
 @auditor_key_options("With --read-payloads")
 @pass_ctx
 def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report: Path | None,
           html_report: Path | None, quiet: bool, at: datetime | None, policy_paths: tuple[Path, ...],
-          cosigned_from: tuple[str, ...], workers: int, read_payloads: bool, auditor: str | None,
+          cosigned_from: tuple[str, ...], workers: int, read_payloads: bool, reconcile: bool, auditor: str | None,
           audit_key_files: tuple[Path, ...]) -> None:
     """Replay the ledger from index 0 and verify every entry: contiguous indexes, every
     previous-hash link, every envelope's signature, schema and policy against the membership
@@ -83,6 +87,11 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
     erased by an approved update (ERASURE_INCOMPLETE while its capsule remains), never simply
     gone (KEY_MISSING). With --read-payloads, each is opened with the audit key
     (PAYLOAD_UNOPENABLE, PAYLOAD_INVALID); nothing decrypted is written anywhere.
+
+    With --reconcile, on and off the chain: every inbound record the sequencer has passed is on the
+    ledger or rejected, once and byte for byte (UNPLACED, PLACED_TWICE, NOT_AS_RECEIVED, PLACED_UNSEEN),
+    and every entry is in each recipient's outbox (UNDELIVERED, DELIVERED_ALTERED), within what
+    inbound (7 days) and the outboxes (30 days) keep.
     Exit 0 verified, 1 violations found, 2 could not run (75: a broker or verifier did not answer)."""
     from hub.audit.report import to_html, to_json
     from hub.kafka.security import AUDITOR
@@ -102,6 +111,11 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
             except OSError as exc:
                 raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
     violations = outcome.violations
+    discrepancies = _reconcile(c, partitions or tuple(range(c.cfg.partitions)), quiet) if reconcile else []
+    if discrepancies and not violations:
+        click.echo(f"AUDIT FAILED: {len(discrepancies)} discrepancies between inbound, the ledger, the rejections "
+                   f"and the outboxes; first: {discrepancies[0].line()}")
+        sys.exit(1)
     if violations:
         first = violations[0]
         click.echo(f"AUDIT FAILED: {len(violations)} violation(s) in {outcome.entries} entries; first at partition "
@@ -110,6 +124,23 @@ def audit(c: Ctx, partitions: tuple[int, ...], ledger_topic: str | None, report:
     click.echo(f"AUDIT VERIFIED: {outcome.entries} entries, every hash link, signature and checkpoint valid"
                + ("; the witnessed checkpoints meet the trust policy and match the ledger" if outcome.witnessed
                   else ""))
+
+
+def _reconcile(c: Ctx, partitions: tuple[int, ...], quiet: bool) -> list[Discrepancy]:
+    from hub.audit.reconcile_reader import reconcile
+
+    found: list[Discrepancy] = []
+    for r in reconcile(c.bootstrap(), c.cfg.namespace, partitions):
+        if not quiet:
+            click.echo(f"reconciled partition {r.partition}: {r.inbound} inbound records held, {r.entries} entries "
+                       f"and {r.rejections} rejections placed ({r.pending} records pending, {r.out_of_reach} placed "
+                       f"ones no longer in inbound); {r.deliveries} deliveries checked in the recipients' outboxes "
+                       f"({r.deliveries_out_of_reach} older than the outboxes keep); {len(r.discrepancies)} "
+                       "discrepancies")
+        for d in r.discrepancies:
+            click.echo(f"  DISCREPANCY {d.line()}")
+        found += r.discrepancies
+    return found
 
 
 def _print_partitions(outcome: AuditOutcome) -> None:

@@ -52,5 +52,5 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(hub: Hub):
     assert summary.rejected.get("BAD_SIGNATURE", 0) == sum(1 for i in items if i.expect == "BAD_SIGNATURE")
     assert summary.rejected.get("REPLAYED", 0) == sum(1 for i in items if i.expect == "REPLAYED")
     assert summary.checkpoints >= 2
-    audit = hub.run("audit", "--quiet", timeout=600)
+    audit = hub.run("audit", "--quiet", "--reconcile", timeout=600)
     assert audit.returncode == 0, audit.stdout + audit.stderr

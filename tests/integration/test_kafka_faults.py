@@ -310,7 +310,7 @@ def under_load(world: World, name: str, inject: Callable[[], object], hold_s: fl
             check_partition(hub, 0)
         except AssertionError as exc:
             failed.append(f"the ledger partition's invariants: {exc}")
-    audit = hub.run("audit", "--quiet", timeout=300)
+    audit = hub.run("audit", "--quiet", "--reconcile", timeout=300)
     if audit.returncode != 0:
         failed.append(f"`hub audit --quiet` exited {audit.returncode}: {(audit.stdout + audit.stderr)[-1500:]}")
     print(report(tl, probe, subscriber, load.calls, ledger, failed))
