@@ -14,7 +14,10 @@ nothing, the id minted < 2 min ago      UNAVAILABLE   NOT_YET_NOTARISED    yes
 nothing                                 NOT_FOUND     NOT_ON_LEDGER        no
 =====================================  ============  ===================  ==========
 
-NOT_FOUND is final: retrying cannot change it. (The outbox is read back
+NOT_FOUND is final for a message whose Publish was answered with a receipt or whose deliver-by
+time has passed; a Publish without wait_for_receipt has no deliver-by time, so its record, held by
+Kafka through an outage longer than :data:`IN_FLIGHT_S`, may still be notarised later (docs/partners.md
+says so). (The outbox is read back
 :data:`~hub.connector.outbox.LOOK_BACK` records; an older message a verifier does not know is
 NOT_ON_LEDGER too: the verifier has then lost its store, a matter for its operator.)
 """
