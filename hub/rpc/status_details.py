@@ -21,7 +21,7 @@ googleapis-common-protos); callers describe a refusal with :class:`Details`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NoReturn
 
 import grpc
@@ -36,6 +36,19 @@ DOMAIN = "judicial-hub"
 DEFAULT_RETRY_S = 1.0
 
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+
+# The status text and the details travel in the response's trailers, and gRPC clients refuse
+# trailers over 8 KiB by default (grpc-java's maxInboundMetadataSize; grpc-core's soft limit: the
+# call then fails RESOURCE_EXHAUSTED on the client, the refusal lost). The text is percent-encoded
+# there (a Chinese character takes 9 bytes) and the details base64-encoded (4 bytes per 3), so:
+#: the most the status text may take on the wire, bytes
+MAX_MESSAGE_WIRE = 1_500
+#: the most the encoded google.rpc.Status may take, bytes (4,000 in base64)
+MAX_STATUS_BYTES = 3_000
+#: the longest description or field path of a violation, characters
+MAX_TEXT = 200
+#: the most violations a refusal lists (ErrorInfo's metadata says how many there were)
+MAX_VIOLATIONS = 20
 
 
 @dataclass(frozen=True)
@@ -96,10 +109,42 @@ def status_proto(code: grpc.StatusCode, message: str, details: Details) -> statu
     return status_pb2.Status(code=code.value[0], message=message, details=packed)
 
 
+def fitted(code: grpc.StatusCode, message: str, details: Details) -> status_pb2.Status:
+    """:func:`status_proto` within what clients accept in trailers: the text cut to
+    :data:`MAX_MESSAGE_WIRE` bytes on the wire, each violation's texts to :data:`MAX_TEXT`, and
+    violations dropped from the end until the whole fits :data:`MAX_STATUS_BYTES` (ErrorInfo's
+    metadata ``violations`` and ``violations_shown`` then say how many there were and are)."""
+    message = _cut_wire(message, MAX_MESSAGE_WIRE)
+    total = len(details.violations)
+    shown = [Violation(_cut(v.field), _cut(v.description), v.reason) for v in details.violations[:MAX_VIOLATIONS]]
+    while True:
+        metadata = dict(details.metadata)
+        if len(shown) < total:
+            metadata.update(violations=str(total), violations_shown=str(len(shown)))
+        status = status_proto(code, message, replace(details, violations=shown, metadata=metadata))
+        if status.ByteSize() <= MAX_STATUS_BYTES or not shown:
+            return status
+        shown.pop()
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+
+
+def _cut_wire(text: str, limit: int) -> str:
+    """``text`` cut so that its percent-encoded form (grpc-message) takes at most ``limit`` bytes."""
+    size = 0
+    for i, ch in enumerate(text):
+        size += sum(1 if 0x20 <= b <= 0x7E and b != 0x25 else 3 for b in ch.encode())
+        if size > limit - 9:  # room for the ellipsis
+            return text[:i] + "…"
+    return text
+
+
 def abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, details: Details) -> NoReturn:
     """End the call with ``code``, ``message`` and the details in ``grpc-status-details-bin``;
     raises, as ``context.abort`` does."""
-    context.abort_with_status(rpc_status.to_status(status_proto(code, message, details)))
+    context.abort_with_status(rpc_status.to_status(fitted(code, message, details)))
     raise AssertionError("abort_with_status returned")  # grpc raises; this is never reached
 
 

@@ -166,6 +166,17 @@ def test_bad_requests_get_the_right_status_and_reach_no_topic(hub: Hub, running)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "TOO_LARGE" in exc.value.details()
     assert refused(exc.value).reason == "TOO_LARGE"
+    # hundreds of bad fields: the refusal still reaches the client whole (its trailers within the 8 KiB
+    # clients accept), listing the first violations and saying how many there were
+    agreement = fixture_json(MEDIATION)
+    agreement["obligations"] = [dict(agreement["obligations"][0], amount="负数", due_at="明天")] * 300
+    with pytest.raises(grpc.RpcError) as exc:
+        court.Publish(pb.PublishRequest(type=MEDIATION, recipients=[JUSTICE], payload_json=json.dumps(agreement)),
+                      timeout=10)
+    many = refused(exc.value)
+    assert many.code == grpc.StatusCode.INVALID_ARGUMENT and many.reason == "INVALID_PAYLOAD", exc.value.details()
+    assert many.violations[0][0] == "payload.obligations[0].amount"
+    assert int(many.metadata["violations"]) == 600 > int(many.metadata["violations_shown"]) == len(many.violations)
     assert len(list(read_partition(hub.bootstrap, inbound, 0))) == before
 
 

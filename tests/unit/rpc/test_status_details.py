@@ -7,7 +7,17 @@ from google.rpc import error_details_pb2
 
 from hub.errors import BrokerUnavailableError, QueueFullError
 from hub.rpc.server import reason_of
-from hub.rpc.status_details import DEFAULT_RETRY_S, DOMAIN, Details, Precondition, Violation, status_proto
+from hub.rpc.status_details import (
+    DEFAULT_RETRY_S,
+    DOMAIN,
+    MAX_MESSAGE_WIRE,
+    MAX_STATUS_BYTES,
+    Details,
+    Precondition,
+    Violation,
+    fitted,
+    status_proto,
+)
 
 
 def unpacked(status, kind):
@@ -59,3 +69,27 @@ def test_no_details_asked_none_sent():
 def test_hub_errors_have_stable_reason_codes():
     assert reason_of(BrokerUnavailableError("x")) == "BROKER_UNAVAILABLE"
     assert reason_of(QueueFullError("x")) == "QUEUE_FULL"
+
+
+def test_a_refusal_fits_what_clients_accept_in_trailers():
+    """gRPC clients refuse trailers over 8 KiB (the refusal is then lost as RESOURCE_EXHAUSTED): a payload
+    with hundreds of bad fields and long Chinese texts is cut to fit, saying how many violations there were."""
+    many = [Violation(f"payload.items[{i}].name", "名称" * 300, "TEXT_TOO_LONG") for i in range(500)]
+    text = "; ".join(f"{v.field}: {v.description}" for v in many)
+    st = fitted(grpc.StatusCode.INVALID_ARGUMENT, text, Details(reason="RULE_VIOLATED", violations=many))
+    assert st.ByteSize() <= MAX_STATUS_BYTES
+    wire = sum(1 if 0x20 <= b <= 0x7E and b != 0x25 else 3 for b in st.message.encode())
+    assert wire <= MAX_MESSAGE_WIRE and st.message.endswith("…")
+    assert (4 * st.ByteSize() + 2) // 3 + wire < 8192 - 512  # base64 details + text, with room for the rest
+    (bad,) = unpacked(st, error_details_pb2.BadRequest)
+    (info,) = unpacked(st, error_details_pb2.ErrorInfo)
+    shown = len(bad.field_violations)
+    assert 0 < shown < 500 and dict(info.metadata) == {"violations": "500", "violations_shown": str(shown)}
+    assert bad.field_violations[0].field == "payload.items[0].name" and len(bad.field_violations[0].description) <= 200
+
+
+def test_a_small_refusal_is_sent_whole():
+    few = [Violation("payload.amount", "must be positive", "AMOUNT_NOT_POSITIVE")]
+    st = fitted(grpc.StatusCode.INVALID_ARGUMENT, "RULE_VIOLATED: payload.amount", Details(reason="R", violations=few))
+    assert st == status_proto(grpc.StatusCode.INVALID_ARGUMENT, "RULE_VIOLATED: payload.amount",
+                              Details(reason="R", violations=few))
