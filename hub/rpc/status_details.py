@@ -147,7 +147,3 @@ def abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, de
     context.abort_with_status(rpc_status.to_status(fitted(code, message, details)))
     raise AssertionError("abort_with_status returned")  # grpc raises; this is never reached
 
-
-def details_of(call: grpc.Call) -> status_pb2.Status | None:
-    """The ``google.rpc.Status`` a failed call carried (None: none), for tests and clients."""
-    return rpc_status.from_call(call)
